@@ -1,0 +1,40 @@
+# pgassemble — build, test, benchmark and lint.
+GO      ?= go
+BIN     ?= bin/pgassemble
+PKGS    ?= ./...
+# Benchmarks worth reporting; override with BENCH=regexp.
+BENCH   ?= .
+
+.PHONY: all build test test-short bench lint fuzz clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/pgassemble
+
+# The test command the README names and CI runs.
+test:
+	$(GO) test -count=1 -timeout 45m $(PKGS)
+
+test-short:
+	$(GO) test -short $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -timeout 60m ./pkg/...
+
+lint:
+	$(GO) vet $(PKGS)
+	@command -v staticcheck >/dev/null 2>&1 || $(GO) install honnef.co/go/tools/cmd/staticcheck@2025.1.1
+	"$$($(GO) env GOPATH)/bin/staticcheck" $(PKGS)
+
+# Short runs of every fuzz target (each FUZZTIME long).
+FUZZTIME ?= 10s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin
