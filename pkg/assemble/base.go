@@ -1,0 +1,196 @@
+package assemble
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/pgassemble/pgassemble/pkg/rootfs"
+)
+
+// ErrPlatformMissing is returned when a base image lacks a requested platform.
+var ErrPlatformMissing = errors.New("platform not in base image")
+
+// Base is one platform of a pulled base image and the filesystem it holds.
+type Base struct {
+	Ref      string  // as given, e.g. "debian:trixie-slim"
+	Digest   v1.Hash // digest of what Ref resolved to (index or image)
+	Platform v1.Platform
+	Image    v1.Image
+	Tree     *rootfs.Tree
+}
+
+// BaseSource pulls base images. Its zero value reads from remote registries
+// with the options given.
+type BaseSource struct {
+	Options []remote.Option
+	// NameOptions are used to parse references (e.g. name.Insecure).
+	NameOptions []name.Option
+}
+
+// Pull resolves ref and returns one Base per requested platform, in the order
+// asked. A single-platform image is accepted when it matches the platform
+// asked for; attestation manifests (unknown/unknown) of an index are skipped.
+func (s BaseSource) Pull(ctx context.Context, ref string, platforms []v1.Platform) ([]*Base, error) {
+	r, err := name.ParseReference(ref, s.nameOptions(ref)...)
+	if err != nil {
+		return nil, fmt.Errorf("base image %q: %w", ref, err)
+	}
+	opts := append([]remote.Option{remote.WithContext(ctx)}, s.Options...)
+	desc, err := remote.Get(r, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("pull base image %s: %w", ref, err)
+	}
+	images := map[string]v1.Image{}
+	var available []string
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return nil, fmt.Errorf("base image %s: %w", ref, err)
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return nil, fmt.Errorf("base image %s: %w", ref, err)
+		}
+		for _, m := range im.Manifests {
+			if m.Platform == nil || m.Platform.OS == "unknown" || !m.MediaType.IsImage() {
+				continue // attestations and nested indexes
+			}
+			key := platformKey(*m.Platform)
+			if _, dup := images[key]; dup {
+				continue
+			}
+			img, err := idx.Image(m.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("base image %s (%s): %w", ref, key, err)
+			}
+			images[key] = img
+			available = append(available, key)
+		}
+	} else {
+		img, err := desc.Image()
+		if err != nil {
+			return nil, fmt.Errorf("base image %s: %w", ref, err)
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return nil, fmt.Errorf("base image %s: config: %w", ref, err)
+		}
+		p := cf.Platform()
+		if p == nil {
+			p = &v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+		}
+		images[platformKey(*p)] = img
+		available = append(available, platformKey(*p))
+	}
+	var out []*Base
+	for _, want := range platforms {
+		img, ok := images[platformKey(want)]
+		if !ok && want.Architecture == "arm64" && want.Variant == "" {
+			img, ok = images[platformKey(v1.Platform{OS: want.OS, Architecture: "arm64", Variant: "v8"})]
+		}
+		if !ok {
+			return nil, fmt.Errorf("base image %s has no %s (it has %s): %w", ref, platformKey(want), strings.Join(available, ", "), ErrPlatformMissing)
+		}
+		out = append(out, &Base{Ref: ref, Digest: desc.Digest, Platform: want, Image: img})
+	}
+	return out, nil
+}
+
+func (s BaseSource) nameOptions(ref string) []name.Option {
+	opts := append([]name.Option(nil), s.NameOptions...)
+	if IsLocalRegistry(ref) {
+		opts = append(opts, name.Insecure)
+	}
+	return opts
+}
+
+// IsLocalRegistry reports whether ref names a registry on this machine,
+// which is spoken to over plain HTTP without asking.
+func IsLocalRegistry(ref string) bool {
+	host := ref
+	if i := strings.IndexByte(host, '/'); i >= 0 {
+		host = host[:i]
+	}
+	if h, _, ok := strings.Cut(host, ":"); ok && !strings.HasPrefix(host, "[") {
+		host = h
+	}
+	host = strings.Trim(strings.Split(host, "]")[0], "[")
+	return host == "localhost" || host == "127.0.0.1" || host == "::1" || strings.HasPrefix(host, "127.")
+}
+
+// LoadTree reads the base image's filesystem (layers applied in order).
+func (b *Base) LoadTree(ctx context.Context) error {
+	layers, err := b.Image.Layers()
+	if err != nil {
+		return fmt.Errorf("base %s (%s): layers: %w", b.Ref, platformKey(b.Platform), err)
+	}
+	t := rootfs.New(nil)
+	for i, l := range layers {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return fmt.Errorf("base %s (%s): layer %d: %w", b.Ref, platformKey(b.Platform), i, err)
+		}
+		err = t.Apply(rc)
+		_, _ = io.Copy(io.Discard, rc) // drain so the digest is verified
+		if cerr := rc.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			d, _ := l.Digest()
+			return fmt.Errorf("base %s (%s): layer %s: %w", b.Ref, platformKey(b.Platform), d, err)
+		}
+	}
+	b.Tree = t
+	return nil
+}
+
+func platformKey(p v1.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// ParsePlatform parses "linux/arm64[/v8]".
+func ParsePlatform(s string) (v1.Platform, error) {
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return v1.Platform{}, fmt.Errorf("platform %q: want OS/ARCH[/VARIANT], e.g. linux/amd64", s)
+	}
+	p := v1.Platform{OS: parts[0], Architecture: parts[1]}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	return p, nil
+}
+
+// DebianArch maps an OCI architecture to dpkg's name for it.
+func DebianArch(p v1.Platform) (string, error) {
+	switch p.Architecture {
+	case "amd64", "arm64", "s390x", "ppc64le", "riscv64", "386":
+		if p.Architecture == "386" {
+			return "i386", nil
+		}
+		if p.Architecture == "ppc64le" {
+			return "ppc64el", nil
+		}
+		return p.Architecture, nil
+	case "arm":
+		if p.Variant == "v7" {
+			return "armhf", nil
+		}
+		return "armel", nil
+	}
+	return "", fmt.Errorf("platform %s: no Debian architecture for it", platformKey(p))
+}
