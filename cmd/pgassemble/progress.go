@@ -1,0 +1,156 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+	"golang.org/x/sys/unix"
+)
+
+// ui reports progress of long work: bars when stderr is a terminal, one
+// plain line per finished task otherwise, nothing with --quiet. Errors are
+// never hidden: they are returned to the caller and printed by run.
+type ui struct {
+	mu    sync.Mutex
+	w     io.Writer
+	bars  *mpb.Progress
+	quiet bool
+	start time.Time
+}
+
+func newUI(w io.Writer, quiet bool) *ui {
+	u := &ui{w: w, quiet: quiet, start: time.Now()}
+	if f, ok := w.(*os.File); ok && !quiet && isTerminal(f) {
+		u.bars = mpb.New(mpb.WithOutput(w), mpb.WithWidth(32), mpb.WithRefreshRate(150*time.Millisecond))
+	}
+	return u
+}
+
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// task is one unit of progress: a download, a layer, an upload.
+type task struct {
+	u     *ui
+	kind  string
+	name  string
+	total int64
+	bar   *mpb.Bar
+	done  sync.Once
+	n     int64
+	mu    sync.Mutex
+	start time.Time
+}
+
+// Task starts a task; total is in bytes, 0 when unknown.
+func (u *ui) Task(kind, name string, total int64) *task {
+	t := &task{u: u, kind: kind, name: name, total: total, start: time.Now()}
+	if u.bars != nil {
+		label := fmt.Sprintf("%-8s %s", kind, trimName(name, 40))
+		if total > 0 {
+			t.bar = u.bars.AddBar(total,
+				mpb.PrependDecorators(decor.Name(label, decor.WCSyncSpaceR)),
+				mpb.AppendDecorators(decor.CountersKibiByte("% .1f / % .1f"), decor.Percentage(decor.WCSyncSpace)),
+				mpb.BarRemoveOnComplete())
+		} else {
+			t.bar = u.bars.New(0, mpb.SpinnerStyle(),
+				mpb.PrependDecorators(decor.Name(label, decor.WCSyncSpaceR)),
+				mpb.AppendDecorators(decor.Elapsed(decor.ET_STYLE_GO)),
+				mpb.BarRemoveOnComplete())
+		}
+	}
+	return t
+}
+
+func trimName(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n+1:]
+}
+
+// Add records n more bytes done.
+func (t *task) Add(n int64) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	t.n += n
+	t.mu.Unlock()
+	if t.bar != nil {
+		t.bar.IncrInt64(n)
+	}
+}
+
+// Done ends the task; err is reported in the plain log, the caller owns it.
+func (t *task) Done(err error) {
+	if t == nil {
+		return
+	}
+	t.done.Do(func() {
+		if t.bar != nil {
+			if err != nil || t.total <= 0 {
+				t.bar.Abort(true)
+			} else {
+				t.bar.SetTotal(-1, true)
+			}
+			return
+		}
+		if t.u.quiet {
+			return
+		}
+		status := "done"
+		if err != nil {
+			status = "FAILED"
+		}
+		t.mu.Lock()
+		n := t.n
+		t.mu.Unlock()
+		size := ""
+		if n > 0 {
+			size = " " + humanBytes(n)
+		}
+		t.u.Printf("%-8s %s%s %s (%s)\n", t.kind, t.name, size, status, time.Since(t.start).Round(time.Millisecond))
+	})
+}
+
+// Printf writes a plain line (not with --quiet).
+func (u *ui) Printf(format string, a ...any) {
+	if u.quiet {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.bars != nil {
+		fmt.Fprintf(u.bars, format, a...)
+		return
+	}
+	fmt.Fprintf(u.w, format, a...)
+}
+
+// Wait lets the bars finish drawing.
+func (u *ui) Wait() {
+	if u.bars != nil {
+		u.bars.Wait()
+	}
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
