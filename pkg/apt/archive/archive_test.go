@@ -1,0 +1,400 @@
+package archive_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgassemble/pgassemble/internal/debtest"
+	"github.com/pgassemble/pgassemble/pkg/apt"
+	"github.com/pgassemble/pgassemble/pkg/apt/apttest"
+	"github.com/pgassemble/pgassemble/pkg/apt/archive"
+)
+
+func testPackages() map[string][]debtest.Deb {
+	return map[string][]debtest.Deb{
+		"main": {
+			{Control: debtest.Control("Package", "foo", "Version", "1.0-1", "Architecture", "amd64",
+				"Depends", "bar (>= 2), baz"), Files: []debtest.File{{Path: "/usr/bin/foo", Body: "foo"}}},
+			{Control: debtest.Control("Package", "bar", "Version", "2:2.0-1", "Architecture", "amd64",
+				"Multi-Arch", "same")},
+			{Control: debtest.Control("Package", "baz", "Version", "3", "Architecture", "all")},
+			{Control: debtest.Control("Package", "qux", "Version", "1", "Architecture", "arm64")},
+		},
+		"contrib": {
+			{Control: debtest.Control("Package", "extra", "Version", "0.1", "Architecture", "all")},
+		},
+	}
+}
+
+// repos turns an apttest repository into archive.Repos the way the CLI
+// does: a source line plus a keyring file.
+func repos(t *testing.T, r *apttest.Repo, keyring string, suite ...string) []archive.Repo {
+	t.Helper()
+	src, err := archive.ParseSourceLine(r.SourceLine(suite...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.SignedBy = []string{keyring}
+	rs, err := archive.Repos(os.DirFS("/"), []archive.Source{src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+func newClient(cache string, opts ...archive.Option) *archive.Client {
+	return archive.New(append([]archive.Option{
+		archive.WithCacheDir(cache),
+		archive.WithRetries(2, time.Millisecond),
+	}, opts...)...)
+}
+
+// cacheFiles lists the regular files under dir, relative, sorted.
+func cacheFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			rel, _ := filepath.Rel(dir, p)
+			out = append(out, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out
+}
+
+func assertNoTemp(t *testing.T, dir string) {
+	t.Helper()
+	for _, f := range cacheFiles(t, dir) {
+		if strings.Contains(f, ".tmp-") {
+			t.Errorf("temporary file left in cache: %s", f)
+		}
+	}
+}
+
+func names(pkgs []*apt.Package) string {
+	var s []string
+	for _, p := range pkgs {
+		s = append(s, p.Name+"="+p.Version+":"+p.Architecture)
+	}
+	return strings.Join(s, " ")
+}
+
+func TestIndexesDownloadAndWarmCache(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cfg     apttest.Config
+		armored bool
+	}{
+		{name: "xz by-hash binary keyring", cfg: apttest.Config{Suite: "trixie", Packages: testPackages()}},
+		{name: "gz armored keyring", cfg: apttest.Config{Suite: "trixie", Packages: testPackages(), Compressions: []string{"gz"}, NoByHash: true}, armored: true},
+		{name: "plain only, Release.gpg only", cfg: apttest.Config{Suite: "trixie", Packages: testPackages(), Compressions: []string{""}, NoInRelease: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := apttest.NewRepo(t, tc.cfg)
+			kr := r.KeyringFile
+			if tc.armored {
+				kr = r.ArmoredKeyringFile
+			}
+			ctx := context.Background()
+			cache := t.TempDir()
+			c := newClient(cache)
+			pkgs, err := c.Indexes(ctx, repos(t, r, kr), "amd64")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// contrib sorts before main in the source line's components.
+			if got, want := names(pkgs), "extra=0.1:all foo=1.0-1:amd64 bar=2:2.0-1:amd64 baz=3:all"; got != want {
+				t.Fatalf("packages = %s, want %s", got, want)
+			}
+			for _, p := range pkgs {
+				if p.Repository == nil || p.Repository.URI != r.URL || p.Repository.Suite != "trixie" || p.Repository.Origin != "apttest" {
+					t.Fatalf("%s: repository = %+v", p.Name, p.Repository)
+				}
+			}
+			paths, err := c.Download(ctx, pkgs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, p := range paths {
+				b, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sum := sha256.Sum256(b)
+				if hex.EncodeToString(sum[:]) != pkgs[i].SHA256 {
+					t.Fatalf("%s: cached file does not match its SHA256", p)
+				}
+			}
+			if n := r.Hits("/pool/"); n != len(pkgs) {
+				t.Fatalf("first run: %d pool requests, want %d", n, len(pkgs))
+			}
+			assertNoTemp(t, cache)
+
+			// Second run, new client, same cache: only the release file is asked for.
+			r.ResetCounts()
+			c2 := newClient(cache)
+			pkgs2, err := c2.Indexes(ctx, repos(t, r, kr), "amd64")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if names(pkgs2) != names(pkgs) {
+				t.Fatalf("warm packages = %s", names(pkgs2))
+			}
+			if _, err := c2.Download(ctx, pkgs2); err != nil {
+				t.Fatal(err)
+			}
+			if n := r.Hits("/pool/"); n != 0 {
+				t.Errorf("warm run: %d .deb requests, want 0", n)
+			}
+			if n := r.HitsMatching("Packages") + r.HitsMatching("by-hash"); n != 0 {
+				t.Errorf("warm run: %d index requests, want 0 (%v)", n, r.Requests())
+			}
+			if n := r.Hits("/"); n > 3 {
+				t.Errorf("warm run: %d requests (%v), want only the release files", n, r.Requests())
+			}
+		})
+	}
+}
+
+func TestArchitectureAll(t *testing.T) {
+	r := apttest.NewRepo(t, apttest.Config{Suite: "trixie", Arches: []string{"amd64", "arm64"}, Packages: testPackages()})
+	pkgs, err := newClient(t.TempDir()).Indexes(context.Background(), repos(t, r, r.KeyringFile), "arm64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := names(pkgs), "extra=0.1:all baz=3:all qux=1:arm64"; got != want {
+		t.Fatalf("arm64 packages = %s, want %s", got, want)
+	}
+	// An architecture the Release does not list yields nothing, not an error.
+	pkgs, err = newClient(t.TempDir()).Indexes(context.Background(), repos(t, r, r.KeyringFile), "riscv64")
+	if err != nil || len(pkgs) != 0 {
+		t.Fatalf("riscv64: %v, %v", names(pkgs), err)
+	}
+}
+
+func TestFailures(t *testing.T) {
+	const suite = "trixie"
+	pkgIndex := "/dists/" + suite + "/main/binary-amd64/Packages.xz"
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, r *apttest.Repo)
+		// download: the failure is expected from Download, not Indexes.
+		download bool
+		opts     []archive.Option
+		wantErr  error
+		wantMsg  []string
+		// hits: URL path whose request count is checked, and the count.
+		hitsPath string
+		hits     int
+		// keep: cache entries allowed after the failure (prefixes).
+		keep []string
+	}{
+		{
+			name:    "bad signature",
+			setup:   func(t *testing.T, r *apttest.Repo) { r.TamperRelease(suite) },
+			wantErr: archive.ErrSignature, wantMsg: []string{"/dists/trixie/InRelease"},
+		},
+		{
+			name:    "bad detached signature",
+			setup:   func(t *testing.T, r *apttest.Repo) { r.SetFault("/dists/trixie/InRelease", apttest.Fault{Status: 404}); r.TamperRelease(suite) },
+			wantErr: archive.ErrSignature, wantMsg: []string{"/dists/trixie/Release"},
+		},
+		{
+			name: "unknown key",
+			setup: func(t *testing.T, r *apttest.Repo) {
+				r.SignWith(apttest.NewKey(t, "intruder"))
+			},
+			wantErr: archive.ErrUnknownKey, wantMsg: []string{"/dists/trixie/InRelease", "signed by key"},
+		},
+		{
+			name: "expired Valid-Until",
+			setup: func(t *testing.T, r *apttest.Repo) {
+				r.Update(suite, func(c *apttest.Config) { c.ValidUntil = time.Now().Add(-time.Hour) })
+			},
+			wantErr: archive.ErrExpired, wantMsg: []string{"Valid-Until"},
+		},
+		{
+			name:    "Packages hash differs from Release",
+			setup:   func(t *testing.T, r *apttest.Repo) { r.Corrupt(strings.TrimPrefix(pkgIndex, "/")) },
+			wantErr: archive.ErrChecksum, wantMsg: []string{"by-hash/SHA256/", "want "},
+			keep:    []string{"blobs/", "release/"},
+		},
+		{
+			name:    "InRelease HTTP 500",
+			setup:   func(t *testing.T, r *apttest.Repo) { r.SetFault("/dists/trixie/InRelease", apttest.Fault{Status: 500}) },
+			wantMsg: []string{"500 Internal Server Error", "after 3 attempts"},
+			// 1 try + 2 retries.
+			hitsPath: "/dists/trixie/InRelease", hits: 3,
+		},
+		{
+			name: "deb hash differs from index",
+			setup: func(t *testing.T, r *apttest.Repo) {
+				r.Corrupt(r.Deb("foo", "1.0-1", "amd64").Path)
+			},
+			download: true, wantErr: archive.ErrChecksum, wantMsg: []string{"foo=1.0-1:amd64", "/pool/main/f/foo/foo_1.0-1_amd64.deb", "SHA256"},
+			// a checksum mismatch is retried once.
+			hitsPath: "/pool/main/f/foo/foo_1.0-1_amd64.deb", hits: 2,
+			keep:     []string{"blobs/", "release/", "plain/", "debs/"},
+		},
+		{
+			name: "truncated deb",
+			setup: func(t *testing.T, r *apttest.Repo) {
+				r.SetFault("/"+r.Deb("foo", "1.0-1", "amd64").Path, apttest.Fault{TruncateAt: 10})
+			},
+			download: true, wantMsg: []string{"foo=1.0-1:amd64", "truncated: got 10 of"},
+			hitsPath: "/pool/main/f/foo/foo_1.0-1_amd64.deb", hits: 3,
+			keep:     []string{"blobs/", "release/", "plain/", "debs/"},
+		},
+		{
+			name: "deb HTTP 404",
+			setup: func(t *testing.T, r *apttest.Repo) {
+				r.SetFault("/"+r.Deb("foo", "1.0-1", "amd64").Path, apttest.Fault{Status: 404})
+			},
+			download: true, wantErr: archive.ErrNotFound, wantMsg: []string{"foo=1.0-1:amd64", "404 Not Found"},
+			hitsPath: "/pool/main/f/foo/foo_1.0-1_amd64.deb", hits: 1,
+			keep:     []string{"blobs/", "release/", "plain/", "debs/"},
+		},
+		{
+			name: "deb HTTP 500",
+			setup: func(t *testing.T, r *apttest.Repo) {
+				r.SetFault("/"+r.Deb("foo", "1.0-1", "amd64").Path, apttest.Fault{Status: 500})
+			},
+			download: true, wantMsg: []string{"foo=1.0-1:amd64", "500 Internal Server Error", "after 3 attempts"},
+			hitsPath: "/pool/main/f/foo/foo_1.0-1_amd64.deb", hits: 3,
+			keep:     []string{"blobs/", "release/", "plain/", "debs/"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := apttest.NewRepo(t, apttest.Config{Suite: suite, Components: []string{"main"}, Packages: testPackages()})
+			tc.setup(t, r)
+			cache := t.TempDir()
+			c := newClient(cache, tc.opts...)
+			ctx := context.Background()
+			pkgs, err := c.Indexes(ctx, repos(t, r, r.KeyringFile), "amd64")
+			if tc.download {
+				if err != nil {
+					t.Fatalf("indexes: %v", err)
+				}
+				_, err = c.Download(ctx, pkgs)
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+				t.Errorf("error %q is not %v", err, tc.wantErr)
+			}
+			for _, m := range tc.wantMsg {
+				if !strings.Contains(err.Error(), m) {
+					t.Errorf("error %q does not mention %q", err, m)
+				}
+			}
+			if tc.hitsPath != "" {
+				if n := r.Hits(tc.hitsPath); n != tc.hits {
+					t.Errorf("%s requested %d times, want %d", tc.hitsPath, n, tc.hits)
+				}
+			}
+			assertNoTemp(t, cache)
+			// Nothing unverified is left: only the allowed kinds of entry,
+			// and for a failed .deb, no file of that package.
+			for _, f := range cacheFiles(t, cache) {
+				ok := false
+				for _, k := range tc.keep {
+					ok = ok || strings.HasPrefix(f, k)
+				}
+				if !ok {
+					t.Errorf("cache entry left after failure: %s", f)
+				}
+			}
+			if tc.download {
+				foo := r.Deb("foo", "1.0-1", "amd64")
+				if _, err := os.Stat(c.DebPath(foo.SHA256)); err == nil {
+					t.Errorf("failed .deb is in the cache")
+				}
+			}
+		})
+	}
+}
+
+func TestExpiredOptOutAndRecovery(t *testing.T) {
+	r := apttest.NewRepo(t, apttest.Config{Suite: "trixie", Packages: testPackages(),
+		ValidUntil: time.Now().Add(-24 * time.Hour)})
+	ctx := context.Background()
+	cache := t.TempDir()
+	if _, err := newClient(cache).Indexes(ctx, repos(t, r, r.KeyringFile), "amd64"); !errors.Is(err, archive.ErrExpired) {
+		t.Fatalf("err = %v, want ErrExpired", err)
+	}
+	pkgs, err := newClient(cache, archive.WithIgnoreValidUntil(true)).Indexes(ctx, repos(t, r, r.KeyringFile), "amd64")
+	if err != nil || len(pkgs) != 4 {
+		t.Fatalf("with IgnoreValidUntil: %d packages, %v", len(pkgs), err)
+	}
+}
+
+func TestTransientFailuresAreRetried(t *testing.T) {
+	r := apttest.NewRepo(t, apttest.Config{Suite: "trixie", Packages: testPackages()})
+	foo := "/" + r.Deb("foo", "1.0-1", "amd64").Path
+	r.SetFault(foo, apttest.Fault{Status: 503, Times: 1})
+	r.SetFault("/"+r.Deb("bar", "2:2.0-1", "amd64").Path, apttest.Fault{TruncateAt: 5, Times: 1})
+	ctx := context.Background()
+	c := newClient(t.TempDir())
+	pkgs, err := c.Indexes(ctx, repos(t, r, r.KeyringFile), "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Download(ctx, pkgs); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.Hits(foo); n != 2 {
+		t.Errorf("foo requested %d times, want 2", n)
+	}
+}
+
+func TestByHashMissingFallsBack(t *testing.T) {
+	r := apttest.NewRepo(t, apttest.Config{Suite: "trixie", Components: []string{"main"}, Packages: testPackages()})
+	// Make every by-hash request 404: the client must use the plain name.
+	idx := "/dists/trixie/main/binary-amd64/by-hash/SHA256/"
+	c := newClient(t.TempDir())
+	rs := repos(t, r, r.KeyringFile)
+	rel, err := c.Release(context.Background(), rs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.SetFault(idx+rel.Files["main/binary-amd64/Packages.xz"].SHA256, apttest.Fault{Status: 404})
+	pkgs, err := c.Indexes(context.Background(), rs, "amd64")
+	if err != nil || len(pkgs) != 3 {
+		t.Fatalf("%d packages, %v", len(pkgs), err)
+	}
+	if r.Hits("/dists/trixie/main/binary-amd64/Packages.xz") != 1 {
+		t.Errorf("plain index not fetched after by-hash 404: %v", r.Requests())
+	}
+}
+
+func TestChangedInReleaseRefetches(t *testing.T) {
+	r := apttest.NewRepo(t, apttest.Config{Suite: "trixie", Components: []string{"main"}, Packages: testPackages()})
+	ctx := context.Background()
+	cache := t.TempDir()
+	if _, err := newClient(cache).Indexes(ctx, repos(t, r, r.KeyringFile), "amd64"); err != nil {
+		t.Fatal(err)
+	}
+	r.Update("trixie", func(c *apttest.Config) {
+		c.Packages["main"] = append(c.Packages["main"], debtest.Deb{Control: debtest.Control("Package", "new", "Version", "1", "Architecture", "amd64")})
+		c.Date = time.Now().Add(time.Minute)
+	})
+	pkgs, err := newClient(cache).Indexes(ctx, repos(t, r, r.KeyringFile), "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(names(pkgs), "new=1:amd64") {
+		t.Fatalf("updated repository not seen: %s", names(pkgs))
+	}
+}

@@ -1,0 +1,220 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+)
+
+// maxReleaseSize bounds InRelease/Release downloads (Debian's are ~200 KiB).
+const maxReleaseSize = 64 << 20
+
+// releasePointer remembers, per InRelease URL, which blob was last
+// verified and the validators for a conditional GET.
+type releasePointer struct {
+	URL          string `json:"url"`
+	Digest       string `json:"digest"`
+	ETag         string `json:"etag,omitempty"`
+	LastModified string `json:"lastModified,omitempty"`
+}
+
+func (c *Client) blobDir() string { return filepath.Join(c.cacheDir, "blobs", "sha256") }
+
+func (c *Client) blobPath(hash string) string { return filepath.Join(c.blobDir(), hash) }
+
+func (c *Client) pointerPath(url string) string {
+	h := sha256.Sum256([]byte(url))
+	return filepath.Join(c.cacheDir, "release", hex.EncodeToString(h[:16])+".json")
+}
+
+func (c *Client) readPointer(url string) *releasePointer {
+	b, err := os.ReadFile(c.pointerPath(url))
+	if err != nil {
+		return nil
+	}
+	var p releasePointer
+	if json.Unmarshal(b, &p) != nil || p.URL != url || len(p.Digest) != 64 {
+		return nil
+	}
+	return &p
+}
+
+func (c *Client) writePointer(p releasePointer) error {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(c.pointerPath(p.URL), b)
+}
+
+// writeFileAtomic writes b to a temporary file beside path and renames it.
+func writeFileAtomic(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
+}
+
+// Release fetches dists/SUITE/InRelease (or Release + Release.gpg when
+// there is no InRelease), verifies its signature against the repo's keyring
+// and its Valid-Until, and parses it. An InRelease unchanged since the last
+// run is revalidated with a conditional GET and read from the cache.
+func (c *Client) Release(ctx context.Context, repo Repo) (*Release, error) {
+	base := repo.URI + "/dists/" + repo.Suite + "/"
+	url := base + "InRelease"
+	ptr := c.readPointer(url)
+	hdr := http.Header{}
+	if ptr != nil && fileExists(c.blobPath(ptr.Digest)) {
+		if ptr.ETag != "" {
+			hdr.Set("If-None-Match", ptr.ETag)
+		}
+		if ptr.LastModified != "" {
+			hdr.Set("If-Modified-Since", ptr.LastModified)
+		}
+	} else {
+		ptr = nil
+	}
+	var data []byte
+	var notModified bool
+	next := releasePointer{URL: url}
+	err := c.fetch(ctx, url, hdr, func(resp *http.Response) error {
+		if resp.StatusCode == http.StatusNotModified && ptr != nil {
+			b, err := os.ReadFile(c.blobPath(ptr.Digest))
+			if err != nil {
+				return err
+			}
+			data, notModified, next = b, true, *ptr
+			return nil
+		}
+		b, err := io.ReadAll(io.LimitReader(resp.Body, maxReleaseSize))
+		if err != nil {
+			return fmt.Errorf("read %s: %w", url, err)
+		}
+		data = b
+		next.ETag = resp.Header.Get("ETag")
+		next.LastModified = resp.Header.Get("Last-Modified")
+		return nil
+	})
+	var plain []byte
+	switch {
+	case errors.Is(err, ErrNotFound):
+		c.log.Debug("no InRelease, trying Release + Release.gpg", "url", url)
+		return c.detachedRelease(ctx, repo, base)
+	case err != nil:
+		return nil, fmt.Errorf("fetch %s: %w", url, err)
+	}
+	if repo.Trusted {
+		plain = data
+		if b, _ := clearsign.Decode(data); b != nil {
+			plain = b.Plaintext
+		}
+	} else if plain, err = verifyClearsigned(data, repo.Keyring, url, c.now()); err != nil {
+		return nil, err
+	}
+	rel, err := c.checkRelease(plain, data, repo, url)
+	if err != nil {
+		return nil, err
+	}
+	if !notModified {
+		if err := c.keepBlob(data, rel.Digest); err != nil {
+			return nil, err
+		}
+		next.Digest = rel.Digest
+		if err := c.writePointer(next); err != nil {
+			return nil, err
+		}
+	}
+	c.log.Debug("release verified", "url", url, "cached", notModified, "date", rel.Date)
+	return rel, nil
+}
+
+func (c *Client) detachedRelease(ctx context.Context, repo Repo, base string) (*Release, error) {
+	url := base + "Release"
+	read := func(u string) ([]byte, error) {
+		var b []byte
+		err := c.fetch(ctx, u, nil, func(resp *http.Response) error {
+			var err error
+			b, err = io.ReadAll(io.LimitReader(resp.Body, maxReleaseSize))
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("fetch %s: %w", u, err)
+		}
+		return b, nil
+	}
+	data, err := read(url)
+	if err != nil {
+		return nil, err
+	}
+	if !repo.Trusted {
+		sig, err := read(url + ".gpg")
+		if err != nil {
+			return nil, err
+		}
+		if err := checkDetached(data, sig, repo.Keyring, url, c.now()); err != nil {
+			return nil, err
+		}
+	}
+	rel, err := c.checkRelease(data, data, repo, url)
+	if err != nil {
+		return nil, err
+	}
+	return rel, c.keepBlob(data, rel.Digest)
+}
+
+func (c *Client) checkRelease(plain, raw []byte, repo Repo, url string) (*Release, error) {
+	rel, err := ParseRelease(plain)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", url, err)
+	}
+	sum := sha256.Sum256(raw)
+	rel.Digest = hex.EncodeToString(sum[:])
+	if !c.ignoreValidUntil {
+		if err := rel.checkValid(url, c.now()); err != nil {
+			return nil, err
+		}
+	}
+	if rel.Suite != repo.Suite && rel.Codename != repo.Suite {
+		// apt only warns here too: a suite may be an alias (stable/trixie).
+		c.log.Warn("release names another distribution", "url", url, "suite", rel.Suite, "codename", rel.Codename, "want", repo.Suite)
+	}
+	return rel, nil
+}
+
+// keepBlob stores verified bytes in the blob store under their hash.
+func (c *Client) keepBlob(data []byte, hash string) error {
+	p := c.blobPath(hash)
+	if fileExists(p) {
+		return nil
+	}
+	_, _, err := c.storeVerified(bytes.NewReader(data), c.blobDir(), p, hash, int64(len(data)), func(h string) string { return h })
+	return err
+}

@@ -1,0 +1,226 @@
+package archive
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pgassemble/pgassemble/pkg/apt"
+)
+
+// Indexes fetches, verifies and parses the Packages index of every
+// component of every repo for arch. Packages come back in repo order, then
+// component order, then index order, with Package.Repository set.
+//
+// Architecture "all" packages are read from the binary-ARCH indexes, where
+// Debian and PGDG list them too.
+func (c *Client) Indexes(ctx context.Context, repos []Repo, arch string) ([]*apt.Package, error) {
+	type job struct {
+		repo Repo
+		rel  *Release
+		ar   *apt.Repository
+		comp string
+	}
+	var jobs []job
+	// Releases first (small), so that a signature problem stops everything
+	// before any index is downloaded.
+	for _, r := range repos {
+		if len(r.Architectures) > 0 && !slices.Contains(r.Architectures, arch) {
+			c.log.Debug("repository not enabled for architecture", "repo", r.String(), "arch", arch)
+			continue
+		}
+		rel, err := c.Release(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		var files []string
+		if r.Keyring != nil {
+			files = r.Keyring.Files
+		}
+		ar := &apt.Repository{
+			URI: r.URI, Suite: r.Suite, Components: r.Components, Keyrings: files,
+			Origin: rel.Origin, Label: rel.Label, Codename: rel.Codename, Priority: 500,
+		}
+		if len(rel.Architectures) > 0 && !slices.Contains(rel.Architectures, arch) {
+			c.log.Warn("repository does not support architecture", "repo", r.String(), "arch", arch)
+			continue
+		}
+		for _, comp := range r.Components {
+			jobs = append(jobs, job{r, rel, ar, comp})
+		}
+	}
+	results := make([][]*apt.Package, len(jobs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.parallel)
+	for i, j := range jobs {
+		g.Go(func() error {
+			pkgs, err := c.index(gctx, j.repo, j.rel, j.ar, j.comp, arch)
+			results[i] = pkgs
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var out []*apt.Package
+	for _, r := range results {
+		out = append(out, r...)
+	}
+	return out, nil
+}
+
+// index returns the parsed packages of one component's binary-ARCH index.
+func (c *Client) index(ctx context.Context, repo Repo, rel *Release, ar *apt.Repository, comp, arch string) ([]*apt.Package, error) {
+	base := repo.URI + "/dists/" + repo.Suite + "/"
+	stem := comp + "/binary-" + arch + "/Packages"
+	var name string
+	for _, ext := range []string{".xz", ".gz", ""} {
+		if _, ok := rel.Files[stem+ext]; ok {
+			name = stem + ext
+			break
+		}
+	}
+	if name == "" {
+		c.log.Warn("release lists no Packages index; skipping", "repo", repo.String(), "index", stem)
+		return nil, nil
+	}
+	fh := rel.Files[name]
+	blob, err := c.indexBlob(ctx, base, name, fh, rel.AcquireByHash)
+	if err != nil {
+		return nil, err
+	}
+	pkgs, err := c.parseIndex(blob, fh.SHA256, path.Ext(name), ar)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s%s: %w", base, name, err)
+	}
+	c.log.Debug("index", "url", base+name, "packages", len(pkgs))
+	return pkgs, nil
+}
+
+// indexBlob returns the path of the verified (compressed) index file in the
+// cache, downloading it when absent.
+func (c *Client) indexBlob(ctx context.Context, base, name string, fh FileHash, byHash bool) (string, error) {
+	p := c.blobPath(fh.SHA256)
+	if fileExists(p) {
+		return p, nil
+	}
+	urls := []string{base + name}
+	if byHash {
+		// by-hash first: it cannot change under us while the mirror syncs.
+		urls = []string{base + path.Dir(name) + "/by-hash/SHA256/" + fh.SHA256, base + name}
+	}
+	var err error
+	for _, u := range urls {
+		err = c.fetch(ctx, u, nil, func(resp *http.Response) error {
+			_, _, err := c.storeVerified(resp.Body, c.blobDir(), u, fh.SHA256, fh.Size, func(h string) string { return h })
+			return err
+		})
+		if err == nil {
+			return p, nil
+		}
+		if !isNotFound(err) {
+			break
+		}
+	}
+	return "", err
+}
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// parseIndex reads a verified index blob. Compressed indexes are also kept
+// decompressed-then-zstd'ed under parsed/, since xz decoding dominates a
+// warm run (zstd decodes many times faster); that copy is derived from a
+// verified blob and written atomically, so it is as trustworthy.
+func (c *Client) parseIndex(blob, hash, ext string, ar *apt.Repository) ([]*apt.Package, error) {
+	if ext != ".xz" && ext != ".gz" {
+		f, err := os.Open(blob)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return parsePackages(f, ar)
+	}
+	plainPath := filepath.Join(c.cacheDir, "plain", hash+".zst")
+	if f, err := os.Open(plainPath); err == nil {
+		defer f.Close()
+		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(2))
+		if err != nil {
+			return nil, err
+		}
+		defer zr.Close()
+		pkgs, err := parsePackages(zr, ar)
+		if err == nil {
+			return pkgs, nil
+		}
+		// A damaged derived copy: drop it and rebuild from the blob.
+		c.log.Warn("dropping unreadable cached index", "path", plainPath, "err", err)
+		f.Close()
+		os.Remove(plainPath)
+	}
+	f, err := os.Open(blob)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var dec io.Reader
+	switch ext {
+	case ".xz":
+		xr, err := xz.NewReader(f)
+		if err != nil {
+			return nil, err
+		}
+		dec = xr
+	case ".gz":
+		gr, err := gzip.NewReader(f)
+		if err != nil {
+			return nil, err
+		}
+		defer gr.Close()
+		dec = gr
+	}
+	if err := os.MkdirAll(filepath.Dir(plainPath), 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(plainPath), ".tmp-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	defer tmp.Close()
+	zw, err := zstd.NewWriter(tmp, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	if err != nil {
+		return nil, err
+	}
+	pkgs, err := parsePackages(io.TeeReader(dec, zw), ar)
+	if err != nil {
+		zw.Close()
+		return nil, err
+	}
+	// Drain what the parser did not read (trailing blank lines) so the
+	// cached copy is complete.
+	if _, err := io.Copy(zw, dec); err != nil {
+		zw.Close()
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp.Name(), plainPath); err != nil {
+		return nil, err
+	}
+	return pkgs, nil
+}
