@@ -206,8 +206,11 @@ func TestFailures(t *testing.T) {
 			wantErr: archive.ErrSignature, wantMsg: []string{"/dists/trixie/InRelease"},
 		},
 		{
-			name:    "bad detached signature",
-			setup:   func(t *testing.T, r *apttest.Repo) { r.SetFault("/dists/trixie/InRelease", apttest.Fault{Status: 404}); r.TamperRelease(suite) },
+			name: "bad detached signature",
+			setup: func(t *testing.T, r *apttest.Repo) {
+				r.SetFault("/dists/trixie/InRelease", apttest.Fault{Status: 404})
+				r.TamperRelease(suite)
+			},
 			wantErr: archive.ErrSignature, wantMsg: []string{"/dists/trixie/Release"},
 		},
 		{
@@ -228,7 +231,7 @@ func TestFailures(t *testing.T) {
 			name:    "Packages hash differs from Release",
 			setup:   func(t *testing.T, r *apttest.Repo) { r.Corrupt(strings.TrimPrefix(pkgIndex, "/")) },
 			wantErr: archive.ErrChecksum, wantMsg: []string{"by-hash/SHA256/", "want "},
-			keep:    []string{"blobs/", "release/"},
+			keep: []string{"blobs/", "release/"},
 		},
 		{
 			name:    "InRelease HTTP 500",
@@ -245,7 +248,7 @@ func TestFailures(t *testing.T) {
 			download: true, wantErr: archive.ErrChecksum, wantMsg: []string{"foo=1.0-1:amd64", "/pool/main/f/foo/foo_1.0-1_amd64.deb", "SHA256"},
 			// a checksum mismatch is retried once.
 			hitsPath: "/pool/main/f/foo/foo_1.0-1_amd64.deb", hits: 2,
-			keep:     []string{"blobs/", "release/", "plain/", "debs/"},
+			keep: []string{"blobs/", "release/", "plain/", "debs/"},
 		},
 		{
 			name: "truncated deb",
@@ -254,7 +257,7 @@ func TestFailures(t *testing.T) {
 			},
 			download: true, wantMsg: []string{"foo=1.0-1:amd64", "truncated: got 10 of"},
 			hitsPath: "/pool/main/f/foo/foo_1.0-1_amd64.deb", hits: 3,
-			keep:     []string{"blobs/", "release/", "plain/", "debs/"},
+			keep: []string{"blobs/", "release/", "plain/", "debs/"},
 		},
 		{
 			name: "deb HTTP 404",
@@ -263,7 +266,7 @@ func TestFailures(t *testing.T) {
 			},
 			download: true, wantErr: archive.ErrNotFound, wantMsg: []string{"foo=1.0-1:amd64", "404 Not Found"},
 			hitsPath: "/pool/main/f/foo/foo_1.0-1_amd64.deb", hits: 1,
-			keep:     []string{"blobs/", "release/", "plain/", "debs/"},
+			keep: []string{"blobs/", "release/", "plain/", "debs/"},
 		},
 		{
 			name: "deb HTTP 500",
@@ -272,7 +275,7 @@ func TestFailures(t *testing.T) {
 			},
 			download: true, wantMsg: []string{"foo=1.0-1:amd64", "500 Internal Server Error", "after 3 attempts"},
 			hitsPath: "/pool/main/f/foo/foo_1.0-1_amd64.deb", hits: 3,
-			keep:     []string{"blobs/", "release/", "plain/", "debs/"},
+			keep: []string{"blobs/", "release/", "plain/", "debs/"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
