@@ -1,7 +1,6 @@
 package apt
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -79,47 +78,217 @@ func (p Paragraph) WriteTo(w io.Writer) (int64, error) {
 
 // ParseParagraphs reads deb822 paragraphs from r and calls fn for each.
 // Comment lines (starting with '#') are skipped. A paragraph slice passed to
-// fn is not reused by the parser.
+// fn is not reused by the parser. Field names and first-line values are
+// trimmed of ASCII white space; a line holding only white space ends a
+// paragraph.
+//
+// It reads r in large blocks and converts each paragraph to a string once:
+// every Field name and value is a substring of that string, so a paragraph
+// costs two allocations however many fields it has. (A line-by-line
+// bufio.Scanner version spent most of its time allocating.)
 func ParseParagraphs(r io.Reader, fn func(Paragraph) error) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
-	var cur Paragraph
-	line := 0
-	flush := func() error {
-		if len(cur) == 0 {
+	sc := paragraphScanner{r: r, buf: make([]byte, 256*1024)}
+	for {
+		text, line, err := sc.next()
+		if err == io.EOF {
 			return nil
 		}
-		p := cur
-		cur = nil
-		return fn(p)
+		if err != nil {
+			return err
+		}
+		p, err := sc.parse(text, line)
+		if err != nil {
+			return err
+		}
+		if p == nil {
+			continue
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
 	}
-	for sc.Scan() {
-		line++
-		text := sc.Text()
-		if strings.TrimSpace(text) == "" {
-			if err := flush(); err != nil {
-				return err
+}
+
+// paragraphScanner splits a stream into paragraph texts.
+type paragraphScanner struct {
+	r        io.Reader
+	buf      []byte
+	off, end int   // unread data is buf[off:end]
+	err      error // sticky read error (io.EOF included)
+	line     int   // lines consumed so far
+	scratch  []Field
+}
+
+// fill reads more data, keeping buf[keep:end] (moved to the front). It
+// returns how far indexes into buf moved left.
+func (s *paragraphScanner) fill(keep int) int {
+	shift := keep
+	copy(s.buf, s.buf[keep:s.end])
+	s.end -= keep
+	s.off -= keep
+	if s.end == len(s.buf) {
+		nb := make([]byte, 2*len(s.buf))
+		copy(nb, s.buf[:s.end])
+		s.buf = nb
+	}
+	for i := 0; i < 100; i++ {
+		n, err := s.r.Read(s.buf[s.end:])
+		s.end += n
+		if err != nil {
+			s.err = err
+			break
+		}
+		if n > 0 {
+			break
+		}
+	}
+	if s.err == nil && shift == 0 && s.end == 0 {
+		s.err = io.ErrNoProgress
+	}
+	return shift
+}
+
+func isBlankLine(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' && c != '\v' && c != '\f' {
+			return false
+		}
+	}
+	return true
+}
+
+// nextLine returns the end of the line starting at pos and the start of the
+// following one, reading more data as needed while keeping buf[keep:].
+// ok is false at the end of the input. *pos and *keep are adjusted when the
+// buffer moves.
+func (s *paragraphScanner) nextLine(pos, keep *int) (lineEnd, next int, ok bool) {
+	for {
+		if nl := bytes.IndexByte(s.buf[*pos:s.end], '\n'); nl >= 0 {
+			return *pos + nl, *pos + nl + 1, true
+		}
+		if s.err != nil {
+			if *pos < s.end {
+				return s.end, s.end, true
 			}
-			continue
+			return 0, 0, false
 		}
-		if text[0] == '#' {
-			continue
+		shift := s.fill(*keep)
+		*pos -= shift
+		*keep -= shift
+	}
+}
+
+// next returns the text of the next paragraph (comment and blank lines
+// before it skipped) and the line number of its first line.
+func (s *paragraphScanner) next() (string, int, error) {
+	pos := s.off
+	keep := pos
+	start, startLine := -1, 0
+	for start < 0 {
+		keep = pos
+		lineEnd, next, ok := s.nextLine(&pos, &keep)
+		if !ok {
+			s.off = pos
+			return "", 0, s.readErr()
 		}
-		if text[0] == ' ' || text[0] == '\t' {
-			if len(cur) == 0 {
-				return fmt.Errorf("line %d: continuation line outside a field", line)
+		s.line++
+		if l := s.buf[pos:lineEnd]; !isBlankLine(l) && l[0] != '#' {
+			start, startLine = pos, s.line
+		}
+		pos = next
+	}
+	end := -1
+	for end < 0 {
+		lineEnd, next, ok := s.nextLine(&pos, &start)
+		if !ok {
+			if err := s.readErr(); err != io.EOF {
+				return "", 0, err
 			}
-			cur[len(cur)-1].Value += "\n" + text
-			continue
+			end = pos
+			break
 		}
-		i := strings.IndexByte(text, ':')
-		if i <= 0 {
-			return fmt.Errorf("line %d: %q is not a field", line, text)
+		s.line++
+		if isBlankLine(s.buf[pos:lineEnd]) {
+			end = pos
 		}
-		cur = append(cur, Field{Name: text[:i], Value: strings.TrimSpace(text[i+1:])})
+		pos = next
 	}
-	if err := sc.Err(); err != nil {
-		return err
+	text := string(s.buf[start:end])
+	s.off = pos
+	return text, startLine, nil
+}
+
+func (s *paragraphScanner) readErr() error {
+	if s.err == nil || s.err == io.ErrNoProgress {
+		return io.EOF
 	}
-	return flush()
+	return s.err
+}
+
+func isASCIISpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f' || c == '\n'
+}
+
+// parse splits one paragraph text into fields. Values are substrings of
+// text unless a line needs rewriting (CR line ends, comments inside a
+// multi-line value, trailing blanks on a first line followed by continuations).
+func (s *paragraphScanner) parse(text string, line int) (Paragraph, error) {
+	fields := s.scratch[:0]
+	contiguous := false // last field's value can grow as a substring of text
+	valStart := 0
+	for pos := 0; pos < len(text); line++ {
+		lineEnd := strings.IndexByte(text[pos:], '\n')
+		next := 0
+		if lineEnd < 0 {
+			lineEnd, next = len(text), len(text)
+		} else {
+			lineEnd += pos
+			next = lineEnd + 1
+		}
+		l := text[pos:lineEnd]
+		cr := len(l) > 0 && l[len(l)-1] == '\r'
+		if cr {
+			l = l[:len(l)-1]
+		}
+		switch {
+		case l == "":
+			// only a CR at the very end; nothing to do
+		case l[0] == '#':
+			contiguous = false
+		case l[0] == ' ' || l[0] == '\t':
+			if len(fields) == 0 {
+				return nil, fmt.Errorf("line %d: continuation line outside a field", line)
+			}
+			f := &fields[len(fields)-1]
+			if contiguous && !cr {
+				f.Value = text[valStart:lineEnd]
+			} else {
+				f.Value += "\n" + l
+				contiguous = false
+			}
+		default:
+			i := strings.IndexByte(l, ':')
+			if i <= 0 {
+				return nil, fmt.Errorf("line %d: %q is not a field", line, l)
+			}
+			a, b := i+1, len(l)
+			for a < b && isASCIISpace(l[a]) {
+				a++
+			}
+			for b > a && isASCIISpace(l[b-1]) {
+				b--
+			}
+			fields = append(fields, Field{Name: l[:i], Value: l[a:b]})
+			valStart = pos + a
+			contiguous = !cr && b == len(l)
+		}
+		pos = next
+	}
+	s.scratch = fields[:0]
+	if len(fields) == 0 {
+		return nil, nil
+	}
+	p := make(Paragraph, len(fields))
+	copy(p, fields)
+	return p, nil
 }
