@@ -270,3 +270,7 @@ func checkIndexContent(t *testing.T, idx v1.ImageIndex) {
 		}
 	}
 }
+
+func testImageBase() v1.Image { return mutate.ConfigMediaType(empty.Image, types.OCIConfigJSON) }
+
+func testIndexBase() v1.ImageIndex { return mutate.IndexMediaType(empty.Index, types.OCIImageIndex) }
