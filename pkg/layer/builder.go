@@ -1,0 +1,403 @@
+package layer
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pgassemble/pgassemble/pkg/apt"
+	"github.com/pgassemble/pgassemble/pkg/layer/replay"
+)
+
+// DefaultEpochUnix is the mtime clamp used when Options.Epoch is zero:
+// 2000-01-01T00:00:00Z. The CLI passes SOURCE_DATE_EPOCH instead when set.
+const DefaultEpochUnix = 946684800
+
+// Replayer is what the builder needs from the maintainer-script replay;
+// *replay.Plan implements it.
+type Replayer interface {
+	AddPackages(pkgs []replay.Package) error
+	LookupUser(name string) (int, bool)
+	LookupGroup(name string) (int, bool)
+	Observe(pkg string, hdr *tar.Header, r io.Reader) error
+	Files() ([]replay.File, error)
+	Explain() []replay.Classification
+}
+
+// Options configure a Builder.
+type Options struct {
+	// Arch is the dpkg architecture of the image (amd64, arm64, ...).
+	Arch string
+	// Epoch clamps every mtime (SOURCE_DATE_EPOCH). Zero: DefaultEpochUnix.
+	Epoch time.Time
+	// Compression of the layers; "" means Gzip.
+	Compression Compression
+	// CacheDir holds converted layers and parsed control members. Empty: a
+	// temporary directory removed by Close.
+	CacheDir string
+	// Replay configures replay.New; Arch and Epoch default to the above.
+	Replay replay.Options
+	// Replayer, when set, is used instead of replay.New(base, Replay).
+	Replayer Replayer
+	// NoReplay disables the replay entirely (no accounts, no Observe).
+	NoReplay bool
+	// Logger receives progress at debug level; nil discards.
+	Logger *slog.Logger
+}
+
+// Deb is one verified package file of a stage.
+type Deb struct {
+	Path string
+	// SHA256 of the file (hex). The cache is keyed by it, so it must be
+	// the verified checksum whenever a CacheDir is shared.
+	SHA256 string
+	// Package is the index entry the file was resolved from (optional).
+	Package *apt.Package
+}
+
+// Builder converts stages of packages into layers on top of one base.
+// It is not safe for concurrent use.
+type Builder struct {
+	base     *baseState
+	opts     Options
+	epoch    time.Time
+	rp       Replayer
+	cacheDir string
+	tmpCache bool
+	log      *slog.Logger
+
+	overlay   map[string]node      // what earlier stages placed
+	pkgs      map[string]*pkgState // installed packages: base, then added
+	prevDiffs []string
+	baseInfo  map[string][]string // stem -> info members, from the base
+	owners    map[string]int      // shipped path -> number of packages listing it
+	finished  bool
+}
+
+// pkgState is one installed package as the builder tracks it.
+type pkgState struct {
+	key, stem string
+	stanza    apt.Paragraph
+	fromBase  bool
+	list      []string // nil until loaded, for base packages
+	loaded    bool
+	members   []string // info members other than "list"
+}
+
+// NewBuilder reads the base's accounts, filters, dpkg status and layout.
+func NewBuilder(base fs.FS, opts Options) (*Builder, error) {
+	if opts.Compression == "" {
+		opts.Compression = Gzip
+	}
+	if err := opts.Compression.valid(); err != nil {
+		return nil, err
+	}
+	b := &Builder{opts: opts, overlay: map[string]node{}, pkgs: map[string]*pkgState{}}
+	b.epoch = opts.Epoch.UTC().Truncate(time.Second)
+	if opts.Epoch.IsZero() {
+		b.epoch = time.Unix(DefaultEpochUnix, 0).UTC()
+	}
+	b.log = opts.Logger
+	if b.log == nil {
+		b.log = slog.New(slog.DiscardHandler)
+	}
+	var err error
+	if b.base, err = readBase(base); err != nil {
+		return nil, err
+	}
+	for _, p := range b.base.status {
+		k := paragraphKey(p)
+		b.pkgs[k] = &pkgState{key: k, stem: k, stanza: p, fromBase: true}
+	}
+	switch {
+	case opts.Replayer != nil:
+		b.rp = opts.Replayer
+	case !opts.NoReplay:
+		ro := opts.Replay
+		if ro.Arch == "" {
+			ro.Arch = opts.Arch
+		}
+		if ro.Epoch.IsZero() {
+			ro.Epoch = b.epoch
+		}
+		plan, err := replay.New(base, ro)
+		if err != nil {
+			return nil, fmt.Errorf("replay: %w", err)
+		}
+		b.rp = plan
+	}
+	b.cacheDir = opts.CacheDir
+	if b.cacheDir == "" {
+		if b.cacheDir, err = os.MkdirTemp("", "pgassemble-layer-*"); err != nil {
+			return nil, err
+		}
+		b.tmpCache = true
+	}
+	for _, d := range []string{"layers", "control", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(b.cacheDir, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// Close removes temporary files. Layers returned stay readable unless the
+// cache directory was temporary.
+func (b *Builder) Close() error {
+	if b.tmpCache {
+		return os.RemoveAll(b.cacheDir)
+	}
+	return nil
+}
+
+// Explain returns the replay's classification of every script command.
+func (b *Builder) Explain() []replay.Classification {
+	if b.rp == nil {
+		return nil
+	}
+	return b.rp.Explain()
+}
+
+func (b *Builder) lookupUser(name string) (int, bool) {
+	if b.rp != nil {
+		if id, ok := b.rp.LookupUser(name); ok {
+			return id, true
+		}
+	}
+	id, ok := b.base.users[name]
+	return id, ok
+}
+
+func (b *Builder) lookupGroup(name string) (int, bool) {
+	if b.rp != nil {
+		if id, ok := b.rp.LookupGroup(name); ok {
+			return id, true
+		}
+	}
+	id, ok := b.base.groups[name]
+	return id, ok
+}
+
+// AddStage converts debs (in install order) into one layer: their data,
+// normalized, plus their var/lib/dpkg/info files. Upgrades and Replaces of
+// installed packages are applied (whiteouts, rewritten .list files).
+func (b *Builder) AddStage(ctx context.Context, debs []Deb) (v1.Layer, error) {
+	if b.finished {
+		return nil, errors.New("AddStage after Finish")
+	}
+	start := time.Now()
+	infos := make([]*ControlInfo, len(debs))
+	for i, d := range debs {
+		info, err := b.controlInfo(d)
+		if err != nil {
+			return nil, err
+		}
+		infos[i] = info
+	}
+	if b.rp != nil {
+		pkgs := make([]replay.Package, len(debs))
+		for i, info := range infos {
+			p := info.Paragraph
+			pkgs[i] = replay.Package{Name: p.Get("Package"), Version: p.Get("Version"),
+				Arch: p.Get("Architecture"), Control: p, Scripts: info.Scripts()}
+		}
+		if err := b.rp.AddPackages(pkgs); err != nil {
+			return nil, err
+		}
+	}
+	key, err := b.stageKey(debs)
+	if err != nil {
+		return nil, err
+	}
+	if l, meta, ok := b.loadCached(key); ok {
+		if err := b.observeCached(ctx, l, meta); err != nil {
+			return nil, err
+		}
+		b.applyMeta(meta)
+		b.log.Debug("layer cache hit", "key", key[:12], "packages", len(debs))
+		return l, nil
+	}
+	l, meta, err := b.convert(ctx, debs, infos, key)
+	if err != nil {
+		return nil, err
+	}
+	b.applyMeta(meta)
+	b.log.Debug("layer converted", "key", key[:12], "packages", len(debs), "bytes", l.rawSize,
+		"elapsed", time.Since(start))
+	return l, nil
+}
+
+// convert decodes every .deb (in parallel: xz is the bottleneck), then
+// merges them in install order and writes the sorted layer.
+func (b *Builder) convert(ctx context.Context, debs []Deb, infos []*ControlInfo, key string) (*fileLayer, *stageMeta, error) {
+	tmp, err := os.MkdirTemp(filepath.Join(b.cacheDir, "tmp"), "stage-*")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(tmp)
+	decoded := make([]*decodedDeb, len(debs))
+	defer func() {
+		for _, d := range decoded {
+			if d != nil {
+				d.close()
+			}
+		}
+	}()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range debs {
+		g.Go(func() error {
+			d, err := decodeDeb(gctx, debs[i], infos[i], tmp)
+			if err != nil {
+				return err
+			}
+			decoded[i] = d
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	s := b.newStage()
+	for _, d := range decoded {
+		if err := s.addPackage(d); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := s.finishDB(decoded); err != nil {
+		return nil, nil, err
+	}
+	entries := s.sorted()
+	bw, err := newBlobWriter(filepath.Join(b.cacheDir, "tmp"), b.opts.Compression)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := b.writeTar(ctx, bw, entries); err != nil {
+		bw.abort()
+		return nil, nil, err
+	}
+	l, err := bw.finish(filepath.Join(b.cacheDir, "layers", key+b.opts.Compression.ext()))
+	if err != nil {
+		return nil, nil, err
+	}
+	s.meta.fill(l)
+	if err := b.saveMeta(key, s.meta); err != nil {
+		return nil, nil, err
+	}
+	return l, s.meta, nil
+}
+
+// writeTar writes entries in order, feeding each package entry to the
+// replay as it goes.
+func (b *Builder) writeTar(ctx context.Context, w io.Writer, entries []*outEntry) error {
+	tw := tar.NewWriter(w)
+	buf := make([]byte, 256<<10)
+	for i, e := range entries {
+		if i%256 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if b.rp != nil && e.pkg != "" {
+			h := e.hdr
+			var r io.Reader
+			if h.Typeflag == tar.TypeReg {
+				r = e.body()
+			}
+			if err := b.rp.Observe(e.pkg, &h, r); err != nil {
+				return fmt.Errorf("replay observe %s %s: %w", e.pkg, h.Name, err)
+			}
+		}
+		h := e.hdr
+		if err := tw.WriteHeader(&h); err != nil {
+			return fmt.Errorf("write %s: %w", h.Name, err)
+		}
+		if h.Typeflag == tar.TypeReg && h.Size > 0 {
+			if _, err := io.CopyBuffer(tw, e.body(), buf); err != nil {
+				return fmt.Errorf("write %s: %w", h.Name, err)
+			}
+		}
+	}
+	return tw.Close()
+}
+
+// Finish returns the state layer: var/lib/dpkg/status for the base plus
+// every added package, and the files the replay produces.
+func (b *Builder) Finish(ctx context.Context) (v1.Layer, error) {
+	b.finished = true
+	var stanzas []apt.Paragraph
+	for _, k := range sortedKeys(b.pkgs) {
+		stanzas = append(stanzas, b.pkgs[k].stanza)
+	}
+	var files []replay.File
+	if b.rp != nil {
+		var err error
+		if files, err = b.rp.Files(); err != nil {
+			return nil, fmt.Errorf("replay: %w", err)
+		}
+	}
+	entries := map[string]*outEntry{}
+	for _, f := range files {
+		p, err := cleanName(f.Path)
+		if err != nil || p == "" {
+			return nil, fmt.Errorf("replay file %q: %w", f.Path, ErrUnsafePath)
+		}
+		h := tar.Header{Name: p, Typeflag: f.Type, Mode: f.Mode & 0o7777, Uid: f.Uid, Gid: f.Gid, ModTime: b.epoch}
+		e := &outEntry{hdr: h}
+		switch f.Type {
+		case tar.TypeReg, tar.TypeRegA:
+			e.hdr.Typeflag = tar.TypeReg
+			e.hdr.Size = int64(len(f.Data))
+			e.data = f.Data
+		case tar.TypeDir:
+			e.hdr.Name += "/"
+		case tar.TypeSymlink:
+			e.hdr.Linkname = f.Linkname
+		default:
+			return nil, fmt.Errorf("replay file %s: unsupported type %q", f.Path, f.Type)
+		}
+		entries[p] = e
+	}
+	status := StatusFile(stanzas)
+	entries["var/lib/dpkg/status"] = &outEntry{data: status, hdr: tar.Header{Name: "var/lib/dpkg/status",
+		Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(status)), ModTime: b.epoch}}
+	list := make([]*outEntry, 0, len(entries))
+	for _, k := range sortedKeys(entries) {
+		list = append(list, entries[k])
+	}
+	sortEntries(list)
+	bw, err := newBlobWriter(filepath.Join(b.cacheDir, "tmp"), b.opts.Compression)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.writeTar(ctx, bw, list); err != nil {
+		bw.abort()
+		return nil, err
+	}
+	return bw.finishHashed(filepath.Join(b.cacheDir, "layers"))
+}
+
+// finishHashed stores a blob under its own digest (for layers that are not
+// worth a cache key: cheap to rebuild, but must outlive the call).
+func (bw *blobWriter) finishHashed(dir string) (*fileLayer, error) {
+	tmp := filepath.Join(dir, fmt.Sprintf(".state-%p", bw))
+	l, err := bw.finish(tmp)
+	if err != nil {
+		return nil, err
+	}
+	dst := filepath.Join(dir, "state-"+l.digest.Hex+l.comp.ext())
+	if err := os.Rename(tmp, dst); err != nil {
+		return nil, err
+	}
+	l.path = dst
+	return l, nil
+}

@@ -1,0 +1,281 @@
+package layer
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/pgassemble/pgassemble/pkg/apt"
+)
+
+// formatVersion is part of every cache key: bump it whenever the bytes a
+// stage produces change for the same inputs (normalization, tar format,
+// compression settings, library versions that change compressed output).
+const formatVersion = 1
+
+// stageMeta is stored next to a cached layer: what the builder must know
+// about the stage without reading the layer or any .deb again.
+type stageMeta struct {
+	Version   int
+	MediaType types.MediaType
+	Digest    string
+	DiffID    string
+	Size      int64
+	RawSize   int64
+	Packages  []pkgMeta
+	Removed   []string            // installed packages removed (Conflicts+Replaces, disappeared)
+	Lists     map[string][]string // rewritten .list of installed packages (Replaces)
+	Overlay   []overlayNode       // directories, symlinks and deletions placed
+	// Users and Groups record every owner name the stage mapped and the id
+	// it got (-1: unknown, numeric fallback). A hit is only valid if the
+	// names still map to the same ids.
+	Users  map[string]int
+	Groups map[string]int
+}
+
+type pkgMeta struct {
+	Key, Stem string
+	Stanza    apt.Paragraph
+	List      []string
+	Members   []string
+	Written   []string // resolved paths of the data entries written
+}
+
+type overlayNode struct {
+	Path string
+	Kind byte
+	Link string `json:",omitempty"`
+}
+
+func newStageMeta() *stageMeta {
+	return &stageMeta{Version: formatVersion, Lists: map[string][]string{}, Users: map[string]int{}, Groups: map[string]int{}}
+}
+
+func (m *stageMeta) fill(l *fileLayer) {
+	m.MediaType, m.Digest, m.DiffID = l.mediaType, l.digest.String(), l.diffID.String()
+	m.Size, m.RawSize = l.size, l.rawSize
+}
+
+// controlInfo returns a .deb's control member, from the cache when the
+// .deb's SHA256 is known, so that a cached stage reads no .deb at all.
+func (b *Builder) controlInfo(d Deb) (*ControlInfo, error) {
+	var cpath string
+	if d.SHA256 != "" && !b.tmpCache {
+		cpath = filepath.Join(b.cacheDir, "control", d.SHA256+".json")
+		if data, err := os.ReadFile(cpath); err == nil {
+			var ci ControlInfo
+			if json.Unmarshal(data, &ci) == nil && ci.Paragraph.Get("Package") != "" {
+				return &ci, nil
+			}
+		}
+	}
+	f, err := os.Open(d.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	dr, err := OpenDeb(f, d.Path)
+	if err != nil {
+		return nil, err
+	}
+	ci, err := dr.Control()
+	if err != nil {
+		return nil, err
+	}
+	if cpath != "" {
+		data, err := json.Marshal(ci)
+		if err != nil {
+			return nil, err
+		}
+		if err := writeFileAtomic(cpath, data); err != nil {
+			return nil, err
+		}
+	}
+	return ci, nil
+}
+
+// writeFileAtomic writes via a temporary file and rename: readers see the
+// old file, no file, or the whole new one.
+func writeFileAtomic(p string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), p); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}
+
+// stageKey hashes every input of a stage's conversion.
+func (b *Builder) stageKey(debs []Deb) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "pgassemble-layer v%d\narch %s\nepoch %d\ncompression %s\nbase %x\n",
+		formatVersion, b.opts.Arch, b.epoch.Unix(), b.opts.Compression, b.base.digest)
+	for _, d := range b.prevDiffs {
+		fmt.Fprintf(h, "prev %s\n", d)
+	}
+	for _, d := range debs {
+		sum := d.SHA256
+		if sum == "" {
+			var err error
+			if sum, err = fileSHA256(d.Path); err != nil {
+				return "", err
+			}
+		}
+		fmt.Fprintf(h, "deb %s\n", strings.ToLower(sum))
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func fileSHA256(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func (b *Builder) metaPath(key string) string {
+	return filepath.Join(b.cacheDir, "layers", key+".json")
+}
+
+func (b *Builder) saveMeta(key string, m *stageMeta) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(b.metaPath(key), data)
+}
+
+// loadCached returns the cached layer for key if it is complete and was
+// made with the owner ids that apply now.
+func (b *Builder) loadCached(key string) (*fileLayer, *stageMeta, bool) {
+	data, err := os.ReadFile(b.metaPath(key))
+	if err != nil {
+		return nil, nil, false
+	}
+	var m stageMeta
+	if json.Unmarshal(data, &m) != nil || m.Version != formatVersion {
+		return nil, nil, false
+	}
+	blob := filepath.Join(b.cacheDir, "layers", key+b.opts.Compression.ext())
+	fi, err := os.Stat(blob)
+	if err != nil || fi.Size() != m.Size {
+		return nil, nil, false
+	}
+	for name, id := range m.Users {
+		cur, ok := b.lookupUser(name)
+		if !ok {
+			cur = -1
+		}
+		if cur != id {
+			return nil, nil, false
+		}
+	}
+	for name, id := range m.Groups {
+		cur, ok := b.lookupGroup(name)
+		if !ok {
+			cur = -1
+		}
+		if cur != id {
+			return nil, nil, false
+		}
+	}
+	dig, err1 := v1.NewHash(m.Digest)
+	diff, err2 := v1.NewHash(m.DiffID)
+	if err1 != nil || err2 != nil {
+		return nil, nil, false
+	}
+	return &fileLayer{path: blob, digest: dig, diffID: diff, size: m.Size, rawSize: m.RawSize,
+		comp: b.opts.Compression, mediaType: m.MediaType}, &m, true
+}
+
+// observeCached feeds a cached layer's package entries to the replay, as
+// writing it would have.
+func (b *Builder) observeCached(ctx context.Context, l *fileLayer, m *stageMeta) error {
+	if b.rp == nil {
+		return nil
+	}
+	owner := map[string]string{}
+	for _, p := range m.Packages {
+		name := p.Stanza.Get("Package")
+		for _, w := range p.Written {
+			owner[w] = name
+		}
+	}
+	rc, err := l.Uncompressed()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for n := 0; ; n++ {
+		if n%256 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read cached layer %s: %w", l.path, err)
+		}
+		pkg, ok := owner[strings.TrimSuffix(h.Name, "/")]
+		if !ok {
+			continue
+		}
+		var r io.Reader
+		if h.Typeflag == tar.TypeReg {
+			r = tr
+		}
+		if err := b.rp.Observe(pkg, h, r); err != nil {
+			return fmt.Errorf("replay observe %s %s: %w", pkg, h.Name, err)
+		}
+	}
+}
+
+// applyMeta makes a converted stage part of the installed state.
+func (b *Builder) applyMeta(m *stageMeta) {
+	for _, o := range m.Overlay {
+		b.overlay[o.Path] = node{kind: o.Kind, link: o.Link}
+	}
+	for _, k := range m.Removed {
+		delete(b.pkgs, k)
+	}
+	for k, l := range m.Lists {
+		if p, ok := b.pkgs[k]; ok {
+			p.list, p.loaded = l, true
+		}
+	}
+	for _, p := range m.Packages {
+		b.pkgs[p.Key] = &pkgState{key: p.Key, stem: p.Stem, stanza: p.Stanza, list: p.List, loaded: true, members: p.Members}
+	}
+	b.owners = nil
+	b.prevDiffs = append(b.prevDiffs, m.DiffID)
+}

@@ -1,0 +1,365 @@
+package layer
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+
+	"github.com/pgassemble/pgassemble/pkg/apt"
+)
+
+// ErrBadDeb is wrapped by every error about a malformed .deb.
+var ErrBadDeb = errors.New("malformed .deb")
+
+// maxControlSize bounds the uncompressed control.tar: it is read into memory
+// (control members are small; the largest in Debian are debconf templates).
+const maxControlSize = 64 << 20
+
+// ControlMember is one file of control.tar other than "control" itself.
+type ControlMember struct {
+	Name string
+	Mode int64 // permission bits, e.g. 0o755 for maintainer scripts
+	Data []byte
+}
+
+// ControlInfo is what the control member of a .deb says.
+type ControlInfo struct {
+	Paragraph apt.Paragraph
+	// Members are all control.tar files except "control", sorted by name;
+	// dpkg keeps them in var/lib/dpkg/info/<pkg>.<member>.
+	Members []ControlMember
+	// Conffiles are the absolute paths listed in the conffiles member.
+	Conffiles []string
+}
+
+// Member returns the named control member's data, or nil.
+func (c *ControlInfo) Member(name string) []byte {
+	for _, m := range c.Members {
+		if m.Name == name {
+			return m.Data
+		}
+	}
+	return nil
+}
+
+// Scripts returns the control members by name (what replay.Package wants).
+func (c *ControlInfo) Scripts() map[string][]byte {
+	out := make(map[string][]byte, len(c.Members))
+	for _, m := range c.Members {
+		out[m.Name] = m.Data
+	}
+	return out
+}
+
+// DebReader reads a .deb sequentially: Control first, then Data. It never
+// holds more than the control member and decompressor state in memory.
+type DebReader struct {
+	name    string
+	ar      *arReader
+	control *ControlInfo
+	closer  io.Closer
+	data    bool
+}
+
+// OpenDeb starts reading a .deb from r; name is used in errors only.
+func OpenDeb(r io.Reader, name string) (*DebReader, error) {
+	ar, err := newArReader(r, name)
+	if err != nil {
+		return nil, err
+	}
+	d := &DebReader{name: name, ar: ar}
+	m, err := ar.Next()
+	if err != nil {
+		return nil, err
+	}
+	if m != "debian-binary" {
+		return nil, fmt.Errorf("%s: first member is %q, not debian-binary: %w", name, m, ErrBadDeb)
+	}
+	var v [16]byte
+	n, err := io.ReadFull(ar, v[:])
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return nil, fmt.Errorf("%s: read debian-binary: %w", name, err)
+	}
+	if !bytes.HasPrefix(v[:n], []byte("2.")) {
+		return nil, fmt.Errorf("%s: unsupported format version %q: %w", name, v[:n], ErrBadDeb)
+	}
+	return d, nil
+}
+
+// nextMember skips members whose names start with '_' (reserved for
+// additions dpkg ignores) and returns the next one's name.
+func (d *DebReader) nextMember() (string, error) {
+	for {
+		m, err := d.ar.Next()
+		if err != nil {
+			return "", err
+		}
+		if !strings.HasPrefix(m, "_") {
+			return m, nil
+		}
+	}
+}
+
+// Control reads and parses control.tar. It may be called once, before Data.
+func (d *DebReader) Control() (*ControlInfo, error) {
+	if d.control != nil {
+		return d.control, nil
+	}
+	m, err := d.nextMember()
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(m, "control.tar") {
+		return nil, fmt.Errorf("%s: expected control.tar, found member %q: %w", d.name, m, ErrBadDeb)
+	}
+	zr, closer, err := decompressor(d.ar, strings.TrimPrefix(m, "control.tar"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", d.name, m, err)
+	}
+	defer closer.Close()
+	info, err := readControlTar(io.LimitReader(zr, maxControlSize))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", d.name, m, err)
+	}
+	d.control = info
+	return info, nil
+}
+
+func readControlTar(r io.Reader) (*ControlInfo, error) {
+	tr := tar.NewReader(r)
+	info := &ControlInfo{}
+	var control []byte
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadDeb, err)
+		}
+		if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeRegA {
+			continue
+		}
+		name := strings.TrimPrefix(h.Name, "./")
+		if name == "" || strings.Contains(name, "/") {
+			continue
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			return nil, fmt.Errorf("%w: member %s: %v", ErrBadDeb, name, err)
+		}
+		if name == "control" {
+			control = data
+			continue
+		}
+		info.Members = append(info.Members, ControlMember{Name: name, Mode: h.Mode & 0o7777, Data: data})
+	}
+	if control == nil {
+		return nil, fmt.Errorf("no control file: %w", ErrBadDeb)
+	}
+	n := 0
+	err := apt.ParseParagraphs(bytes.NewReader(control), func(p apt.Paragraph) error {
+		n++
+		if n == 1 {
+			info.Paragraph = p
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("control: %w: %v", ErrBadDeb, err)
+	}
+	if info.Paragraph.Get("Package") == "" {
+		return nil, fmt.Errorf("control has no Package field: %w", ErrBadDeb)
+	}
+	sortMembers(info.Members)
+	for _, line := range strings.Split(string(info.Member("conffiles")), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		// dpkg >= 1.20 allows flags before the path ("remove-on-upgrade /etc/x").
+		if i := strings.LastIndexByte(line, ' '); i >= 0 {
+			line = line[i+1:]
+		}
+		info.Conffiles = append(info.Conffiles, line)
+	}
+	return info, nil
+}
+
+func sortMembers(ms []ControlMember) {
+	for i := 1; i < len(ms); i++ {
+		for j := i; j > 0 && ms[j].Name < ms[j-1].Name; j-- {
+			ms[j], ms[j-1] = ms[j-1], ms[j]
+		}
+	}
+}
+
+// Data returns a tar reader over data.tar. Control is read first if it was
+// not. The reader is valid until Close.
+func (d *DebReader) Data() (*tar.Reader, error) {
+	if d.data {
+		return nil, fmt.Errorf("%s: Data called twice", d.name)
+	}
+	if _, err := d.Control(); err != nil {
+		return nil, err
+	}
+	m, err := d.nextMember()
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(m, "data.tar") {
+		return nil, fmt.Errorf("%s: expected data.tar, found member %q: %w", d.name, m, ErrBadDeb)
+	}
+	zr, closer, err := decompressor(d.ar, strings.TrimPrefix(m, "data.tar"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", d.name, m, err)
+	}
+	d.closer = closer
+	d.data = true
+	return tar.NewReader(zr), nil
+}
+
+// Close releases decompressor state. It does not close the underlying reader.
+func (d *DebReader) Close() error {
+	if d.closer != nil {
+		c := d.closer
+		d.closer = nil
+		return c.Close()
+	}
+	return nil
+}
+
+type nopCloser struct{}
+
+func (nopCloser) Close() error { return nil }
+
+type funcCloser func()
+
+func (f funcCloser) Close() error { f(); return nil }
+
+// decompressor picks the decompressor for a member suffix. The xz reader is
+// single-stream: a .deb member holds exactly one stream, and not looking for
+// a next one avoids reading past the member's end.
+func decompressor(r io.Reader, ext string) (io.Reader, io.Closer, error) {
+	switch ext {
+	case "":
+		return r, nopCloser{}, nil
+	case ".gz":
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("gzip: %w: %v", ErrBadDeb, err)
+		}
+		zr.Multistream(false)
+		return zr, zr, nil
+	case ".xz":
+		zr, err := xz.ReaderConfig{SingleStream: true}.NewReader(bufio.NewReaderSize(r, 64<<10))
+		if err != nil {
+			return nil, nil, fmt.Errorf("xz: %w: %v", ErrBadDeb, err)
+		}
+		return zr, nopCloser{}, nil
+	case ".zst":
+		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
+		if err != nil {
+			return nil, nil, fmt.Errorf("zstd: %w: %v", ErrBadDeb, err)
+		}
+		return zr, funcCloser(zr.Close), nil
+	case ".bz2":
+		return bzip2.NewReader(r), nopCloser{}, nil
+	}
+	return nil, nil, fmt.Errorf("unsupported compression %q: %w", ext, ErrBadDeb)
+}
+
+// arReader reads the members of a System V / GNU ar archive sequentially.
+type arReader struct {
+	r       *bufio.Reader
+	file    string
+	member  string
+	remain  int64 // bytes of the current member not yet read
+	pad     bool  // a padding byte follows the current member
+	started bool
+}
+
+const arMagic = "!<arch>\n"
+
+func newArReader(r io.Reader, file string) (*arReader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var magic [8]byte
+	if _, err := io.ReadFull(br, magic[:]); err != nil {
+		return nil, fmt.Errorf("%s: read ar magic: %w: %v", file, ErrBadDeb, err)
+	}
+	if string(magic[:]) != arMagic {
+		return nil, fmt.Errorf("%s: bad ar magic %q: %w", file, magic[:], ErrBadDeb)
+	}
+	return &arReader{r: br, file: file}, nil
+}
+
+// Next skips what is left of the current member and reads the next header.
+// It returns io.EOF at the end of the archive.
+func (a *arReader) Next() (string, error) {
+	if a.started {
+		skip := a.remain
+		if a.pad {
+			skip++
+		}
+		if _, err := io.CopyN(io.Discard, a.r, skip); err != nil {
+			if a.pad && skip == a.remain+1 && err == io.EOF {
+				// A missing final padding byte is tolerated, as by dpkg.
+				return "", io.EOF
+			}
+			return "", fmt.Errorf("%s: member %s: truncated: %w", a.file, a.member, ErrBadDeb)
+		}
+	}
+	a.started = true
+	var h [60]byte
+	n, err := io.ReadFull(a.r, h[:])
+	if err == io.EOF {
+		a.remain, a.pad = 0, false
+		return "", io.EOF
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s: ar header after %s: truncated (%d bytes): %w", a.file, a.member, n, ErrBadDeb)
+	}
+	if h[58] != '`' || h[59] != '\n' {
+		return "", fmt.Errorf("%s: ar header after %s: bad terminator: %w", a.file, a.member, ErrBadDeb)
+	}
+	name := strings.TrimRight(string(h[0:16]), " ")
+	name = strings.TrimSuffix(name, "/") // GNU ar
+	size, err := strconv.ParseInt(strings.TrimRight(string(h[48:58]), " "), 10, 64)
+	if err != nil || size < 0 {
+		return "", fmt.Errorf("%s: member %q: bad size %q: %w", a.file, name, h[48:58], ErrBadDeb)
+	}
+	if name == "" {
+		return "", fmt.Errorf("%s: member after %s has an empty name: %w", a.file, a.member, ErrBadDeb)
+	}
+	a.member, a.remain, a.pad = name, size, size%2 == 1
+	return name, nil
+}
+
+// Read reads from the current member; a short member is an error naming it.
+func (a *arReader) Read(p []byte) (int, error) {
+	if a.remain <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > a.remain {
+		p = p[:a.remain]
+	}
+	n, err := a.r.Read(p)
+	a.remain -= int64(n)
+	if err == io.EOF {
+		if a.remain > 0 {
+			return n, fmt.Errorf("%s: member %s: truncated, %d bytes missing: %w", a.file, a.member, a.remain, ErrBadDeb)
+		}
+		err = nil
+	}
+	return n, err
+}

@@ -1,0 +1,134 @@
+package layer
+
+import (
+	"bytes"
+	"sort"
+	"strings"
+
+	"github.com/pgassemble/pgassemble/pkg/apt"
+)
+
+// statusFieldOrder is the order in which dpkg writes the fields it knows
+// (lib/dpkg/parse.c fieldinfos); other fields follow in control-file order.
+// Verified against dpkg 1.21 on a Debian host.
+var statusFieldOrder = []string{
+	"Package", "Essential", "Protected", "Status", "Priority", "Section",
+	"Installed-Size", "Origin", "Maintainer", "Bugs", "Architecture",
+	"Multi-Arch", "Source", "Version", "Config-Version", "Replaces",
+	"Provides", "Depends", "Pre-Depends", "Recommends", "Suggests", "Breaks",
+	"Conflicts", "Enhances", "Conffiles", "Description", "Triggers-Pending",
+	"Triggers-Awaited",
+}
+
+// relationFields are re-formatted by dpkg ("a (>= 1), b | c").
+var relationFields = map[string]bool{
+	"replaces": true, "provides": true, "depends": true, "pre-depends": true,
+	"recommends": true, "suggests": true, "breaks": true, "conflicts": true,
+	"enhances": true,
+}
+
+// droppedFields are never in a status stanza: index-only fields, and those
+// dpkg computes itself.
+var droppedFields = map[string]bool{
+	"status": true, "conffiles": true, "filename": true, "size": true,
+	"md5sum": true, "sha1": true, "sha256": true, "sha512": true,
+	"msdos-filename": true, "revision": true, "package-revision": true,
+	"config-version": true, "description-md5": true,
+}
+
+// Conffile is one entry of a status stanza's Conffiles field.
+type Conffile struct {
+	Path string // absolute, as listed in the conffiles member
+	MD5  string // hex md5 of the shipped content
+}
+
+// StatusStanza returns the var/lib/dpkg/status stanza dpkg writes for a
+// package installed from a .deb with this control paragraph.
+func StatusStanza(control apt.Paragraph, conffiles []Conffile) apt.Paragraph {
+	known := map[string]int{}
+	for i, n := range statusFieldOrder {
+		known[strings.ToLower(n)] = i
+	}
+	slots := make([]*apt.Field, len(statusFieldOrder))
+	var extra apt.Paragraph
+	for _, f := range control {
+		lname := strings.ToLower(f.Name)
+		if droppedFields[lname] {
+			continue
+		}
+		v := f.Value
+		if relationFields[lname] {
+			if rs, err := apt.ParseRelations(v); err == nil {
+				v = rs.String()
+			}
+		}
+		if lname == "essential" || lname == "protected" {
+			if !strings.EqualFold(v, "yes") {
+				continue // dpkg writes these booleans only when true
+			}
+			v = "yes"
+		}
+		if i, ok := known[lname]; ok {
+			slots[i] = &apt.Field{Name: statusFieldOrder[i], Value: v}
+			continue
+		}
+		extra = append(extra, apt.Field{Name: f.Name, Value: v})
+	}
+	slots[known["status"]] = &apt.Field{Name: "Status", Value: "install ok installed"}
+	if len(conffiles) > 0 {
+		var b strings.Builder
+		for _, c := range conffiles {
+			b.WriteString("\n ")
+			b.WriteString(c.Path)
+			b.WriteByte(' ')
+			b.WriteString(c.MD5)
+		}
+		slots[known["conffiles"]] = &apt.Field{Name: "Conffiles", Value: b.String()}
+	}
+	out := make(apt.Paragraph, 0, len(control)+2)
+	for _, f := range slots {
+		if f != nil {
+			out = append(out, *f)
+		}
+	}
+	return append(out, extra...)
+}
+
+// StatusFile renders a status file from stanzas, sorted as dpkg writes it
+// (by package name, then architecture), each followed by a blank line.
+func StatusFile(stanzas []apt.Paragraph) []byte {
+	s := append([]apt.Paragraph(nil), stanzas...)
+	sort.SliceStable(s, func(i, j int) bool {
+		a, b := s[i].Get("Package"), s[j].Get("Package")
+		if a != b {
+			return a < b
+		}
+		return s[i].Get("Architecture") < s[j].Get("Architecture")
+	})
+	var buf bytes.Buffer
+	for _, p := range s {
+		p.WriteTo(&buf)
+		buf.WriteByte('\n')
+	}
+	return buf.Bytes()
+}
+
+// listFile renders info/<pkg>.list: "/." then every path as shipped.
+func listFile(paths []string) []byte {
+	var b bytes.Buffer
+	for _, p := range paths {
+		b.WriteString(p)
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+func parseList(b []byte) []string {
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}

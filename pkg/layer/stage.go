@@ -1,0 +1,589 @@
+package layer
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	debversion "pault.ag/go/debian/version"
+
+	"github.com/pgassemble/pgassemble/pkg/apt"
+)
+
+// outEntry is one entry of the layer being written.
+type outEntry struct {
+	hdr  tar.Header // Name relative; directories end with "/"
+	pkg  string     // owning package (fed to the replay), "" for dpkg db files
+	src  *decodedDeb
+	raw  *rawEntry
+	data []byte
+}
+
+func (e *outEntry) body() io.Reader {
+	if e.src != nil {
+		return e.src.body(e.raw)
+	}
+	return bytes.NewReader(e.data)
+}
+
+func (e *outEntry) path() string { return strings.TrimSuffix(e.hdr.Name, "/") }
+
+// stage accumulates one layer.
+type stage struct {
+	b       *Builder
+	tree    *tree
+	entries map[string]*outEntry // by resolved path
+	meta    *stageMeta
+	// per package of the stage, in order
+	lists   [][]string          // shipped paths, "/." first
+	conff   [][]Conffile        // conffiles with md5
+	isDir   []map[string]bool   // shipped paths that are directories
+	written []map[string]bool   // resolved paths written for the package
+	whited  map[string]bool
+}
+
+func (b *Builder) newStage() *stage {
+	ov := make(map[string]node, len(b.overlay))
+	for k, v := range b.overlay {
+		ov[k] = v
+	}
+	return &stage{
+		b:       b,
+		tree:    &tree{base: b.base, overlay: ov},
+		entries: map[string]*outEntry{},
+		meta:    newStageMeta(),
+		whited:  map[string]bool{},
+	}
+}
+
+func (s *stage) uid(name string, fallback int) int {
+	if name == "" {
+		return fallback
+	}
+	id, ok := s.b.lookupUser(name)
+	if !ok {
+		s.meta.Users[name] = -1
+		return fallback
+	}
+	s.meta.Users[name] = id
+	return id
+}
+
+func (s *stage) gid(name string, fallback int) int {
+	if name == "" {
+		return fallback
+	}
+	id, ok := s.b.lookupGroup(name)
+	if !ok {
+		s.meta.Groups[name] = -1
+		return fallback
+	}
+	s.meta.Groups[name] = id
+	return id
+}
+
+// clamp bounds an mtime by the epoch (SOURCE_DATE_EPOCH semantics).
+func (s *stage) clamp(e *rawEntry) time.Time {
+	if e.mtime.IsZero() || e.mtime.After(s.b.epoch) {
+		return s.b.epoch
+	}
+	return e.mtime.UTC().Truncate(time.Second)
+}
+
+// addPackage places one package's data entries.
+func (s *stage) addPackage(d *decodedDeb) error {
+	pkg := d.name()
+	list := []string{"/."}
+	seen := map[string]bool{}
+	dirs := map[string]bool{}
+	conffMD5 := map[string]string{}
+	written := map[string]bool{}
+	for i := range d.entries {
+		e := &d.entries[i]
+		if e.name == "" {
+			continue
+		}
+		abs := "/" + e.name
+		if !seen[abs] {
+			seen[abs] = true
+			list = append(list, abs)
+		}
+		if e.typ == tar.TypeDir {
+			dirs[abs] = true
+		}
+		if e.md5 != "" {
+			conffMD5[abs] = e.md5
+		}
+		if s.b.base.filters.Skip(abs, e.typ == tar.TypeDir || e.typ == tar.TypeSymlink) {
+			continue
+		}
+		q, err := s.tree.resolveParent(e.name)
+		if err != nil {
+			return fmt.Errorf("%s: %s: %v: %w", pkg, abs, err, ErrUnsafePath)
+		}
+		if q == "" {
+			continue
+		}
+		ex := s.tree.lookup(q)
+		if e.typ == tar.TypeDir {
+			// dpkg keeps what is on disk: a directory, or a symlink to one.
+			if ex.kind == 'd' {
+				continue
+			}
+			if ex.kind == 'l' {
+				r, err := s.tree.resolveFull(q)
+				if err != nil {
+					return fmt.Errorf("%s: %s: %v: %w", pkg, abs, err, ErrUnsafePath)
+				}
+				if s.tree.lookup(r).kind == 'd' {
+					continue
+				}
+			}
+		} else {
+			if !strings.Contains(q, "/") && s.b.base.protected[q] {
+				return fmt.Errorf("%s: %s would replace the merged-/usr symlink /%s: %w", pkg, abs, q, ErrUnsafePath)
+			}
+			if ex.kind == 'd' {
+				return fmt.Errorf("%s: %s: would replace directory /%s with a non-directory: %w", pkg, abs, q, ErrUnsafePath)
+			}
+		}
+		h := tar.Header{
+			Name:     q,
+			Typeflag: e.typ,
+			Mode:     e.mode,
+			Uid:      s.uid(e.uname, e.uid),
+			Gid:      s.gid(e.gname, e.gid),
+			ModTime:  s.clamp(e),
+		}
+		out := &outEntry{pkg: pkg}
+		switch e.typ {
+		case tar.TypeDir:
+			h.Name += "/"
+		case tar.TypeReg:
+			h.Size = e.size
+			out.src, out.raw = d, e
+		case tar.TypeSymlink:
+			h.Linkname = e.link
+		case tar.TypeLink:
+			t, err := s.tree.resolveParent(e.link)
+			if err != nil {
+				return fmt.Errorf("%s: %s: hardlink target %s: %v: %w", pkg, abs, e.link, err, ErrUnsafePath)
+			}
+			te := s.entries[t]
+			for te != nil && te.hdr.Typeflag == tar.TypeLink {
+				te = s.entries[te.hdr.Linkname]
+			}
+			if te == nil || te.hdr.Typeflag != tar.TypeReg {
+				return fmt.Errorf("%s: %s: hardlink to /%s, which is not a file unpacked before it", pkg, abs, e.link)
+			}
+			h.Linkname = te.path()
+		case tar.TypeChar, tar.TypeBlock:
+			h.Devmajor, h.Devminor = e.devmajor, e.devminor
+		}
+		out.hdr = h
+		s.entries[q] = out
+		written[q] = true
+		k := byte('f')
+		switch e.typ {
+		case tar.TypeDir:
+			k = 'd'
+		case tar.TypeSymlink:
+			k = 'l'
+		}
+		s.tree.overlay[q] = node{kind: k, link: h.Linkname}
+	}
+	var conff []Conffile
+	for _, c := range d.info.Conffiles {
+		p := path.Clean("/" + c)
+		m := conffMD5[p]
+		if m == "" {
+			m = md5FromSums(d.info.Member("md5sums"), p)
+		}
+		conff = append(conff, Conffile{Path: c, MD5: m})
+	}
+	s.lists = append(s.lists, list)
+	s.conff = append(s.conff, conff)
+	s.isDir = append(s.isDir, dirs)
+	s.written = append(s.written, written)
+	return nil
+}
+
+// md5FromSums finds a path's sum in an md5sums member ("sum  path").
+func md5FromSums(sums []byte, abs string) string {
+	rel := strings.TrimPrefix(abs, "/")
+	for _, l := range strings.Split(string(sums), "\n") {
+		if f := strings.Fields(l); len(f) == 2 && strings.TrimPrefix(f[1], "/") == rel {
+			return f[0]
+		}
+	}
+	return ""
+}
+
+const infoDir = "var/lib/dpkg/info"
+
+// finishDB adds dpkg's database files, upgrade and Replaces effects, and
+// the implicit parent directories.
+func (s *stage) finishDB(decoded []*decodedDeb) error {
+	b := s.b
+	arch := b.opts.Arch
+	stageKeys := map[string]bool{}
+	for _, d := range decoded {
+		p := d.info.Paragraph
+		stageKeys[installedKey(p.Get("Package"), p.Get("Architecture"), p.Get("Multi-Arch"))] = true
+	}
+	for i, d := range decoded {
+		p := d.info.Paragraph
+		name, parch, ma := p.Get("Package"), p.Get("Architecture"), p.Get("Multi-Arch")
+		if parch == "all" && ma == "same" && arch != "" {
+			parch = arch
+		}
+		key := installedKey(name, parch, ma)
+		stem := infoName(name, parch, ma)
+		list := s.lists[i]
+		newSet := map[string]bool{}
+		for _, l := range list {
+			newSet[l] = true
+		}
+		if old, ok := b.pkgs[key]; ok {
+			if err := s.upgrade(old, newSet, d); err != nil {
+				return err
+			}
+		}
+		if err := s.replaces(d, key, list, s.isDir[i], stageKeys); err != nil {
+			return err
+		}
+		pm := pkgMeta{Key: key, Stem: stem, Stanza: StatusStanza(p, s.conff[i]), List: list}
+		s.addDB(stem+".list", 0o644, listFile(list))
+		for _, m := range d.info.Members {
+			s.addDB(stem+"."+m.Name, m.Mode, m.Data)
+			pm.Members = append(pm.Members, m.Name)
+		}
+		pm.Written = sortedKeys(s.written[i])
+		s.meta.Packages = append(s.meta.Packages, pm)
+	}
+	// Parents that exist nowhere yet (e.g. usr/bin after bin/x moved there
+	// on a base without usr/bin) become plain directories.
+	for _, q := range sortedKeys(s.entries) {
+		for p := path.Dir(q); p != "." && p != "/"; p = path.Dir(p) {
+			if _, ok := s.entries[p]; ok {
+				break
+			}
+			if n := s.tree.lookup(p); n.kind == 'd' || (n.kind == 'l' && s.tree.isDirAt(p)) {
+				break
+			}
+			s.entries[p] = &outEntry{hdr: tar.Header{Name: p + "/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: s.b.epoch}}
+			s.tree.overlay[p] = node{kind: 'd'}
+		}
+	}
+	for _, q := range sortedKeys(s.tree.overlay) {
+		n := s.tree.overlay[q]
+		if old, ok := b.overlay[q]; ok && old == n {
+			continue
+		}
+		if n.kind == 'd' || n.kind == 'l' || n.kind == 0 {
+			s.meta.Overlay = append(s.meta.Overlay, overlayNode{Path: q, Kind: n.kind, Link: n.link})
+		}
+	}
+	return nil
+}
+
+func (s *stage) addDB(name string, mode int64, data []byte) {
+	p := infoDir + "/" + name
+	q, err := s.tree.resolveParent(p)
+	if err != nil {
+		q = p
+	}
+	s.entries[q] = &outEntry{data: data, hdr: tar.Header{Name: q, Typeflag: tar.TypeReg, Mode: mode,
+		Size: int64(len(data)), ModTime: s.b.epoch}}
+	if s.whited[q] {
+		delete(s.entries, path.Join(path.Dir(q), ".wh."+path.Base(q)))
+		delete(s.whited, q)
+	}
+}
+
+// whiteout hides a path of a lower layer, unless this layer writes it.
+func (s *stage) whiteout(abs string) {
+	q, err := s.tree.resolveParent(strings.TrimPrefix(abs, "/"))
+	if err != nil || q == "" {
+		return
+	}
+	if _, ok := s.entries[q]; ok {
+		return
+	}
+	n := s.tree.lookup(q)
+	if n.kind == 0 || n.kind == 'd' {
+		return
+	}
+	wh := path.Join(path.Dir(q), ".wh."+path.Base(q))
+	s.entries[wh] = &outEntry{hdr: tar.Header{Name: wh, Typeflag: tar.TypeReg, Mode: 0o644, ModTime: s.b.epoch}}
+	s.tree.overlay[q] = node{}
+	s.whited[q] = true
+}
+
+// upgrade whites out the old version's files that the new one does not
+// ship (unless another package still lists them), and its info files.
+func (s *stage) upgrade(old *pkgState, newSet map[string]bool, d *decodedDeb) error {
+	if err := s.b.loadList(old); err != nil {
+		return err
+	}
+	owners, err := s.b.ownerIndex()
+	if err != nil {
+		return err
+	}
+	for _, p := range old.list {
+		if p == "/." || newSet[p] || owners[p] > 1 {
+			continue
+		}
+		s.whiteout(p)
+	}
+	keep := map[string]bool{"list": true}
+	for _, m := range d.info.Members {
+		keep[m.Name] = true
+	}
+	for _, m := range s.b.members(old) {
+		if !keep[m] {
+			s.whiteout("/" + infoDir + "/" + old.stem + "." + m)
+		}
+	}
+	return nil
+}
+
+// replaces applies the Replaces of a new package to installed packages:
+// files it takes over leave their .list; a package left with no files, or
+// one it also Conflicts with, is removed.
+func (s *stage) replaces(d *decodedDeb, self string, list []string, dirs map[string]bool, stageKeys map[string]bool) error {
+	p := d.info.Paragraph
+	repl, err := apt.ParseRelations(p.Get("Replaces"))
+	if err != nil || len(repl) == 0 {
+		return nil
+	}
+	confl, _ := apt.ParseRelations(p.Get("Conflicts"))
+	ships := map[string]bool{}
+	for _, l := range list {
+		if !dirs[l] {
+			ships[l] = true
+		}
+	}
+	for _, k := range sortedKeys(s.b.pkgs) {
+		x := s.b.pkgs[k]
+		if k == self || stageKeys[k] {
+			continue
+		}
+		xname, xver := x.stanza.Get("Package"), x.stanza.Get("Version")
+		if !relMatches(repl, xname, xver) {
+			continue
+		}
+		if err := s.b.loadList(x); err != nil {
+			return err
+		}
+		if relMatches(confl, xname, xver) {
+			s.remove(x, ships)
+			continue
+		}
+		var kept []string
+		changed, files := false, 0
+		for _, l := range x.list {
+			if ships[l] {
+				changed = true
+				continue
+			}
+			kept = append(kept, l)
+			if l != "/." {
+				q, err := s.tree.resolveFull(strings.TrimPrefix(l, "/"))
+				if err != nil || s.tree.lookup(q).kind != 'd' {
+					files++
+				}
+			}
+		}
+		if !changed {
+			continue
+		}
+		if files == 0 { // dpkg: the package disappears
+			s.remove(x, ships)
+			continue
+		}
+		s.meta.Lists[x.key] = kept
+		s.addDB(x.stem+".list", 0o644, listFile(kept))
+	}
+	return nil
+}
+
+// remove takes an installed package out: its files not taken over and not
+// listed by others are whited out, and so are its info files.
+func (s *stage) remove(x *pkgState, takenOver map[string]bool) {
+	owners, _ := s.b.ownerIndex()
+	for _, l := range x.list {
+		if l == "/." || takenOver[l] || owners[l] > 1 {
+			continue
+		}
+		s.whiteout(l)
+	}
+	for _, m := range append([]string{"list"}, s.b.members(x)...) {
+		s.whiteout("/" + infoDir + "/" + x.stem + "." + m)
+	}
+	s.meta.Removed = append(s.meta.Removed, x.key)
+}
+
+func relMatches(rs apt.Relations, name, ver string) bool {
+	for _, alt := range rs {
+		for _, r := range alt {
+			if r.Name != name {
+				continue
+			}
+			if r.Op == apt.OpNone {
+				return true
+			}
+			a, err1 := debversion.Parse(ver)
+			bv, err2 := debversion.Parse(r.Version)
+			if err1 != nil || err2 != nil {
+				continue
+			}
+			c := debversion.Compare(a, bv)
+			switch r.Op {
+			case apt.OpLT:
+				if c < 0 {
+					return true
+				}
+			case apt.OpLE:
+				if c <= 0 {
+					return true
+				}
+			case apt.OpEQ:
+				if c == 0 {
+					return true
+				}
+			case apt.OpGE:
+				if c >= 0 {
+					return true
+				}
+			case apt.OpGT:
+				if c > 0 {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// sorted returns the stage's entries in layer order, hardlinks fixed up.
+func (s *stage) sorted() []*outEntry {
+	list := make([]*outEntry, 0, len(s.entries))
+	for _, e := range s.entries {
+		list = append(list, e)
+	}
+	sortEntries(list)
+	fixHardlinks(list)
+	return list
+}
+
+func sortEntries(list []*outEntry) {
+	sort.Slice(list, func(i, j int) bool { return pathLess(list[i].path(), list[j].path()) })
+}
+
+// fixHardlinks makes the first path of each hardlink group (in layer order)
+// the one carrying the body, since a tar link must follow its target.
+func fixHardlinks(list []*outEntry) {
+	idx := map[string]int{}
+	for i, e := range list {
+		idx[e.path()] = i
+	}
+	groups := map[string][]int{}
+	for i, e := range list {
+		if e.hdr.Typeflag == tar.TypeLink {
+			groups[e.hdr.Linkname] = append(groups[e.hdr.Linkname], i)
+		}
+	}
+	for _, t := range sortedKeys(groups) {
+		ti, ok := idx[t]
+		if !ok {
+			continue
+		}
+		first := ti
+		for _, i := range groups[t] {
+			first = min(first, i)
+		}
+		if first == ti {
+			continue
+		}
+		target := list[ti]
+		primary := list[first]
+		name := primary.hdr.Name
+		moved := *target
+		moved.hdr.Name = name
+		moved.pkg = primary.pkg
+		list[first] = &moved
+		linkTo := func(i int) {
+			e := *list[i]
+			e.hdr.Typeflag = tar.TypeLink
+			e.hdr.Linkname = name
+			e.hdr.Size = 0
+			e.src, e.raw, e.data = nil, nil, nil
+			list[i] = &e
+		}
+		linkTo(ti)
+		for _, i := range groups[t] {
+			if i != first {
+				linkTo(i)
+			}
+		}
+	}
+}
+
+// loadList reads a base package's info/<stem>.list once.
+func (b *Builder) loadList(p *pkgState) error {
+	if p.loaded || !p.fromBase {
+		return nil
+	}
+	data, err := fs.ReadFile(b.base.fsys, infoDir+"/"+p.stem+".list")
+	if err != nil && !isNotExist(err) {
+		return fmt.Errorf("read base %s.list: %w", p.stem, err)
+	}
+	p.list, p.loaded = parseList(data), true
+	return nil
+}
+
+// members lists a package's info files other than .list.
+func (b *Builder) members(p *pkgState) []string {
+	if !p.fromBase {
+		return p.members
+	}
+	if b.baseInfo == nil {
+		b.baseInfo = map[string][]string{}
+		ents, _ := fs.ReadDir(b.base.fsys, infoDir)
+		for _, e := range ents {
+			n := e.Name()
+			i := strings.LastIndexByte(n, '.')
+			if i <= 0 || n[i+1:] == "list" {
+				continue
+			}
+			b.baseInfo[n[:i]] = append(b.baseInfo[n[:i]], n[i+1:])
+		}
+	}
+	return b.baseInfo[p.stem]
+}
+
+// ownerIndex counts, for every shipped path, the installed packages that
+// list it. Built on first need (upgrades and Replaces only).
+func (b *Builder) ownerIndex() (map[string]int, error) {
+	if b.owners != nil {
+		return b.owners, nil
+	}
+	b.owners = map[string]int{}
+	for _, k := range sortedKeys(b.pkgs) {
+		p := b.pkgs[k]
+		if err := b.loadList(p); err != nil {
+			return nil, err
+		}
+		for _, l := range p.list {
+			b.owners[l]++
+		}
+	}
+	return b.owners, nil
+}
