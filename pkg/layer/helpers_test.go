@@ -176,7 +176,7 @@ func (f *fakeReplay) Observe(pkg string, h *tar.Header, r io.Reader) error {
 	}
 	return nil
 }
-func (f *fakeReplay) Files() ([]replay.File, error)      { return f.files, nil }
+func (f *fakeReplay) Files() ([]replay.File, error)    { return f.files, nil }
 func (f *fakeReplay) Explain() []replay.Classification { return nil }
 
 func newTestBuilder(t testing.TB, base string, opts Options) *Builder {

@@ -41,10 +41,10 @@ type stage struct {
 	entries map[string]*outEntry // by resolved path
 	meta    *stageMeta
 	// per package of the stage, in order
-	lists   [][]string          // shipped paths, "/." first
-	conff   [][]Conffile        // conffiles with md5
-	isDir   []map[string]bool   // shipped paths that are directories
-	written []map[string]bool   // resolved paths written for the package
+	lists   [][]string        // shipped paths, "/." first
+	conff   [][]Conffile      // conffiles with md5
+	isDir   []map[string]bool // shipped paths that are directories
+	written []map[string]bool // resolved paths written for the package
 	whited  map[string]bool
 }
 
