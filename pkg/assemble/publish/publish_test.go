@@ -33,6 +33,13 @@ func testIndex(t testing.TB) v1.ImageIndex {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return testIndexOn(t, shared)
+}
+
+// testIndexOn is testIndex with a given first layer, so several indexes
+// can share it, as minimal and standard share their package layers.
+func testIndexOn(t testing.TB, shared v1.Layer) v1.ImageIndex {
+	t.Helper()
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	for i, p := range testPlatforms {
 		own, err := random.Layer(int64(1024*(i+1)), types.OCILayer)

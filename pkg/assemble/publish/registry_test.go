@@ -3,6 +3,7 @@ package publish
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -11,7 +12,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
 )
 
 var testTags = []string{"17-standard-trixie", "17.12-standard-trixie", "17.12-202611232300-standard-trixie"}
@@ -340,6 +344,56 @@ func TestRegistryFaults(t *testing.T) {
 	}
 }
 
+// TestRegistryConcurrentShared publishes several indexes sharing a layer
+// through one Registry at once: the shared layer is uploaded once.
+func TestRegistryConcurrentShared(t *testing.T) {
+	reg := newTestRegistry(t)
+	pub, err := NewRegistry(reg.host()+"/postgresql-testing", testOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared, err := random.Layer(4096, types.OCILayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 4
+	idxs := make([]v1.ImageIndex, n)
+	distinct := map[v1.Hash]bool{}
+	for i := range idxs {
+		idxs[i] = testIndexOn(t, shared)
+		p, err := planIndex(idxs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range p.blobs {
+			distinct[b.digest] = true
+		}
+	}
+	results := make([]Result, n)
+	g, ctx := errgroup.WithContext(context.Background())
+	for i := range idxs {
+		g.Go(func() (err error) {
+			results[i], err = pub.Publish(ctx, idxs[i], []string{fmt.Sprintf("t%d", i)})
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	commits, uploaded := 0, 0
+	for _, r := range reg.takeLog() {
+		if r.Method == http.MethodPut && r.isBlobWrite() {
+			commits++
+		}
+	}
+	for _, r := range results {
+		uploaded += r.Uploaded
+	}
+	if commits != len(distinct) || uploaded != len(distinct) {
+		t.Errorf("%d blob commits, %d counted uploads; want %d distinct blobs once each", commits, uploaded, len(distinct))
+	}
+}
+
 func TestRegistryUnreachable(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -442,6 +496,30 @@ func TestNewRegistryScheme(t *testing.T) {
 		}
 		if got := pub.repo.Scheme(); got != tt.want {
 			t.Errorf("%s insecure=%v: scheme %s, want %s", tt.repo, tt.insecure, got, tt.want)
+		}
+	}
+}
+
+// BenchmarkRegistryRepublish measures a publish where the registry has
+// everything already: the common case of a rebuild.
+func BenchmarkRegistryRepublish(b *testing.B) {
+	reg := newTestRegistry(b)
+	idx := testIndex(b)
+	ctx := context.Background()
+	first, err := NewRegistry(reg.host()+"/bench", testOptions()...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := first.Publish(ctx, idx, testTags); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		pub, err := NewRegistry(reg.host()+"/bench", testOptions()...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res, err := pub.Publish(ctx, idx, testTags); err != nil || res.Uploaded != 0 {
+			b.Fatal(res.Uploaded, err)
 		}
 	}
 }

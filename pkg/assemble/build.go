@@ -1,0 +1,499 @@
+package assemble
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pgassemble/pgassemble/pkg/apt"
+	"github.com/pgassemble/pgassemble/pkg/apt/archive"
+	"github.com/pgassemble/pgassemble/pkg/layer"
+	"github.com/pgassemble/pgassemble/pkg/layer/replay"
+	"github.com/pgassemble/pgassemble/pkg/variants"
+)
+
+// ErrVersionUnavailable is returned when the repositories lack the
+// PostgreSQL version a target asks for.
+var ErrVersionUnavailable = errors.New("PostgreSQL version not available")
+
+// Options configure a Builder. The zero value of every field is a usable
+// default except Client.
+type Options struct {
+	// Client fetches and verifies repository metadata and packages.
+	Client *archive.Client
+	// Bases pulls base images.
+	Bases BaseSource
+	// BaseImage overrides the target's base image reference.
+	BaseImage string
+	// DebianMirror and DebianSecurityMirror replace the URIs of the base
+	// image's own apt sources (non-security and -security suites).
+	DebianMirror, DebianSecurityMirror string
+	// PGSource is where PostgreSQL comes from: PGDG (default) or Debian.
+	PGSource variants.PGSource
+	// PGDGMirror overrides the mirror named by postgresql-common's script.
+	PGDGMirror string
+	// Keyrings are extra keyring files (on this machine) trusted for every
+	// repository; with PGSource PGDG they replace the key postgresql-common ships.
+	Keyrings []string
+	// Layer conversion settings.
+	CacheDir       string // layer cache; "" = a per-run temporary directory
+	Compression    layer.Compression
+	Epoch          time.Time // SOURCE_DATE_EPOCH; zero = layer.DefaultEpochUnix
+	AllowUnhandled bool      // --allow-unhandled-scripts
+	// Created is the image creation time written to the config and labels;
+	// zero = Epoch, so builds are reproducible by default.
+	Created time.Time
+	// Built is the wall-clock time used in the timestamped tag.
+	Built time.Time
+	// Revision of the build recipe, for the revision label.
+	Revision string
+	// Progress receives long-running steps; nil for none.
+	Progress Progress
+	Logger   *slog.Logger
+}
+
+// Progress is told about long work so a CLI can show it.
+type Progress interface {
+	Task(kind, name string, total int64) Task
+}
+
+// Task is one step in progress.
+type Task interface {
+	Add(n int64)
+	Done(err error)
+}
+
+type noProgress struct{}
+type noTask struct{}
+
+func (noProgress) Task(string, string, int64) Task { return noTask{} }
+func (noTask) Add(int64)                           {}
+func (noTask) Done(error)                          {}
+
+// Builder builds targets. It keeps pulled bases and parsed package indexes
+// so that a bake of many targets reads each once.
+type Builder struct {
+	opts      Options
+	client    *archive.Client
+	log       *slog.Logger
+	extraKeys *archive.Keyring
+	pgdgKeys  *archive.Keyring
+
+	mu        sync.Mutex
+	bases     map[string]*baseEntry
+	universes map[string]*universeEntry
+}
+
+type baseEntry struct {
+	once  sync.Once
+	bases []*Base
+	err   error
+}
+
+type universeEntry struct {
+	once sync.Once
+	u    *apt.Universe
+	err  error
+}
+
+// New returns a Builder.
+func New(opts Options) (*Builder, error) {
+	if opts.Client == nil {
+		return nil, errors.New("assemble: Options.Client is required")
+	}
+	if opts.PGSource == "" {
+		opts.PGSource = variants.PGSourcePGDG
+	}
+	if opts.Epoch.IsZero() {
+		opts.Epoch = time.Unix(layer.DefaultEpochUnix, 0).UTC()
+	}
+	if opts.Created.IsZero() {
+		opts.Created = opts.Epoch
+	}
+	if opts.Built.IsZero() {
+		opts.Built = time.Now().UTC()
+	}
+	if opts.Progress == nil {
+		opts.Progress = noProgress{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	b := &Builder{opts: opts, client: opts.Client, log: opts.Logger, bases: map[string]*baseEntry{}, universes: map[string]*universeEntry{}}
+	if len(opts.Keyrings) > 0 {
+		k := &archive.Keyring{}
+		for _, f := range opts.Keyrings {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("keyring: %w", err)
+			}
+			kr, err := archive.ParseKeyring(data, f)
+			if err != nil {
+				return nil, fmt.Errorf("keyring %s: %w", f, err)
+			}
+			k.Entities = append(k.Entities, kr.Entities...)
+			k.Files = append(k.Files, kr.Files...)
+		}
+		if opts.PGSource == variants.PGSourcePGDG {
+			b.pgdgKeys = k
+		} else {
+			b.extraKeys = k
+		}
+	}
+	return b, nil
+}
+
+// StagePlan is what one stage adds on one platform.
+type StagePlan struct {
+	Name     string
+	Packages []apt.Planned
+}
+
+// PlatformPlan is the resolved content of one platform of a target.
+type PlatformPlan struct {
+	Platform v1.Platform
+	Arch     string // dpkg architecture
+	Base     *Base
+	Stages   []StagePlan
+}
+
+// TargetPlan is a target resolved on every platform.
+type TargetPlan struct {
+	Target    variants.Target
+	BaseRef   string
+	Version   string // resolved server package version, e.g. "17.12-1.pgdg130+1"
+	Platforms []*PlatformPlan
+}
+
+func (b *Builder) baseRef(t variants.Target) string {
+	if b.opts.BaseImage != "" {
+		return b.opts.BaseImage
+	}
+	return t.Base.Reference()
+}
+
+// Plan pulls the base and resolves every stage of t on every platform,
+// downloading indexes only.
+func (b *Builder) Plan(ctx context.Context, t variants.Target) (*TargetPlan, error) {
+	ref := b.baseRef(t)
+	platforms := make([]v1.Platform, len(t.Platforms))
+	for i, s := range t.Platforms {
+		p, err := ParsePlatform(s)
+		if err != nil {
+			return nil, err
+		}
+		platforms[i] = p
+	}
+	bases, err := b.pullBases(ctx, ref, platforms)
+	if err != nil {
+		return nil, err
+	}
+	tp := &TargetPlan{Target: t, BaseRef: ref, Platforms: make([]*PlatformPlan, len(bases))}
+	g, gctx := errgroup.WithContext(ctx)
+	for i, base := range bases {
+		g.Go(func() error {
+			pp, err := b.planPlatform(gctx, t, base)
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", t.Name, platformKey(base.Platform), err)
+			}
+			tp.Platforms[i] = pp
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	server := serverPackage(t)
+	for _, pp := range tp.Platforms {
+		v := pp.version(server)
+		if v == "" {
+			return nil, fmt.Errorf("%s %s: %s is not in the install set", t.Name, platformKey(pp.Platform), server)
+		}
+		if tp.Version == "" {
+			tp.Version = v
+		} else if v != tp.Version {
+			return nil, fmt.Errorf("%s: %s resolves to %s on %s but %s on %s; an index spans one version", t.Name, server, tp.Version, platformKey(tp.Platforms[0].Platform), v, platformKey(pp.Platform))
+		}
+	}
+	return tp, nil
+}
+
+func serverPackage(t variants.Target) string {
+	if len(t.Pins) > 0 {
+		return t.Pins[0].Package
+	}
+	return "postgresql-" + t.Version.MajorString()
+}
+
+func (pp *PlatformPlan) version(pkg string) string {
+	for _, s := range pp.Stages {
+		for _, p := range s.Packages {
+			if p.Name == pkg {
+				return p.Version
+			}
+		}
+	}
+	return ""
+}
+
+func (b *Builder) pullBases(ctx context.Context, ref string, platforms []v1.Platform) ([]*Base, error) {
+	var keys []string
+	for _, p := range platforms {
+		keys = append(keys, platformKey(p))
+	}
+	key := ref + " " + strings.Join(keys, ",")
+	b.mu.Lock()
+	e, ok := b.bases[key]
+	if !ok {
+		e = &baseEntry{}
+		b.bases[key] = e
+	}
+	b.mu.Unlock()
+	e.once.Do(func() {
+		task := b.opts.Progress.Task("base", ref, 0)
+		e.bases, e.err = b.opts.Bases.Pull(ctx, ref, platforms)
+		if e.err == nil {
+			g, gctx := errgroup.WithContext(ctx)
+			for _, base := range e.bases {
+				g.Go(func() error { return base.LoadTree(gctx) })
+			}
+			e.err = g.Wait()
+		}
+		task.Done(e.err)
+	})
+	return e.bases, e.err
+}
+
+// universe returns the parsed, verified packages of repos for arch, read
+// once per Builder.
+func (b *Builder) universe(ctx context.Context, repos []archive.Repo, arch string) (*apt.Universe, error) {
+	var keys []string
+	for _, r := range repos {
+		keys = append(keys, r.String())
+	}
+	key := arch + "|" + strings.Join(keys, "|")
+	b.mu.Lock()
+	e, ok := b.universes[key]
+	if !ok {
+		e = &universeEntry{}
+		b.universes[key] = e
+	}
+	b.mu.Unlock()
+	e.once.Do(func() {
+		task := b.opts.Progress.Task("index", arch+" "+strings.Join(keys, ", "), 0)
+		var pkgs []*apt.Package
+		pkgs, e.err = b.client.Indexes(ctx, repos, arch)
+		if e.err == nil {
+			e.u = apt.NewUniverse(arch, pkgs)
+		}
+		task.Done(e.err)
+	})
+	return e.u, e.err
+}
+
+func (b *Builder) planPlatform(ctx context.Context, t variants.Target, base *Base) (*PlatformPlan, error) {
+	arch, err := DebianArch(base.Platform)
+	if err != nil {
+		return nil, err
+	}
+	installed, err := readStatus(base.Tree)
+	if err != nil {
+		return nil, fmt.Errorf("base %s: %w", base.Ref, err)
+	}
+	repos, err := b.debianRepos(base)
+	if err != nil {
+		return nil, err
+	}
+	extra, err := b.configRepos(t)
+	if err != nil {
+		return nil, err
+	}
+	repos = append(repos, extra...)
+	u, err := b.universe(ctx, repos, arch)
+	if err != nil {
+		return nil, err
+	}
+	if b.opts.PGSource == variants.PGSourcePGDG {
+		pgdg, err := b.pgdgRepo(ctx, t, u)
+		if err != nil {
+			return nil, err
+		}
+		if u, err = b.universe(ctx, append(repos, pgdg), arch); err != nil {
+			return nil, err
+		}
+	}
+	pp := &PlatformPlan{Platform: base.Platform, Arch: arch, Base: base}
+	for _, st := range t.Stages {
+		reqs := make([]string, len(st.Packages))
+		for i, name := range st.Packages {
+			reqs[i] = name
+			for _, pin := range t.Pins {
+				if pin.Package == name {
+					reqs[i] = pin.Glob()
+				}
+			}
+		}
+		set, err := apt.Resolve(u, installed, reqs, apt.ResolveOptions{Logger: b.log})
+		if err != nil {
+			if msg := pinProblem(t, u); msg != "" {
+				return nil, fmt.Errorf("%s: %w", msg, ErrVersionUnavailable)
+			}
+			return nil, fmt.Errorf("stage %s: %w", st.Name, err)
+		}
+		for _, pin := range t.Pins {
+			for _, p := range set.Packages {
+				if p.Name == pin.Package && !pin.Matches(p.Version) {
+					return nil, fmt.Errorf("%s %s does not match the pinned version %s: %w", p.Name, p.Version, pin.Version, ErrVersionUnavailable)
+				}
+			}
+		}
+		pp.Stages = append(pp.Stages, StagePlan{Name: st.Name, Packages: set.Packages})
+		installed = applyInstall(installed, set)
+	}
+	return pp, nil
+}
+
+// pinProblem explains a missing server package version with what the
+// repositories do have.
+func pinProblem(t variants.Target, u *apt.Universe) string {
+	server := serverPackage(t)
+	vs := u.Versions(server)
+	if len(vs) == 0 {
+		return fmt.Sprintf("%s (PostgreSQL %s) is not in the repositories", server, t.Version.String())
+	}
+	for _, pin := range t.Pins {
+		ok := false
+		var have []string
+		for _, p := range vs {
+			have = append(have, p.Version)
+			ok = ok || pin.Matches(p.Version)
+		}
+		if !ok {
+			return fmt.Sprintf("PostgreSQL %s is not in the repositories (%s has %s)", pin.Version, server, strings.Join(have, ", "))
+		}
+	}
+	return ""
+}
+
+func readStatus(fsys fs.FS) ([]*apt.Package, error) {
+	f, err := fsys.Open("var/lib/dpkg/status")
+	if err != nil {
+		return nil, fmt.Errorf("dpkg status: %w", err)
+	}
+	defer f.Close()
+	pkgs, err := apt.ParseStatus(f)
+	if err != nil {
+		return nil, fmt.Errorf("dpkg status: %w", err)
+	}
+	return pkgs, nil
+}
+
+// applyInstall returns the installed set after set is installed.
+func applyInstall(installed []*apt.Package, set *apt.InstallSet) []*apt.Package {
+	byName := map[string]int{}
+	out := append([]*apt.Package(nil), installed...)
+	for i, p := range out {
+		byName[p.Name] = i
+	}
+	for _, p := range set.Packages {
+		np := *p.Package
+		np.Status = "install ok installed"
+		if i, ok := byName[p.Name]; ok {
+			out[i] = &np
+			continue
+		}
+		byName[p.Name] = len(out)
+		out = append(out, &np)
+	}
+	return out
+}
+
+// replayOptions are the variant's facts for the maintainer-script replay.
+func (b *Builder) replayOptions(t variants.Target, arch string) replay.Options {
+	ro := replay.Options{Arch: arch, FixedIDs: t.Replay.FixedUIDs, AllowUnhandled: b.opts.AllowUnhandled, Epoch: b.opts.Epoch}
+	for _, e := range t.Replay.Edits {
+		ro.Edits = append(ro.Edits, replay.Edit{Path: e.Path, Pattern: e.Regexp, Replace: e.Replacement})
+	}
+	return ro
+}
+
+// Explain resolves t and classifies every maintainer script command of the
+// packages it adds, per platform (the first platform when all agree).
+func (b *Builder) Explain(ctx context.Context, tp *TargetPlan) ([]replay.Classification, error) {
+	pp := tp.Platforms[0]
+	var pkgs []*apt.Package
+	for _, s := range pp.Stages {
+		for _, p := range s.Packages {
+			pkgs = append(pkgs, p.Package)
+		}
+	}
+	paths, err := b.download(ctx, pkgs)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := replay.New(pp.Base.Tree, func() replay.Options {
+		o := b.replayOptions(tp.Target, pp.Arch)
+		o.AllowUnhandled = true
+		return o
+	}())
+	if err != nil {
+		return nil, err
+	}
+	var rps []replay.Package
+	for i, p := range pkgs {
+		ctrl, err := readControl(paths[i])
+		if err != nil {
+			return nil, err
+		}
+		rps = append(rps, replay.Package{Name: p.Name, Version: p.Version, Arch: p.Architecture, Control: ctrl.Paragraph, Scripts: ctrl.Scripts()})
+	}
+	if err := plan.AddPackages(rps); err != nil {
+		return nil, err
+	}
+	return plan.Explain(), nil
+}
+
+func readControl(path string) (*layer.ControlInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	d, err := layer.OpenDeb(f, path)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.Control()
+}
+
+func (b *Builder) download(ctx context.Context, pkgs []*apt.Package) ([]string, error) {
+	// Deduplicate: a bake asks for the same .deb from many targets.
+	seen := map[string]bool{}
+	var uniq []*apt.Package
+	for _, p := range pkgs {
+		if !seen[p.SHA256] {
+			seen[p.SHA256] = true
+			uniq = append(uniq, p)
+		}
+	}
+	sort.SliceStable(uniq, func(i, j int) bool { return uniq[i].Size > uniq[j].Size }) // big first: better overlap
+	if _, err := b.client.Download(ctx, uniq); err != nil {
+		return nil, err
+	}
+	out := make([]string, len(pkgs))
+	for i, p := range pkgs {
+		out[i] = b.client.DebPath(p.SHA256)
+	}
+	return out, nil
+}

@@ -1,0 +1,221 @@
+package assemble
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/pgassemble/pgassemble/pkg/apt"
+	"github.com/pgassemble/pgassemble/pkg/apt/archive"
+	"github.com/pgassemble/pgassemble/pkg/layer"
+	"github.com/pgassemble/pgassemble/pkg/variants"
+)
+
+// debianRepos returns the base image's own apt repositories, with mirrors
+// replaced when the user gave --debian-mirror / --debian-security-mirror and
+// the extra --keyring files trusted on top of the base's keyrings.
+func (b *Builder) debianRepos(base *Base) ([]archive.Repo, error) {
+	where := fmt.Sprintf("base %s (%s)", base.Ref, platformKey(base.Platform))
+	sources, err := archive.ReadSources(base.Tree)
+	if err != nil {
+		return nil, fmt.Errorf("%s: read apt sources: %w", where, err)
+	}
+	repos, err := archive.Repos(base.Tree, sources)
+	if err != nil {
+		return nil, fmt.Errorf("%s: apt sources: %w", where, err)
+	}
+	if len(repos) == 0 {
+		if b.opts.DebianMirror == "" {
+			return nil, fmt.Errorf("%s has no apt sources (etc/apt/sources.list{,.d}); give --debian-mirror", where)
+		}
+		codename, err := osCodename(base.Tree)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		kr, err := archive.LoadKeyrings(base.Tree, "/usr/share/keyrings/debian-archive-keyring.gpg")
+		if err != nil {
+			return nil, fmt.Errorf("%s: no apt sources and no Debian keyring: %w", where, err)
+		}
+		repos = []archive.Repo{
+			{URI: b.opts.DebianMirror, Suite: codename, Components: []string{"main"}, Keyring: kr},
+			{URI: b.opts.DebianMirror, Suite: codename + "-updates", Components: []string{"main"}, Keyring: kr},
+		}
+	}
+	for i := range repos {
+		security := strings.HasSuffix(repos[i].Suite, "-security")
+		switch {
+		case security && b.opts.DebianSecurityMirror != "":
+			repos[i].URI = strings.TrimRight(b.opts.DebianSecurityMirror, "/")
+		case !security && b.opts.DebianMirror != "":
+			repos[i].URI = strings.TrimRight(b.opts.DebianMirror, "/")
+		}
+		repos[i].Keyring = b.withExtraKeys(repos[i].Keyring)
+	}
+	return repos, nil
+}
+
+func (b *Builder) withExtraKeys(k *archive.Keyring) *archive.Keyring {
+	if b.extraKeys == nil {
+		return k
+	}
+	out := &archive.Keyring{}
+	if k != nil {
+		out.Entities = append(out.Entities, k.Entities...)
+		out.Files = append(out.Files, k.Files...)
+	}
+	out.Entities = append(out.Entities, b.extraKeys.Entities...)
+	out.Files = append(out.Files, b.extraKeys.Files...)
+	return out
+}
+
+// configRepos are the extra repositories of a --config file.
+func (b *Builder) configRepos(t variants.Target) ([]archive.Repo, error) {
+	var out []archive.Repo
+	for _, r := range t.Repositories {
+		suite := strings.ReplaceAll(r.Suite, "{{codename}}", t.Base.Codename)
+		repo := archive.Repo{URI: strings.TrimRight(r.URI, "/"), Suite: suite, Components: r.Components}
+		if r.Keyring != "" {
+			data, err := os.ReadFile(r.Keyring)
+			if err != nil {
+				return nil, fmt.Errorf("repository %s: keyring: %w", r.Name, err)
+			}
+			kr, err := archive.ParseKeyring(data, r.Keyring)
+			if err != nil {
+				return nil, fmt.Errorf("repository %s: %w", r.Name, err)
+			}
+			repo.Keyring = kr
+		}
+		repo.Keyring = b.withExtraKeys(repo.Keyring)
+		out = append(out, repo)
+	}
+	return out, nil
+}
+
+func osCodename(fsys fs.FS) (string, error) {
+	for _, p := range []string{"etc/os-release", "usr/lib/os-release"} {
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "VERSION_CODENAME="); ok && v != "" {
+				return strings.Trim(v, `"'`), nil
+			}
+		}
+	}
+	return "", errors.New("cannot tell the Debian codename: no VERSION_CODENAME in etc/os-release")
+}
+
+// pgdgDir is where Debian's postgresql-common ships the PGDG repository's
+// signing key and the script that configures it; upstream's Dockerfile runs
+// that script, we read the same two facts from the verified package.
+const pgdgDir = "usr/share/postgresql-common/pgdg/"
+
+var mirrorRE = regexp.MustCompile(`(?m)^\s*:?\s*\$?\{?MIRROR[:=-]*"?(https?://[^"'\s}]+)`)
+
+// pgdgFacts reads the PGDG signing key and default mirror from a verified
+// postgresql-common .deb.
+func pgdgFacts(debPath string) (key []byte, mirror string, err error) {
+	f, err := os.Open(debPath)
+	if err != nil {
+		return nil, "", err
+	}
+	defer f.Close()
+	d, err := layer.OpenDeb(f, debPath)
+	if err != nil {
+		return nil, "", err
+	}
+	defer d.Close()
+	if _, err := d.Control(); err != nil {
+		return nil, "", err
+	}
+	tr, err := d.Data()
+	if err != nil {
+		return nil, "", err
+	}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", debPath, err)
+		}
+		name := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
+		if h.Typeflag != tar.TypeReg || !strings.HasPrefix(name, pgdgDir) {
+			continue
+		}
+		body, err := io.ReadAll(io.LimitReader(tr, 1<<20))
+		if err != nil {
+			return nil, "", err
+		}
+		switch {
+		case strings.HasSuffix(name, ".asc") || strings.HasSuffix(name, ".gpg"):
+			key = body
+		case strings.HasSuffix(name, ".sh") && mirror == "":
+			if m := mirrorRE.FindSubmatch(body); m != nil {
+				mirror = string(bytes.TrimRight(m[1], "/"))
+			}
+		}
+	}
+	if key == nil {
+		return nil, "", fmt.Errorf("%s ships no PGDG key under /%s", debPath, pgdgDir)
+	}
+	return key, mirror, nil
+}
+
+// pgdgRepo sets up the PGDG repository for t: postgresql-common is resolved
+// and downloaded from the Debian repositories (verified like everything
+// else), and its shipped key is what PGDG's Release must be signed with.
+func (b *Builder) pgdgRepo(ctx context.Context, t variants.Target, u *apt.Universe) (archive.Repo, error) {
+	repo := archive.Repo{URI: strings.TrimRight(b.opts.PGDGMirror, "/"), Suite: t.PGDGSuite(), Components: t.PGDGComponents()}
+	if b.pgdgKeys != nil && repo.URI != "" {
+		repo.Keyring = b.pgdgKeys
+		return repo, nil
+	}
+	set, err := apt.Resolve(u, nil, []string{"postgresql-common"}, apt.ResolveOptions{})
+	if err != nil {
+		return repo, fmt.Errorf("PGDG: postgresql-common (which ships the PGDG key) from the Debian repositories: %w", err)
+	}
+	var pc *apt.Package
+	for _, p := range set.Packages {
+		if p.Name == "postgresql-common" {
+			pc = p.Package
+		}
+	}
+	if pc == nil {
+		return repo, errors.New("PGDG: postgresql-common not in the Debian repositories")
+	}
+	paths, err := b.client.Download(ctx, []*apt.Package{pc})
+	if err != nil {
+		return repo, fmt.Errorf("PGDG: %w", err)
+	}
+	key, mirror, err := pgdgFacts(paths[0])
+	if err != nil {
+		return repo, fmt.Errorf("PGDG: %w", err)
+	}
+	if repo.URI == "" {
+		if mirror == "" {
+			return repo, fmt.Errorf("PGDG: postgresql-common %s names no mirror; give --pgdg-mirror", pc.Version)
+		}
+		repo.URI = mirror
+	}
+	if b.pgdgKeys != nil {
+		repo.Keyring = b.pgdgKeys
+	} else {
+		kr, err := archive.ParseKeyring(key, "postgresql-common "+pc.Version+" /"+pgdgDir)
+		if err != nil {
+			return repo, fmt.Errorf("PGDG key: %w", err)
+		}
+		repo.Keyring = kr
+	}
+	return repo, nil
+}
