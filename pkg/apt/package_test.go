@@ -85,9 +85,9 @@ func TestParsePackages(t *testing.T) {
 
 func TestParsePackagesErrors(t *testing.T) {
 	for _, in := range []string{
-		"Version: 1\nArchitecture: all\n",               // no Package
-		"Package: a\nArchitecture: all\n",               // no Version
-		"Package: a\nVersion: 1\n",                      // no Architecture
+		"Version: 1\nArchitecture: all\n", // no Package
+		"Package: a\nArchitecture: all\n", // no Version
+		"Package: a\nVersion: 1\n",        // no Architecture
 		"Package: a\nVersion: 1\nArchitecture: all\nDepends: b (>= \n",
 		"Package: a\nVersion: 1\nArchitecture: all\nSize: many\n",
 		"Package: a\nVersion: 1\nArchitecture: all\nInstalled-Size: -x\n",

@@ -32,7 +32,7 @@ func TestCompareVersions(t *testing.T) {
 		{"1.0a", "1.0.", -1},
 		{"1.0z", "1.0A", 1},
 		{"1.0A", "1.0+", -1},
-		{"1.0.", "1.0+", 1}, // '+' (43) sorts before '.' (46)
+		{"1.0.", "1.0+", 1},    // '+' (43) sorts before '.' (46)
 		{"1.0-1", "1.0-a", -1}, // a digit sorts before a letter at the same place
 		{"10", "9", 1},
 		{"1.10", "1.9", 1},
@@ -50,7 +50,7 @@ func TestCompareVersions(t *testing.T) {
 		{"0.8.0-1", "0.8.0-1+b1", -1},
 		{"a", "b", -1},
 		{"1-2-3", "1-2-4", -1}, // revision is after the last '-'
-		{"1-2-3", "1-3", 1}, // upstream "1-2" > "1"
+		{"1-2-3", "1-3", 1},    // upstream "1-2" > "1"
 		{"99999999999999999999:1", "1:2", 1},
 	}
 	for _, tt := range tests {
