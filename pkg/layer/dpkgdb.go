@@ -27,13 +27,13 @@ var relationFields = map[string]bool{
 	"enhances": true,
 }
 
-// droppedFields are never in a status stanza: index-only fields, and those
-// dpkg computes itself.
+// droppedFields are never in a status stanza: the per-file fields dpkg
+// knows but writes only to the available file, and those it computes.
+// Other unknown fields are kept, as dpkg does.
 var droppedFields = map[string]bool{
 	"status": true, "conffiles": true, "filename": true, "size": true,
-	"md5sum": true, "sha1": true, "sha256": true, "sha512": true,
-	"msdos-filename": true, "revision": true, "package-revision": true,
-	"config-version": true, "description-md5": true,
+	"md5sum": true, "msdos-filename": true, "revision": true,
+	"config-version": true,
 }
 
 // Conffile is one entry of a status stanza's Conffiles field.
