@@ -21,6 +21,7 @@ type ui struct {
 	bars  *mpb.Progress
 	quiet bool
 	start time.Time
+	blobs map[string]*task
 }
 
 func newUI(w io.Writer, quiet bool) *ui {
@@ -153,4 +154,46 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// blob, blobBytes and blobDone track uploads by digest; BlobBytes reports
+// the bytes written so far in the current attempt.
+func (u *ui) blob(digest string, size int64) {
+	t := u.Task("upload", shortDigest(digest), size)
+	u.mu.Lock()
+	if u.blobs == nil {
+		u.blobs = map[string]*task{}
+	}
+	u.blobs[digest] = t
+	u.mu.Unlock()
+}
+
+func (u *ui) blobBytes(digest string, written int64) {
+	u.mu.Lock()
+	t := u.blobs[digest]
+	u.mu.Unlock()
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	delta := written - t.n
+	t.mu.Unlock()
+	if delta > 0 {
+		t.Add(delta)
+	}
+}
+
+func (u *ui) blobDone(digest string, err error) {
+	u.mu.Lock()
+	t := u.blobs[digest]
+	delete(u.blobs, digest)
+	u.mu.Unlock()
+	t.Done(err)
+}
+
+func shortDigest(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
 }

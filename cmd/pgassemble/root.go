@@ -18,14 +18,11 @@ func (e usageError) Unwrap() error { return e.err }
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
 func newRootCmd() *cobra.Command {
-	root := &cobra.Command{
-		Use:           "pgassemble",
-		Short:         "Build PostgreSQL container images without Docker",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-	}
+	root := newBuildCmd("pgassemble")
+	root.Short = "Build PostgreSQL container images without Docker"
+	root.SilenceUsage, root.SilenceErrors = true, true
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newResolveCmd())
+	root.AddCommand(newBuildCmd("build"), newBakeCmd(), newTargetsCmd(), newPlanCmd(), newExplainCmd(), newResolveCmd())
 	return root
 }
 
