@@ -2,7 +2,6 @@ package archive
 
 import (
 	"io"
-	"strconv"
 	"strings"
 
 	"github.com/pgassemble/pgassemble/pkg/apt"
@@ -11,19 +10,10 @@ import (
 // parsePackages reads a Packages index and sets each package's Repository.
 func parsePackages(r io.Reader, ar *apt.Repository) ([]*apt.Package, error) {
 	var out []*apt.Package
-	err := apt.ParseParagraphs(r, func(p apt.Paragraph) error {
-		size, _ := strconv.ParseInt(p.Get("Size"), 10, 64)
-		out = append(out, &apt.Package{
-			Name:         p.Get("Package"),
-			Version:      p.Get("Version"),
-			Architecture: p.Get("Architecture"),
-			MultiArch:    p.Get("Multi-Arch"),
-			Filename:     p.Get("Filename"),
-			Size:         size,
-			SHA256:       strings.ToLower(p.Get("SHA256")),
-			Repository:   ar,
-			Paragraph:    p,
-		})
+	err := apt.ParsePackages(r, func(p *apt.Package) error {
+		p.Repository = ar
+		p.SHA256 = strings.ToLower(p.SHA256)
+		out = append(out, p)
 		return nil
 	})
 	return out, err

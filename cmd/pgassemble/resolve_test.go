@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/pgassemble/pgassemble/internal/debtest"
+	"github.com/pgassemble/pgassemble/pkg/apt/apttest"
+)
+
+// runCLI runs the command in-process and returns its output and exit code
+// as run() would compute it.
+func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	root := newRootCmd()
+	var out, errb bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err != nil {
+		errb.WriteString("pgassemble: " + err.Error() + "\n")
+		var ue usageError
+		if errors.As(err, &ue) {
+			return out.String(), errb.String(), 2
+		}
+		return out.String(), errb.String(), 1
+	}
+	return out.String(), errb.String(), 0
+}
+
+func resolveRepo(t *testing.T) *apttest.Repo {
+	deb := func(kv ...string) debtest.Deb {
+		return debtest.Deb{Control: debtest.Control(kv...), Files: []debtest.File{{Path: "/usr/share/doc/" + kv[1] + "/copyright", Body: kv[1]}}}
+	}
+	return apttest.NewRepo(t, apttest.Config{
+		Suite: "trixie", Components: []string{"main"}, Arches: []string{"amd64", "arm64"},
+		Packages: map[string][]debtest.Deb{"main": {
+			deb("Package", "app", "Version", "1.0-1", "Architecture", "amd64",
+				"Depends", "libfoo1 (>= 2) | libfoo-compat, base-files (>= 13)"),
+			deb("Package", "app", "Version", "1.0-1", "Architecture", "arm64",
+				"Depends", "libfoo1 (>= 2) | libfoo-compat, base-files (>= 13)"),
+			deb("Package", "libfoo1", "Version", "2.0-1", "Architecture", "amd64", "Multi-Arch", "same"),
+			deb("Package", "libfoo1", "Version", "2.0-1", "Architecture", "arm64", "Multi-Arch", "same"),
+			deb("Package", "base-files", "Version", "13", "Architecture", "all", "Essential", "yes"),
+			deb("Package", "broken", "Version", "1", "Architecture", "all", "Depends", "missing-thing (>= 1)"),
+			deb("Package", "left", "Version", "1", "Architecture", "all", "Conflicts", "right"),
+			deb("Package", "right", "Version", "1", "Architecture", "all"),
+		}},
+	})
+}
+
+const baseStatus = `Package: base-files
+Status: install ok installed
+Priority: required
+Essential: yes
+Version: 12
+Architecture: all
+
+`
+
+func TestResolveCommand(t *testing.T) {
+	r := resolveRepo(t)
+	dir := t.TempDir()
+	status := filepath.Join(dir, "status")
+	if err := os.WriteFile(status, []byte(baseStatus), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	common := []string{"resolve", "--source", r.SourceLine(), "--keyring", r.KeyringFile, "--cache-dir", filepath.Join(dir, "cache")}
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		code       int
+		stdout     string
+		stderrHas  []string
+		downloaded []string
+	}{
+		{
+			name:   "install order and upgrade",
+			args:   []string{"--arch", "amd64", "--status", status, "app"},
+			stdout: "libfoo1 2.0-1 amd64\nbase-files 13 all  # upgrade from 12\napp 1.0-1 amd64\n",
+		},
+		{
+			name: "why",
+			args: []string{"--arch", "arm64", "--status", status, "--why", "app"},
+			stdout: "libfoo1 2.0-1 arm64  # app Depends: libfoo1 (>= 2) | libfoo-compat\n" +
+				"base-files 13 all  # upgrade from 12; app Depends: base-files (>= 13)\n" +
+				"app 1.0-1 arm64  # requested\n",
+		},
+		{
+			name:       "download",
+			args:       []string{"--arch", "amd64", "--download", filepath.Join(dir, "debs"), "app"},
+			stdout:     "libfoo1 2.0-1 amd64\nbase-files 13 all\napp 1.0-1 amd64\n",
+			downloaded: []string{"app_1.0-1_amd64.deb", "base-files_13_all.deb", "libfoo1_2.0-1_amd64.deb"},
+		},
+		{
+			name: "unsatisfiable", args: []string{"--arch", "amd64", "broken"}, code: 1,
+			stderrHas: []string{"unsatisfiable", "broken", "missing-thing"},
+		},
+		{
+			name: "conflict", args: []string{"--arch", "amd64", "left", "right"}, code: 1,
+			stderrHas: []string{"conflict", "left", "right"},
+		},
+		{
+			name: "unknown package", args: []string{"--arch", "amd64", "nosuchpackage"}, code: 1,
+			stderrHas: []string{"nosuchpackage"},
+		},
+		{name: "no package", args: nil, code: 2, stderrHas: []string{"PACKAGE"}},
+		{name: "bad flag", args: []string{"--no-such-flag", "app"}, code: 2, stderrHas: []string{"no-such-flag"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, code := runCLI(t, append(append([]string{}, common...), tc.args...)...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tc.code, stderr)
+			}
+			// The order among independent packages is the resolver's
+			// business; what must hold is the set of lines and that the
+			// requested package comes after its dependencies.
+			if tc.code == 0 {
+				got, want := lines(stdout), lines(tc.stdout)
+				if strings.Join(sorted(got), "\n") != strings.Join(sorted(want), "\n") || got[len(got)-1] != want[len(want)-1] {
+					t.Errorf("stdout:\n%s\nwant (in some dependency order):\n%s", stdout, tc.stdout)
+				}
+			}
+			for _, s := range tc.stderrHas {
+				if !strings.Contains(stderr, s) {
+					t.Errorf("stderr does not mention %q:\n%s", s, stderr)
+				}
+			}
+			for _, name := range tc.downloaded {
+				b, err := os.ReadFile(filepath.Join(dir, "debs", name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				sum := sha256.Sum256(b)
+				var want string
+				for _, arch := range []string{"amd64", "all"} {
+					parts := strings.Split(strings.TrimSuffix(name, ".deb"), "_")
+					if parts[2] == arch {
+						want = r.Deb(parts[0], parts[1], arch).SHA256
+					}
+				}
+				if hex.EncodeToString(sum[:]) != want {
+					t.Errorf("%s: content differs from the repository's", name)
+				}
+			}
+		})
+	}
+}
+
+func lines(s string) []string { return strings.Split(strings.TrimSuffix(s, "\n"), "\n") }
+
+func sorted(s []string) []string {
+	s = append([]string(nil), s...)
+	sort.Strings(s)
+	return s
+}
+
+func TestResolveCommandVerificationFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, r *apttest.Repo) []string
+		msg   []string
+	}{
+		{
+			name:  "bad signature",
+			setup: func(t *testing.T, r *apttest.Repo) []string { r.TamperRelease("trixie"); return nil },
+			msg:   []string{"bad OpenPGP signature", "/dists/trixie/InRelease"},
+		},
+		{
+			name: "unknown key",
+			setup: func(t *testing.T, r *apttest.Repo) []string {
+				other := apttest.NewKey(t, "other")
+				kr := filepath.Join(t.TempDir(), "other.asc")
+				if err := apttest.WriteKeyring(kr, other, true); err != nil {
+					t.Fatal(err)
+				}
+				return []string{"--keyring", kr}
+			},
+			msg: []string{"signed by a key not in the keyring", "other.asc"},
+		},
+		{
+			name: "deb checksum",
+			setup: func(t *testing.T, r *apttest.Repo) []string {
+				r.Corrupt(r.Deb("app", "1.0-1", "amd64").Path)
+				return []string{"--download", t.TempDir()}
+			},
+			msg: []string{"checksum mismatch", "app=1.0-1:amd64"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := resolveRepo(t)
+			extra := tc.setup(t, r)
+			kr := []string{"--keyring", r.KeyringFile}
+			if extra != nil && extra[0] == "--keyring" {
+				kr, extra = extra, nil
+			}
+			args := append([]string{"resolve", "--source", r.SourceLine(), "--arch", "amd64", "--cache-dir", t.TempDir()}, kr...)
+			args = append(append(args, extra...), "app")
+			_, stderr, code := runCLI(t, args...)
+			if code != 1 {
+				t.Fatalf("exit %d, want 1; stderr:\n%s", code, stderr)
+			}
+			for _, m := range tc.msg {
+				if !strings.Contains(stderr, m) {
+					t.Errorf("stderr does not mention %q:\n%s", m, stderr)
+				}
+			}
+		})
+	}
+}
+
+func TestResolveHelpTeaches(t *testing.T) {
+	stdout, _, code := runCLI(t, "resolve", "--help")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, s := range []string{"--source", "--keyring", "--status", "--why", "--download", "--ignore-valid-until", "Examples:", "Exit status"} {
+		if !strings.Contains(stdout, s) {
+			t.Errorf("help lacks %q", s)
+		}
+	}
+}
