@@ -307,7 +307,8 @@ func (s *stage) addDB(name string, mode int64, data []byte) {
 	}
 }
 
-// whiteout hides a path of a lower layer, unless this layer writes it.
+// whiteout hides a non-directory of a lower layer, unless this layer
+// writes it.
 func (s *stage) whiteout(abs string) {
 	q, err := s.tree.resolveParent(strings.TrimPrefix(abs, "/"))
 	if err != nil || q == "" {
@@ -320,10 +321,67 @@ func (s *stage) whiteout(abs string) {
 	if n.kind == 0 || n.kind == 'd' {
 		return
 	}
+	s.addWhiteout(q)
+}
+
+func (s *stage) addWhiteout(q string) {
 	wh := path.Join(path.Dir(q), ".wh."+path.Base(q))
 	s.entries[wh] = &outEntry{hdr: tar.Header{Name: wh, Typeflag: tar.TypeReg, Mode: 0o644, ModTime: s.b.epoch}}
 	s.tree.overlay[q] = node{}
 	s.whited[q] = true
+}
+
+// removeEmptyDirs removes, deepest first, the directories of dirs (shipped
+// paths) that no other package lists and that are left empty, as dpkg does
+// when a package is removed or an upgrade drops a directory.
+func (s *stage) removeEmptyDirs(dirs []string, owners map[string]int) {
+	sort.Slice(dirs, func(i, j int) bool { return strings.Count(dirs[i], "/") > strings.Count(dirs[j], "/") })
+	for _, l := range dirs {
+		if l == "/." || owners[l] > 1 {
+			continue
+		}
+		q, err := s.tree.resolveParent(strings.TrimPrefix(l, "/"))
+		if err != nil || q == "" || s.tree.lookup(q).kind != 'd' {
+			continue
+		}
+		if !s.emptyDir(q) {
+			continue
+		}
+		// The directory's whiteout covers those beneath it.
+		for k := range s.entries {
+			if strings.HasPrefix(k, q+"/") {
+				delete(s.entries, k)
+			}
+		}
+		s.addWhiteout(q)
+	}
+}
+
+// emptyDir reports whether directory q holds nothing once this stage's
+// whiteouts apply and nothing of this stage is written under it.
+func (s *stage) emptyDir(q string) bool {
+	prefix := q + "/"
+	for k, e := range s.entries {
+		if strings.HasPrefix(k, prefix) && (e.hdr.Typeflag != tar.TypeReg || e.hdr.Size != 0 || !strings.HasPrefix(path.Base(k), ".wh.")) {
+			return false
+		}
+	}
+	for k, n := range s.tree.overlay {
+		if strings.HasPrefix(k, prefix) && n.kind != 0 {
+			return false
+		}
+	}
+	ents, err := fs.ReadDir(s.b.base.fsys, q)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if n, ok := s.tree.overlay[q+"/"+e.Name()]; ok && n.kind == 0 {
+			continue
+		}
+		return false
+	}
+	return true
 }
 
 // upgrade whites out the old version's files that the new one does not
@@ -336,12 +394,15 @@ func (s *stage) upgrade(old *pkgState, newSet map[string]bool, d *decodedDeb) er
 	if err != nil {
 		return err
 	}
+	var dropped []string
 	for _, p := range old.list {
 		if p == "/." || newSet[p] || owners[p] > 1 {
 			continue
 		}
 		s.whiteout(p)
+		dropped = append(dropped, p)
 	}
+	s.removeEmptyDirs(dropped, owners)
 	keep := map[string]bool{"list": true}
 	for _, m := range d.info.Members {
 		keep[m.Name] = true
@@ -366,7 +427,7 @@ func (s *stage) replaces(d *decodedDeb, self string, list []string, dirs map[str
 	confl, _ := apt.ParseRelations(p.Get("Conflicts"))
 	ships := map[string]bool{}
 	for _, l := range list {
-		if !dirs[l] {
+		if !dirs[l] && l != "/." {
 			ships[l] = true
 		}
 	}
@@ -418,12 +479,15 @@ func (s *stage) replaces(d *decodedDeb, self string, list []string, dirs map[str
 // listed by others are whited out, and so are its info files.
 func (s *stage) remove(x *pkgState, takenOver map[string]bool) {
 	owners, _ := s.b.ownerIndex()
+	var gone []string
 	for _, l := range x.list {
 		if l == "/." || takenOver[l] || owners[l] > 1 {
 			continue
 		}
 		s.whiteout(l)
+		gone = append(gone, l)
 	}
+	s.removeEmptyDirs(gone, owners)
 	for _, m := range append([]string{"list"}, s.b.members(x)...) {
 		s.whiteout("/" + infoDir + "/" + x.stem + "." + m)
 	}
