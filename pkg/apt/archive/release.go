@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -79,7 +80,7 @@ func ParseRelease(b []byte) (*Release, error) {
 		if len(f) == 0 {
 			continue
 		}
-		if len(f) != 3 || len(f[0]) != 64 {
+		if len(f) != 3 || len(f[0]) != 64 || !isHex(f[0]) {
 			return nil, fmt.Errorf("parse Release: SHA256 line %q is not \"hash size path\"", strings.TrimSpace(line))
 		}
 		size, err := strconv.ParseInt(f[1], 10, 64)
@@ -119,4 +120,9 @@ func (r *Release) checkValid(url string, now time.Time) error {
 			url, r.ValidUntil.UTC().Format(time.RFC1123), now.UTC().Format(time.RFC1123), ErrExpired)
 	}
 	return nil
+}
+
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil
 }
