@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -89,21 +90,10 @@ type Builder struct {
 	extraKeys *archive.Keyring
 	pgdgKeys  *archive.Keyring
 
+	bases     memo[[]*Base]
+	universes memo[*apt.Universe]
 	mu        sync.Mutex
-	bases     map[string]*baseEntry
-	universes map[string]*universeEntry
-}
-
-type baseEntry struct {
-	once  sync.Once
-	bases []*Base
-	err   error
-}
-
-type universeEntry struct {
-	once sync.Once
-	u    *apt.Universe
-	err  error
+	inflight  map[string]*inflight // .deb downloads by SHA256
 }
 
 // New returns a Builder.
@@ -129,7 +119,7 @@ func New(opts Options) (*Builder, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	b := &Builder{opts: opts, client: opts.Client, log: opts.Logger, bases: map[string]*baseEntry{}, universes: map[string]*universeEntry{}}
+	b := &Builder{opts: opts, client: opts.Client, log: opts.Logger}
 	if len(opts.Keyrings) > 0 {
 		k := &archive.Keyring{}
 		for _, f := range opts.Keyrings {
@@ -252,26 +242,19 @@ func (b *Builder) pullBases(ctx context.Context, ref string, platforms []v1.Plat
 		keys = append(keys, platformKey(p))
 	}
 	key := ref + " " + strings.Join(keys, ",")
-	b.mu.Lock()
-	e, ok := b.bases[key]
-	if !ok {
-		e = &baseEntry{}
-		b.bases[key] = e
-	}
-	b.mu.Unlock()
-	e.once.Do(func() {
+	return b.bases.get(ctx, key, func() ([]*Base, error) {
 		task := b.opts.Progress.Task("base", ref, 0)
-		e.bases, e.err = b.opts.Bases.Pull(ctx, ref, platforms)
-		if e.err == nil {
+		bases, err := b.opts.Bases.Pull(ctx, ref, platforms)
+		if err == nil {
 			g, gctx := errgroup.WithContext(ctx)
-			for _, base := range e.bases {
+			for _, base := range bases {
 				g.Go(func() error { return base.LoadTree(gctx) })
 			}
-			e.err = g.Wait()
+			err = g.Wait()
 		}
-		task.Done(e.err)
+		task.Done(err)
+		return bases, err
 	})
-	return e.bases, e.err
 }
 
 // universe returns the parsed, verified packages of repos for arch, read
@@ -282,23 +265,15 @@ func (b *Builder) universe(ctx context.Context, repos []archive.Repo, arch strin
 		keys = append(keys, r.String())
 	}
 	key := arch + "|" + strings.Join(keys, "|")
-	b.mu.Lock()
-	e, ok := b.universes[key]
-	if !ok {
-		e = &universeEntry{}
-		b.universes[key] = e
-	}
-	b.mu.Unlock()
-	e.once.Do(func() {
+	return b.universes.get(ctx, key, func() (*apt.Universe, error) {
 		task := b.opts.Progress.Task("index", arch+" "+strings.Join(keys, ", "), 0)
-		var pkgs []*apt.Package
-		pkgs, e.err = b.client.Indexes(ctx, repos, arch)
-		if e.err == nil {
-			e.u = apt.NewUniverse(arch, pkgs)
+		pkgs, err := b.client.Indexes(ctx, repos, arch)
+		task.Done(err)
+		if err != nil {
+			return nil, err
 		}
-		task.Done(e.err)
+		return apt.NewUniverse(arch, pkgs), nil
 	})
-	return e.u, e.err
 }
 
 func (b *Builder) planPlatform(ctx context.Context, t variants.Target, base *Base) (*PlatformPlan, error) {
@@ -478,22 +453,63 @@ func readControl(path string) (*layer.ControlInfo, error) {
 }
 
 func (b *Builder) download(ctx context.Context, pkgs []*apt.Package) ([]string, error) {
-	// Deduplicate: a bake asks for the same .deb from many targets.
-	seen := map[string]bool{}
-	var uniq []*apt.Package
-	for _, p := range pkgs {
-		if !seen[p.SHA256] {
-			seen[p.SHA256] = true
-			uniq = append(uniq, p)
-		}
+	// A .deb is fetched once per Builder even when platforms (Architecture:
+	// all packages) or targets ask for it at the same time: the first asker
+	// downloads, the others wait for its outcome.
+	var mine []*apt.Package
+	var owned, waits []*inflight
+	b.mu.Lock()
+	if b.inflight == nil {
+		b.inflight = map[string]*inflight{}
 	}
-	sort.SliceStable(uniq, func(i, j int) bool { return uniq[i].Size > uniq[j].Size }) // big first: better overlap
-	if _, err := b.client.Download(ctx, uniq); err != nil {
+	for _, p := range pkgs {
+		if e, ok := b.inflight[p.SHA256]; ok {
+			if !slices.Contains(owned, e) && !slices.Contains(waits, e) {
+				waits = append(waits, e)
+			}
+			continue
+		}
+		e := &inflight{done: make(chan struct{})}
+		b.inflight[p.SHA256] = e
+		owned = append(owned, e)
+		mine = append(mine, p)
+	}
+	b.mu.Unlock()
+	sort.SliceStable(mine, func(i, j int) bool { return mine[i].Size > mine[j].Size }) // big first: better overlap
+	var err error
+	if len(mine) > 0 {
+		_, err = b.client.Download(ctx, mine)
+	}
+	b.mu.Lock()
+	for i, e := range owned {
+		e.err = err
+		if err != nil {
+			delete(b.inflight, mine[i].SHA256) // let a later call try again
+		}
+		close(e.done)
+	}
+	b.mu.Unlock()
+	if err != nil {
 		return nil, err
+	}
+	for _, w := range waits {
+		select {
+		case <-w.done:
+			if w.err != nil {
+				return nil, w.err
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	out := make([]string, len(pkgs))
 	for i, p := range pkgs {
 		out[i] = b.client.DebPath(p.SHA256)
 	}
 	return out, nil
+}
+
+type inflight struct {
+	done chan struct{}
+	err  error
 }

@@ -194,7 +194,7 @@ func (b *Builder) pgdgRepo(ctx context.Context, t variants.Target, u *apt.Univer
 	if pc == nil {
 		return repo, errors.New("PGDG: postgresql-common not in the Debian repositories")
 	}
-	paths, err := b.client.Download(ctx, []*apt.Package{pc})
+	paths, err := b.download(ctx, []*apt.Package{pc})
 	if err != nil {
 		return repo, fmt.Errorf("PGDG: %w", err)
 	}
