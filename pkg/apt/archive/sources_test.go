@@ -71,7 +71,7 @@ URIs: http://pgdg.example/pub/repos/apt
 Suites: trixie-pgdg
 Components: main 17
 Signed-By:` + deb822Inline(arm) + "\n")},
-		"etc/apt/sources.list.d/c.list":          {Data: []byte("deb http://plain.example/debian trixie main\n")},
+		"etc/apt/sources.list.d/c.list":           {Data: []byte("deb http://plain.example/debian trixie main\n")},
 		"etc/apt/sources.list.d/ignored.list.bak": {Data: []byte("garbage")},
 		"usr/share/keyrings/a.gpg":                {Data: bin},
 		"etc/apt/trusted.gpg.d/x.gpg":             {Data: bin2},
