@@ -203,7 +203,8 @@ var errEscape = errors.New("symlink leads out of the root")
 // layer may be unpacked on a host directory that is not a chroot).
 func (t *tree) resolveParent(p string) (string, error) {
 	dir, last := path.Split(p)
-	res, err := t.walk(nil, splitPath(dir), true, 0)
+	hops := 0
+	res, err := t.walk(nil, splitPath(dir), true, &hops)
 	if err != nil {
 		return "", err
 	}
@@ -212,14 +213,18 @@ func (t *tree) resolveParent(p string) (string, error) {
 
 // resolveFull resolves p including a final symlink.
 func (t *tree) resolveFull(p string) (string, error) {
-	res, err := t.walk(nil, splitPath(p), true, 0)
+	hops := 0
+	res, err := t.walk(nil, splitPath(p), true, &hops)
 	if err != nil {
 		return "", err
 	}
 	return joinPath(res), nil
 }
 
-func (t *tree) walk(dir []string, comps []string, followLast bool, depth int) ([]string, error) {
+// walk resolves comps from dir. hops counts symlinks followed during the
+// whole resolution (like the kernel's limit of 40), so crafted chains
+// cannot make it exponential.
+func (t *tree) walk(dir []string, comps []string, followLast bool, hops *int) ([]string, error) {
 	dir = append([]string(nil), dir...)
 	for i, c := range comps {
 		switch c {
@@ -242,14 +247,15 @@ func (t *tree) walk(dir []string, comps []string, followLast bool, depth int) ([
 			dir = cand
 			continue
 		}
-		if depth >= maxSymlinkHops {
+		*hops++
+		if *hops > maxSymlinkHops {
 			return nil, fmt.Errorf("too many levels of symlinks at /%s", joinPath(cand))
 		}
 		start := dir
 		if strings.HasPrefix(n.link, "/") {
 			start = nil
 		}
-		res, err := t.walk(start, splitPath(n.link), true, depth+1)
+		res, err := t.walk(start, splitPath(n.link), true, hops)
 		if err != nil {
 			return nil, err
 		}

@@ -69,6 +69,8 @@ type DebReader struct {
 	control *ControlInfo
 	closer  io.Closer
 	data    bool
+	zr      io.Reader
+	member  string
 }
 
 // OpenDeb starts reading a .deb from r; name is used in errors only.
@@ -226,7 +228,33 @@ func (d *DebReader) Data() (*tar.Reader, error) {
 	}
 	d.closer = closer
 	d.data = true
+	d.zr = zr
+	d.member = m
 	return tar.NewReader(zr), nil
+}
+
+// Verify reads what is left of data.tar after the tar end marker (padding
+// and the compressed stream's trailer, where xz and gzip keep their
+// checksums) and checks that nothing but ignorable members follows.
+func (d *DebReader) Verify() error {
+	if d.zr == nil {
+		return fmt.Errorf("%s: Verify before Data", d.name)
+	}
+	if _, err := io.Copy(io.Discard, d.zr); err != nil {
+		return fmt.Errorf("%s: %s: %w", d.name, d.member, err)
+	}
+	for {
+		m, err := d.ar.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(m, "_") {
+			return fmt.Errorf("%s: unexpected member %q after data: %w", d.name, m, ErrBadDeb)
+		}
+	}
 }
 
 // Close releases decompressor state. It does not close the underlying reader.

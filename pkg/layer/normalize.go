@@ -91,8 +91,12 @@ func decodeDeb(ctx context.Context, deb Deb, info *ControlInfo, dir string) (*de
 	}
 	d := &decodedDeb{deb: deb, info: info, spool: spool}
 	if err := d.readData(ctx, tr); err != nil {
-		spool.Close()
+		d.close()
 		return nil, fmt.Errorf("%s (%s): %w", d.name(), deb.Path, err)
+	}
+	if err := dr.Verify(); err != nil {
+		d.close()
+		return nil, fmt.Errorf("%s: %w", d.name(), err)
 	}
 	return d, nil
 }
