@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# End-to-end suite of pgassemble. As root on Debian 12:
+#
+#   test/e2e/run.sh [e2e]          everything: registry, base images, pgassemble builds, checks, summary
+#   test/e2e/run.sh env [-- CMD]   registry and base images only; runs CMD (e.g. bash) while they are up
+#   test/e2e/run.sh base-checks    the generic checks against the published base images (harness check)
+#   test/e2e/run.sh checks         the checks only, against images named by E2E_IMAGE_* (registry must be up)
+#   test/e2e/run.sh demo           registry, trixie base, pgassemble minimal 17, then podman run of it
+#   test/e2e/run.sh clean          remove the base-image cache and podman images this suite pulled
+#
+# Environment (all optional):
+#   PGASSEMBLE            the binary to test (default: built from this tree into the work directory)
+#   PGASSEMBLE_ARGS       extra arguments for every pgassemble build (e.g. --debian-mirror URL)
+#   E2E_REGISTRY_ADDR     registry listen address (default 127.0.0.1:5000)
+#   E2E_CACHE             base-image cache (default /var/cache/pgassemble-e2e)
+#   E2E_DEBIAN_MIRROR     Debian archive URL (default: read from the host's apt sources)
+#   E2E_DEBIAN_SECURITY   Debian security archive URL (default: idem)
+#   E2E_SUMMARY           where to write the summary (default: test/e2e/summary.txt in the tree)
+#   E2E_KEEP_WORK=1       keep the temporary work directory (logs, registry storage)
+#   E2E_GO_TEST_FLAGS     extra flags for go test (e.g. -run TestStandard/amd64)
+set -Eeuo pipefail
+
+# shellcheck source=test/e2e/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+E2E_REPOSITORY=${E2E_REPOSITORY:-postgresql-testing}
+E2E_SUMMARY=${E2E_SUMMARY:-$E2E_DIR/summary.txt}
+
+# e2e_env brings up everything the builds and checks need: packages, crane, the registry,
+# qemu for arm64, and the base images of the given suites.
+e2e_env() {
+	e2e_install_packages
+	e2e_install_crane
+	e2e_host_mirrors
+	e2e_log "Debian archive: $E2E_DEBIAN_MIRROR (security: $E2E_DEBIAN_SECURITY), from the host's apt sources"
+	e2e_check_mirror "$@"
+	E2E_ARCHES="amd64 arm64"
+	E2E_NOT_CHECKED=
+	if ! e2e_binfmt_setup; then
+		E2E_ARCHES=amd64
+		E2E_NOT_CHECKED="arm64 not checked: $E2E_BINFMT_MISSING"
+		e2e_log "$E2E_NOT_CHECKED"
+	fi
+	export E2E_NOT_CHECKED E2E_ARCHES
+	e2e_registry_start
+	local start=$SECONDS
+	e2e_bases "$@"
+	e2e_log "base images ready in $((SECONDS - start))s"
+	export E2E_REGISTRY=$E2E_REGISTRY_ADDR
+	export E2E_IMAGE_BASE_TRIXIE=$E2E_REGISTRY_ADDR/library/debian:trixie-slim
+	export E2E_IMAGE_BASE_BOOKWORM=$E2E_REGISTRY_ADDR/library/debian:bookworm-slim
+}
+
+# e2e_pgassemble_bin sets PGASSEMBLE, building it from this tree when not given.
+e2e_pgassemble_bin() {
+	if [ -n "${PGASSEMBLE:-}" ]; then
+		[ -x "$PGASSEMBLE" ] || e2e_die "PGASSEMBLE=$PGASSEMBLE is not an executable"
+		return 0
+	fi
+	PGASSEMBLE=$E2E_WORK/bin/pgassemble
+	e2e_log "building pgassemble from $E2E_REPO"
+	(cd "$E2E_REPO" && go build -o "$PGASSEMBLE" ./cmd/pgassemble) || e2e_die "go build ./cmd/pgassemble failed"
+}
+
+# e2e_build NAME ARGS... runs one pgassemble build as a user would, timing it. A failed build
+# is recorded (the checks of its image then fail too), not fatal, so the summary shows all.
+e2e_build() {
+	local name=$1 start rc=0 log="$E2E_WORK/build-$1.log"
+	shift
+	# shellcheck disable=SC2086 # PGASSEMBLE_ARGS is a list of words by design
+	e2e_log "build $name: $PGASSEMBLE $* ${PGASSEMBLE_ARGS:-}"
+	start=$(date +%s%N)
+	"$PGASSEMBLE" "$@" ${PGASSEMBLE_ARGS:-} 2>&1 | tee "$log" >&2 || rc=$?
+	printf '%s\t%d\t%d\t%s\n' "$name" $((($(date +%s%N) - start) / 1000000)) "$rc" "$log" >>"$E2E_WORK/builds.tsv"
+	[ "$rc" = 0 ] || e2e_log "build $name FAILED (exit $rc), log: $log"
+}
+
+e2e_builds() {
+	e2e_pgassemble_bin
+	: >"$E2E_WORK/builds.tsv"
+	e2e_build standard-17-trixie --pg 17 --type standard --base trixie --pg-source debian \
+		--base-image "$E2E_IMAGE_BASE_TRIXIE" --registry "$E2E_REGISTRY_ADDR"
+	e2e_build minimal-15-bookworm --pg 15 --type minimal --base bookworm --pg-source debian \
+		--base-image "$E2E_IMAGE_BASE_BOOKWORM" --registry "$E2E_REGISTRY_ADDR"
+	export E2E_IMAGE_STANDARD=$E2E_REGISTRY_ADDR/$E2E_REPOSITORY:17-standard-trixie
+	export E2E_IMAGE_MINIMAL_BOOKWORM=$E2E_REGISTRY_ADDR/$E2E_REPOSITORY:15-minimal-bookworm
+}
+
+# e2e_checks RUN-REGEXP runs the Go checks, collecting one result line per check.
+e2e_checks() {
+	export E2E_RESULTS=$E2E_WORK/results.jsonl
+	local rc=0
+	# shellcheck disable=SC2086
+	(cd "$E2E_REPO" && go test -tags e2e -count=1 -timeout 60m -v ./test/e2e/ -run "$1" ${E2E_GO_TEST_FLAGS:-}) 2>&1 |
+		tee "$E2E_WORK/checks.log" || rc=$?
+	return $rc
+}
+
+# e2e_summary IMAGE-REFS... prints and saves the summary; its exit status says whether all passed.
+e2e_summary() {
+	(cd "$E2E_REPO" && go run -tags e2e ./test/e2e/cmd/e2e-summary \
+		-results "$E2E_WORK/results.jsonl" -builds "$E2E_WORK/builds.tsv" \
+		-not-checked "${E2E_NOT_CHECKED:-}" -out "$E2E_SUMMARY" "$@")
+}
+
+cmd_e2e() {
+	e2e_init
+	local start=$SECONDS rc=0
+	e2e_env trixie bookworm
+	e2e_builds
+	e2e_checks 'TestStandard|TestMinimalBookworm' || rc=1
+	e2e_log "suite finished in $((SECONDS - start))s"
+	e2e_summary "$E2E_IMAGE_STANDARD" "$E2E_IMAGE_MINIMAL_BOOKWORM" || rc=1
+	return $rc
+}
+
+cmd_base_checks() {
+	e2e_init
+	local rc=0
+	e2e_env trixie bookworm
+	: >"$E2E_WORK/builds.tsv"
+	e2e_checks 'TestBase' || rc=1
+	e2e_summary "$E2E_IMAGE_BASE_TRIXIE" "$E2E_IMAGE_BASE_BOOKWORM" || rc=1
+	return $rc
+}
+
+cmd_checks() {
+	e2e_init
+	: >"$E2E_WORK/builds.tsv"
+	local rc=0
+	e2e_checks "${1:-TestStandard|TestMinimalBookworm}" || rc=1
+	e2e_summary ${E2E_IMAGE_STANDARD:+"$E2E_IMAGE_STANDARD"} ${E2E_IMAGE_MINIMAL_BOOKWORM:+"$E2E_IMAGE_MINIMAL_BOOKWORM"} || rc=1
+	return $rc
+}
+
+cmd_env() {
+	e2e_init
+	e2e_env trixie bookworm
+	if [ $# -gt 0 ]; then
+		e2e_log "running: $* (registry up on $E2E_REGISTRY_ADDR; it stops when this returns)"
+		"$@"
+	fi
+}
+
+cmd_demo() {
+	e2e_init
+	e2e_env trixie
+	e2e_pgassemble_bin
+	: >"$E2E_WORK/builds.tsv"
+	e2e_build minimal-17-trixie --pg 17 --type minimal --base trixie --pg-source debian \
+		--base-image "$E2E_IMAGE_BASE_TRIXIE" --registry "$E2E_REGISTRY_ADDR"
+	local ref=$E2E_REGISTRY_ADDR/$E2E_REPOSITORY:17-minimal-trixie
+	local run="podman run --rm --runtime runc --tls-verify=false --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 --network none $ref"
+	local session="initdb -D /tmp/pgdata -A trust >/dev/null && pg_ctl -D /tmp/pgdata -l /tmp/pg.log -w start >/dev/null && psql -h /tmp -d postgres -Atc 'select version()' && pg_ctl -D /tmp/pgdata -w stop >/dev/null"
+	echo
+	echo "The image is published. Start it with:"
+	echo
+	echo "  $run bash -c \"$session\""
+	echo
+	e2e_log "running it once"
+	$run bash -c "$session"
+	podman rmi -f "$ref" >/dev/null 2>&1 || true
+}
+
+cmd_clean() {
+	[ "$(id -u)" = 0 ] || e2e_die "must run as root"
+	local ids
+	ids=$(podman images --format '{{.Repository}}:{{.Tag}} {{.ID}}' 2>/dev/null | awk -v r="$E2E_REGISTRY_ADDR/" 'index($1, r) == 1 { print $2 }' | sort -u)
+	# shellcheck disable=SC2086
+	[ -n "$ids" ] && podman rmi -f $ids >/dev/null
+	rm -rf --one-file-system "$E2E_CACHE"
+	e2e_log "removed $E2E_CACHE and podman images from $E2E_REGISTRY_ADDR"
+}
+
+main() {
+	local cmd=${1:-e2e}
+	[ $# -gt 0 ] && shift
+	[ "${1:-}" = -- ] && shift
+	case $cmd in
+	e2e) cmd_e2e ;;
+	env) cmd_env "$@" ;;
+	base-checks) cmd_base_checks ;;
+	checks) cmd_checks "$@" ;;
+	demo) cmd_demo ;;
+	clean) cmd_clean ;;
+	*) e2e_die "unknown command $cmd (e2e, env, base-checks, checks, demo, clean)" ;;
+	esac
+}
+
+main "$@"
