@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -19,20 +18,19 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/pgassemble/pgassemble/internal/fixture"
 	"github.com/pgassemble/pgassemble/pkg/apt/archive"
 	"github.com/pgassemble/pgassemble/pkg/assemble/publish"
 	"github.com/pgassemble/pgassemble/pkg/variants"
 )
 
-func nullLogger() *log.Logger { return log.New(io.Discard, "", 0) }
-
 var built = time.Date(2026, 11, 23, 12, 34, 0, 0, time.UTC)
 
-func (f *fixture) builder(t *testing.T, cache string, mutate ...func(*Options)) *Builder {
+func builder(f *fixture.World, t *testing.T, cache string, mutate ...func(*Options)) *Builder {
 	t.Helper()
 	o := Options{
 		Client:    archive.New(archive.WithCacheDir(cache), archive.WithRetries(0, time.Millisecond)),
-		BaseImage: f.baseRef,
+		BaseImage: f.BaseRef,
 		CacheDir:  filepath.Join(cache, "layers"),
 		Built:     built,
 		Revision:  "abc123",
@@ -56,8 +54,8 @@ func target(t *testing.T, pg, typ string) variants.Target {
 	return tg
 }
 
-func (f *fixture) publisher(t *testing.T) *publish.Registry {
-	p, err := publish.NewRegistry(f.regHost + "/postgresql-testing")
+func publisher(f *fixture.World, t *testing.T) *publish.Registry {
+	p, err := publish.NewRegistry(f.RegHost + "/postgresql-testing")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,10 +63,10 @@ func (f *fixture) publisher(t *testing.T) *publish.Registry {
 }
 
 func TestBuildPublishesTwoPlatformIndex(t *testing.T) {
-	f := newFixture(t)
+	f := fixture.New(t)
 	ctx := context.Background()
 	cache := t.TempDir()
-	b := f.builder(t, cache)
+	b := builder(f, t, cache)
 	res, err := b.Build(ctx, target(t, "17", "standard"))
 	if err != nil {
 		t.Fatalf("build: %v", err)
@@ -76,14 +74,14 @@ func TestBuildPublishesTwoPlatformIndex(t *testing.T) {
 	if res.Plan.Version != "17.12-1.pgdg13+1" {
 		t.Errorf("resolved %s, want PGDG's 17.12-1.pgdg13+1 over Debian's 17.5-1", res.Plan.Version)
 	}
-	pr, err := f.publisher(t).Publish(ctx, res.Index, res.Tags)
+	pr, err := publisher(f, t).Publish(ctx, res.Index, res.Tags)
 	if err != nil {
 		t.Fatalf("publish: %v", err)
 	}
 
 	// Tags, read back from the registry.
 	wantTags := []string{"17-standard-trixie", "17.12-standard-trixie", "17.12-202611231234-standard-trixie"}
-	repo, _ := name.NewRepository(f.regHost+"/postgresql-testing", name.Insecure)
+	repo, _ := name.NewRepository(f.RegHost+"/postgresql-testing", name.Insecure)
 	tags, err := remote.List(repo)
 	if err != nil {
 		t.Fatal(err)
@@ -237,11 +235,11 @@ func layerDigests(t *testing.T, idx v1.ImageIndex, arch string) []v1.Hash {
 }
 
 func TestStandardSharesMinimalLayersAndRebuildUploadsNothing(t *testing.T) {
-	f := newFixture(t)
+	f := fixture.New(t)
 	ctx := context.Background()
 	cache := t.TempDir()
-	b := f.builder(t, cache)
-	pub := f.publisher(t)
+	b := builder(f, t, cache)
+	pub := publisher(f, t)
 
 	min, err := b.Build(ctx, target(t, "17", "minimal"))
 	if err != nil {
@@ -251,7 +249,7 @@ func TestStandardSharesMinimalLayersAndRebuildUploadsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, arch := range fixtureArches {
+	for _, arch := range fixture.Arches {
 		ml, sl := layerDigests(t, min.Index, arch), layerDigests(t, std.Index, arch)
 		// base layer(s) + minimal's stage layer are shared; the state layer is not.
 		shared := len(ml) - 1
@@ -263,7 +261,7 @@ func TestStandardSharesMinimalLayersAndRebuildUploadsNothing(t *testing.T) {
 		}
 	}
 	debHits := map[string]int{}
-	for _, r := range append(f.debian.Requests(), f.pgdg.Requests()...) {
+	for _, r := range append(f.Debian.Requests(), f.PGDG.Requests()...) {
 		if strings.HasSuffix(r, ".deb") {
 			debHits[r]++
 		}
@@ -274,22 +272,22 @@ func TestStandardSharesMinimalLayersAndRebuildUploadsNothing(t *testing.T) {
 		}
 	}
 
-	f.counter.reset()
+	f.Counter.Reset()
 	for _, res := range []*Result{min, std} {
 		if _, err := pub.Publish(ctx, res.Index, res.Tags); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, maxPer := f.counter.total(); maxPer != 1 {
+	if _, maxPer := f.Counter.Total(); maxPer != 1 {
 		t.Errorf("a blob was uploaded %d times; shared layers must be pushed once", maxPer)
 	}
 
 	// A second, identical run in a new process (a new Builder, same cache):
 	// same digests, no blob uploaded, no .deb fetched.
-	f.counter.reset()
-	f.debian.ResetCounts()
-	f.pgdg.ResetCounts()
-	b2 := f.builder(t, cache)
+	f.Counter.Reset()
+	f.Debian.ResetCounts()
+	f.PGDG.ResetCounts()
+	b2 := builder(f, t, cache)
 	again, err := b2.Build(ctx, target(t, "17", "standard"))
 	if err != nil {
 		t.Fatal(err)
@@ -303,18 +301,18 @@ func TestStandardSharesMinimalLayersAndRebuildUploadsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := f.counter.total(); n != 0 || res.Uploaded != 0 {
+	if n, _ := f.Counter.Total(); n != 0 || res.Uploaded != 0 {
 		t.Errorf("rebuild uploaded %d blobs (publisher says %d), want 0", n, res.Uploaded)
 	}
-	if n := f.debian.HitsMatching(".deb") + f.pgdg.HitsMatching(".deb"); n != 0 {
+	if n := f.Debian.HitsMatching(".deb") + f.PGDG.HitsMatching(".deb"); n != 0 {
 		t.Errorf("rebuild fetched %d .debs, want 0 (cache)", n)
 	}
 }
 
 func TestOCILayoutOutput(t *testing.T) {
-	f := newFixture(t)
+	f := fixture.New(t)
 	ctx := context.Background()
-	b := f.builder(t, t.TempDir())
+	b := builder(f, t, t.TempDir())
 	res, err := b.Build(ctx, target(t, "17", "minimal"))
 	if err != nil {
 		t.Fatal(err)
@@ -347,16 +345,16 @@ func TestOCILayoutOutput(t *testing.T) {
 	if !strings.Contains(string(out), "linux") || !strings.Contains(string(out), "arm64") {
 		t.Errorf("skopeo read %s", out)
 	}
-	dest := "docker://" + f.regHost + "/mirror/postgresql:" + res.Tags[0]
+	dest := "docker://" + f.RegHost + "/mirror/postgresql:" + res.Tags[0]
 	if out, err := exec.Command("skopeo", "copy", "--all", "--dest-tls-verify=false", "oci:"+dir+":"+res.Tags[0], dest).CombinedOutput(); err != nil {
 		t.Fatalf("skopeo copy: %v\n%s", err, out)
 	}
 }
 
 func TestBadInput(t *testing.T) {
-	f := newFixture(t)
+	f := fixture.New(t)
 	ctx := context.Background()
-	b := f.builder(t, t.TempDir())
+	b := builder(f, t, t.TempDir())
 
 	t.Run("version the repositories lack", func(t *testing.T) {
 		_, err := b.Plan(ctx, target(t, "17.99", "minimal"))
@@ -386,7 +384,7 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 	t.Run("registry fails mid-push: tags unmoved", func(t *testing.T) {
-		pub := f.publisher(t)
+		pub := publisher(f, t)
 		old, err := b.Build(ctx, target(t, "17", "minimal"))
 		if err != nil {
 			t.Fatal(err)
@@ -395,23 +393,21 @@ func TestBadInput(t *testing.T) {
 			t.Fatal(err)
 		}
 		oldDigest, _ := old.Index.Digest()
-		newer := f.builder(t, t.TempDir(), func(o *Options) { o.Revision = "def456" })
+		newer := builder(f, t, t.TempDir(), func(o *Options) { o.Revision = "def456" })
 		res, err := newer.Build(ctx, target(t, "17", "minimal"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.counter.mu.Lock()
-		f.counter.failIf = func(r *http.Request) bool {
+		f.Counter.FailIf(func(r *http.Request) bool {
 			return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/sha256:")
-		}
-		f.counter.mu.Unlock()
-		defer func() { f.counter.mu.Lock(); f.counter.failIf = nil; f.counter.mu.Unlock() }()
-		fast, _ := publish.NewRegistry(f.regHost+"/postgresql-testing", publish.WithRetryBackoff(remote.Backoff{Steps: 1}))
+		})
+		defer f.Counter.FailIf(nil)
+		fast, _ := publish.NewRegistry(f.RegHost+"/postgresql-testing", publish.WithRetryBackoff(remote.Backoff{Steps: 1}))
 		_, err = fast.Publish(ctx, res.Index, res.Tags)
 		if !errors.Is(err, publish.ErrIncomplete) {
 			t.Fatalf("err = %v; want publish.ErrIncomplete", err)
 		}
-		repo, _ := name.NewRepository(f.regHost+"/postgresql-testing", name.Insecure)
+		repo, _ := name.NewRepository(f.RegHost+"/postgresql-testing", name.Insecure)
 		for _, tag := range old.Tags[:1] {
 			d, err := remote.Get(repo.Tag(tag))
 			if err != nil {

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/pgassemble/pgassemble/internal/fixture"
+	"github.com/pgassemble/pgassemble/pkg/assemble"
+)
+
+func cli(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := runWith(args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func worldArgs(w *fixture.World, cache string, extra ...string) []string {
+	return append([]string{"--base-image", w.BaseRef, "--registry", w.RegHost, "--cache-dir", cache}, extra...)
+}
+
+func TestBuildCommandPublishesAndReportsJSON(t *testing.T) {
+	w := fixture.New(t)
+	cache := t.TempDir()
+	out, stderr, code := cli(t, worldArgs(w, cache, "--pg", "17", "--type", "minimal", "--base", "trixie", "--json", "--allow-unhandled-scripts")...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	var reports []assemble.TargetReport
+	if err := json.Unmarshal([]byte(out), &reports); err != nil {
+		t.Fatalf("--json output is not JSON: %v\n%s", err, out)
+	}
+	if len(reports) != 1 {
+		t.Fatalf("%d reports, want 1", len(reports))
+	}
+	r := reports[0]
+	if r.Target != "postgresql-17-minimal-trixie" || !strings.HasPrefix(r.Index, "sha256:") || len(r.Platforms) != 2 {
+		t.Errorf("report %+v", r)
+	}
+	wantRef := w.RegHost + "/postgresql-testing:17-minimal-trixie"
+	if !slices.Contains(r.Refs, wantRef) {
+		t.Errorf("refs %v lack %s", r.Refs, wantRef)
+	}
+	for _, p := range r.Platforms {
+		if !strings.HasPrefix(p.Manifest, "sha256:") || len(p.Layers) < 2 {
+			t.Errorf("%s: manifest %q, %d layers", p.Platform, p.Manifest, len(p.Layers))
+		}
+		found := false
+		for _, pk := range p.Packages {
+			found = found || pk.Name == "postgresql-17"
+		}
+		if !found {
+			t.Errorf("%s: package list lacks postgresql-17", p.Platform)
+		}
+	}
+	// The tag really points at the reported index.
+	ref, _ := name.ParseReference(wantRef, name.Insecure)
+	desc, err := remote.Get(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if desc.Digest.String() != r.Index {
+		t.Errorf("tag -> %s, report says %s", desc.Digest, r.Index)
+	}
+	// Plain output (not --json) names what was published.
+	_, stderr, code = cli(t, worldArgs(w, cache, "build", "--pg", "17", "--type", "minimal", "--base", "trixie", "--allow-unhandled-scripts")...)
+	if code != 0 || !strings.Contains(stderr, "published postgresql-17-minimal-trixie") || !strings.Contains(stderr, "0 blobs uploaded") {
+		t.Errorf("second build: exit %d, want a line saying nothing was uploaded:\n%s", code, stderr)
+	}
+}
+
+func TestBuildToOCILayoutProduction(t *testing.T) {
+	w := fixture.New(t)
+	dir := filepath.Join(t.TempDir(), "layout")
+	_, stderr, code := cli(t, worldArgs(w, t.TempDir(), "--pg", "17", "--type", "minimal", "--base", "trixie", "--platform", "linux/arm64", "--environment", "production", "--output", "oci:"+dir, "--allow-unhandled-scripts")...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, _ := idx.IndexManifest()
+	if len(im.Manifests) != 3 {
+		t.Errorf("index.json has %d entries, want one per tag (3)", len(im.Manifests))
+	}
+	child, err := idx.ImageIndex(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, _ := child.IndexManifest()
+	if len(cm.Manifests) != 1 || cm.Manifests[0].Platform.Architecture != "arm64" {
+		t.Errorf("--platform linux/arm64 gave %+v", cm.Manifests)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	w := fixture.New(t)
+	cache := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"unknown type", []string{"--pg", "17", "--type", "tiny", "--base", "trixie"}, 2, `unknown image type "tiny"`},
+		{"unknown base", []string{"--pg", "17", "--type", "minimal", "--base", "buster"}, 2, "buster"},
+		{"unknown version", []string{"--pg", "9", "--type", "minimal", "--base", "trixie"}, 2, `"9"`},
+		{"missing flags", []string{"--pg", "17"}, 2, "missing --type, --base"},
+		{"bad platform", []string{"--pg", "17", "--type", "minimal", "--base", "trixie", "--platform", "amd64"}, 2, "--platform"},
+		{"bad output", []string{"--pg", "17", "--type", "minimal", "--base", "trixie", "--output", "tarball"}, 2, "--output"},
+		{"unknown flag", []string{"--frobnicate"}, 2, "unknown flag"},
+		{"stray argument", []string{"17"}, 2, "unknown command"},
+		{"bake unknown target", []string{"bake", "postgresql-17-huge-trixie"}, 2, "huge"},
+		{"bad compression", []string{"--pg", "17", "--type", "minimal", "--base", "trixie", "--compression", "lz4"}, 2, "--compression"},
+		{"version not in repositories", []string{"--pg", "17.99", "--type", "minimal", "--base", "trixie"}, 1, "PostgreSQL 17.99 is not in the repositories"},
+		{"base lacks platform", []string{"--pg", "17", "--type", "minimal", "--base", "trixie", "--platform", "linux/s390x"}, 1, "has no linux/s390x"},
+		{"unreachable registry", []string{"--pg", "17", "--type", "minimal", "--base", "trixie", "--registry", "127.0.0.1:1", "--allow-unhandled-scripts"}, 1, "127.0.0.1:1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Later flags win, so a case may override the world's registry.
+			args := append([]string{"--base-image", w.BaseRef, "--registry", w.RegHost, "--cache-dir", cache, "-q"}, tc.args...)
+			_, stderr, code := cli(t, args...)
+			if code != tc.code || !strings.Contains(stderr, tc.msg) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit %d and %q", code, stderr, tc.code, tc.msg)
+			}
+		})
+	}
+}
+
+func TestTargetsAndBakeShareEverything(t *testing.T) {
+	out, _, code := cli(t, "targets", "--json")
+	var rows []map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &rows) != nil || len(rows) != 36 {
+		t.Fatalf("targets --json: exit %d, %d rows", code, len(rows))
+	}
+	w := fixture.New(t)
+	cache := t.TempDir()
+	_, stderr, code := cli(t, worldArgs(w, cache, "bake", "postgresql-17-minimal-trixie", "postgresql-17-standard-trixie", "--allow-unhandled-scripts", "-q")...)
+	if code != 0 {
+		t.Fatalf("bake: exit %d\n%s", code, stderr)
+	}
+	hits := map[string]int{}
+	for _, r := range append(w.Debian.Requests(), w.PGDG.Requests()...) {
+		if strings.HasSuffix(r, ".deb") {
+			hits[r]++
+		}
+	}
+	if len(hits) == 0 {
+		t.Fatal("bake fetched no .deb")
+	}
+	for r, n := range hits {
+		if n != 1 {
+			t.Errorf("%s fetched %d times in one bake, want 1", r, n)
+		}
+	}
+	if n, maxPer := w.Counter.Total(); n == 0 || maxPer != 1 {
+		t.Errorf("bake uploaded %d blobs, one of them %d times; want each distinct blob once", n, maxPer)
+	}
+}
