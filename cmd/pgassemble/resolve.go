@@ -29,6 +29,7 @@ type resolveFlags struct {
 	ignoreValidUntil bool
 	parallel         int
 	verbose          bool
+	quiet            bool
 }
 
 func newResolveCmd() *cobra.Command {
@@ -95,6 +96,7 @@ unsatisfiable or conflicting packages), 2 on bad usage.`,
 	fl.BoolVar(&f.ignoreValidUntil, "ignore-valid-until", false, "accept Release files past their Valid-Until (snapshot pins)")
 	fl.IntVar(&f.parallel, "parallel", 6, "concurrent downloads")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log what is fetched and verified to stderr")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no download progress on stderr")
 	return cmd
 }
 
@@ -202,6 +204,9 @@ func runResolve(ctx context.Context, stdout, stderr io.Writer, f resolveFlags, r
 	if f.cacheDir != "" {
 		opts = append(opts, archive.WithCacheDir(f.cacheDir))
 	}
+	progress := newUI(stderr, f.quiet)
+	defer progress.Wait()
+	opts = append(opts, archive.WithProgress(downloadProgress{progress}))
 	client := archive.New(opts...)
 	pkgs, err := client.Indexes(ctx, repos, f.arch)
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -154,4 +155,58 @@ func TestResolveMatchesAptOnRealArchive(t *testing.T) {
 			len(theirs), strings.Join(theirs, "\n"), len(ours), strings.Join(ours, "\n"))
 	}
 	t.Logf("%d packages, same set and versions as apt-get", len(ours))
+
+	// A small real download through the verified cache: netbase is one
+	// architecture-independent package without dependencies.
+	debs := t.TempDir()
+	stdout, stderr, code = runCLI(t, "resolve", "-q", "--source", mirror+" trixie main", "--keyring", debianKeyring,
+		"--arch", "arm64", "--status", statusFile, "--cache-dir", t.TempDir(), "--download", debs, "netbase")
+	if code != 0 {
+		t.Fatalf("resolve --download netbase: exit %d\n%s", code, stderr)
+	}
+	got, _ := filepath.Glob(filepath.Join(debs, "netbase_*_all.deb"))
+	if len(got) != 1 || !strings.HasPrefix(stdout, "netbase ") {
+		t.Fatalf("--download netbase: files %v, output %q", got, stdout)
+	}
+}
+
+// BenchmarkWarmResolve measures `pgassemble resolve` end to end (in
+// process) on the real trixie arm64 archive once its indexes are cached and
+// its InRelease is unchanged: one conditional GET, signature check, cached
+// index parse, resolution.
+func BenchmarkWarmResolve(b *testing.B) {
+	srcs, err := archive.ReadSources(os.DirFS("/"))
+	if err != nil {
+		b.Skipf("cannot read the host's apt sources: %v", err)
+	}
+	mirror := ""
+	for _, s := range srcs {
+		if s.Enabled && contains(s.Types, "deb") && contains(s.Components, "main") && len(s.URIs) > 0 && !strings.Contains(s.URIs[0], "security") {
+			mirror = strings.TrimRight(s.URIs[0], "/")
+			break
+		}
+	}
+	if mirror == "" {
+		b.Skip("the host's apt sources name no Debian mirror")
+	}
+	status, _ := filepath.Abs("../../testdata/trixie-minbase-arm64.status")
+	cache := b.TempDir()
+	args := []string{"resolve", "-q", "--source", mirror + " trixie main", "--keyring", debianKeyring,
+		"--arch", "arm64", "--status", status, "--cache-dir", cache, "postgresql-17"}
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(io.Discard)
+	root.SetErr(io.Discard)
+	if err := root.Execute(); err != nil {
+		b.Skipf("cold run against %s failed (mirror unreachable?): %v", mirror, err)
+	}
+	for b.Loop() {
+		root := newRootCmd()
+		root.SetArgs(args)
+		root.SetOut(io.Discard)
+		root.SetErr(io.Discard)
+		if err := root.Execute(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -258,6 +258,10 @@ func (c *Client) storeVerified(r io.Reader, dir, url string, wantHash string, wa
 	if wantHash != "" && got != wantHash {
 		return "", "", fmt.Errorf("download %s: SHA256 %s, want %s: %w", url, got, wantHash, ErrChecksum)
 	}
+	// CreateTemp makes 0600 files; the cache may be shared read-only.
+	if err := tmp.Chmod(0o644); err != nil {
+		return "", "", err
+	}
 	if err := tmp.Close(); err != nil {
 		return "", "", err
 	}

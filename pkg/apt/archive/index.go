@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bufio"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -153,19 +154,23 @@ func (c *Client) parseIndex(blob, hash, ext string, ar *apt.Repository) ([]*apt.
 	}
 	plainPath := filepath.Join(c.cacheDir, "plain", hash+".zst")
 	if f, err := os.Open(plainPath); err == nil {
-		defer f.Close()
-		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(2))
+		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
 		if err != nil {
+			f.Close()
 			return nil, err
 		}
-		defer zr.Close()
-		pkgs, err := parsePackages(zr, ar)
+		b, err := io.ReadAll(zr)
+		zr.Close()
+		f.Close()
+		var pkgs []*apt.Package
+		if err == nil {
+			pkgs, err = parsePackagesParallel(b, ar)
+		}
 		if err == nil {
 			return pkgs, nil
 		}
 		// A damaged derived copy: drop it and rebuild from the blob.
 		c.log.Warn("dropping unreadable cached index", "path", plainPath, "err", err)
-		f.Close()
 		os.Remove(plainPath)
 	}
 	f, err := os.Open(blob)
@@ -176,13 +181,14 @@ func (c *Client) parseIndex(blob, hash, ext string, ar *apt.Repository) ([]*apt.
 	var dec io.Reader
 	switch ext {
 	case ".xz":
-		xr, err := xz.NewReader(f)
+		// xz reads byte by byte: without a buffer that is a syscall each.
+		xr, err := xz.NewReader(bufio.NewReaderSize(f, 1<<16))
 		if err != nil {
 			return nil, err
 		}
 		dec = xr
 	case ".gz":
-		gr, err := gzip.NewReader(f)
+		gr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<16))
 		if err != nil {
 			return nil, err
 		}
@@ -198,6 +204,9 @@ func (c *Client) parseIndex(blob, hash, ext string, ar *apt.Repository) ([]*apt.
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
 	defer tmp.Close()
+	if err := tmp.Chmod(0o644); err != nil {
+		return nil, err
+	}
 	zw, err := zstd.NewWriter(tmp, zstd.WithEncoderLevel(zstd.SpeedFastest))
 	if err != nil {
 		return nil, err
