@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -399,5 +400,78 @@ func TestChangedInReleaseRefetches(t *testing.T) {
 	}
 	if !strings.Contains(names(pkgs), "new=1:amd64") {
 		t.Fatalf("updated repository not seen: %s", names(pkgs))
+	}
+}
+
+type recordingProgress struct {
+	mu      sync.Mutex
+	started map[string]int64
+	bytes   map[string]int64
+	errs    map[string]error
+}
+
+func (p *recordingProgress) Start(name string, size int64) archive.Task {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.started[name] = size
+	return &recordingTask{p: p, name: name}
+}
+
+type recordingTask struct {
+	p    *recordingProgress
+	name string
+}
+
+func (t *recordingTask) Add(n int64) {
+	t.p.mu.Lock()
+	defer t.p.mu.Unlock()
+	t.p.bytes[t.name] += n
+}
+
+func (t *recordingTask) Done(err error) {
+	t.p.mu.Lock()
+	defer t.p.mu.Unlock()
+	t.p.errs[t.name] = err
+}
+
+func TestDownloadProgress(t *testing.T) {
+	r := apttest.NewRepo(t, apttest.Config{Suite: "trixie", Components: []string{"main"}, Packages: testPackages()})
+	ctx := context.Background()
+	cache := t.TempDir()
+	prog := &recordingProgress{started: map[string]int64{}, bytes: map[string]int64{}, errs: map[string]error{}}
+	c := newClient(cache, archive.WithProgress(prog), archive.WithParallelism(2))
+	pkgs, err := c.Indexes(ctx, repos(t, r, r.KeyringFile), "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Download(ctx, pkgs[:1]); err != nil { // foo only
+		t.Fatal(err)
+	}
+	prog.started = map[string]int64{}
+	if _, err := c.Download(ctx, pkgs); err != nil {
+		t.Fatal(err)
+	}
+	// foo was cached: no task for it. The others report their full size.
+	if _, ok := prog.started["foo 1.0-1"]; ok {
+		t.Errorf("a cache hit reported a download")
+	}
+	for _, p := range pkgs[1:] {
+		key := p.Name + " " + p.Version
+		if prog.started[key] != p.Size || prog.bytes[key] != p.Size || prog.errs[key] != nil {
+			t.Errorf("%s: started %d, bytes %d, err %v; want size %d", key, prog.started[key], prog.bytes[key], prog.errs[key], p.Size)
+		}
+	}
+}
+
+func TestDownloadRefusesPackagesWithoutOrigin(t *testing.T) {
+	c := newClient(t.TempDir())
+	for _, p := range []*apt.Package{
+		{Name: "installed", Version: "1", Architecture: "all"},
+		{Name: "nohash", Version: "1", Architecture: "all", Repository: &apt.Repository{URI: "http://127.0.0.1:1"}, Filename: "pool/x.deb"},
+		{Name: "escape", Version: "1", Architecture: "all", Repository: &apt.Repository{URI: "http://127.0.0.1:1"}, Filename: "pool/../../x.deb", SHA256: strings.Repeat("a", 64)},
+	} {
+		if _, err := c.Download(context.Background(), []*apt.Package{p}); err == nil || !strings.Contains(err.Error(), p.Name) {
+			t.Errorf("%s: err %v", p.Name, err)
+		}
 	}
 }
