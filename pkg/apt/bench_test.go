@@ -183,3 +183,11 @@ func benchPackages(tb testing.TB) []*Package {
 	}
 	return pkgs
 }
+
+func BenchmarkNewUniverse(b *testing.B) {
+	pkgs := benchPackages(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		NewUniverse("amd64", pkgs)
+	}
+}

@@ -141,16 +141,8 @@ func ParseRelations(s string) (Relations, error) {
 		return nil, nil
 	}
 	// One allocation for all relations and one for the groups.
-	nrel, ngrp := 1, 1
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case ',':
-			nrel++
-			ngrp++
-		case '|':
-			nrel++
-		}
-	}
+	ngrp := 1 + strings.Count(s, ",")
+	nrel := ngrp + strings.Count(s, "|")
 	rels := make([]Relation, 0, nrel)
 	grps := make(Relations, 0, ngrp)
 	p := relParser{s: s}

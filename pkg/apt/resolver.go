@@ -629,9 +629,11 @@ func (r *resolver) choose(q request) (*Package, error) {
 				provs = append(provs, c)
 			}
 		}
+		// Like apt, an installed provider does not settle the choice when
+		// there are several: the user must name one.
 		for _, pb := range r.instProv[q.name] {
-			if r.current(pb.pkg) {
-				return pb.pkg, nil // already provided: nothing to do
+			if r.current(pb.pkg) && !slices.ContainsFunc(provs, func(p *Package) bool { return p.Name == pb.pkg.Name }) {
+				provs = append(provs, pb.pkg)
 			}
 		}
 		switch len(provs) {

@@ -349,6 +349,28 @@ Provides: mail-transport-agent`,
 			errText:  "mail-transport-agent is a virtual package provided by exim4, postfix; select one to install",
 		},
 		{
+			name: "requesting a virtual package with an installed provider among several",
+			available: `Package: gawk
+Version: 1
+Provides: awk`,
+			installed: `Package: mawk
+Version: 1
+Provides: awk`,
+			requests: []string{"awk"},
+			wantErr:  ErrUnsatisfiable,
+			errText:  "awk is a virtual package provided by gawk, mawk; select one to install",
+		},
+		{
+			name: "requesting a virtual package whose only provider is installed",
+			available: `Package: other
+Version: 1`,
+			installed: `Package: mawk
+Version: 1
+Provides: awk`,
+			requests: []string{"awk"},
+			want:     nil,
+		},
+		{
 			name: "exact version pin",
 			available: `Package: pg
 Version: 17.12-1
