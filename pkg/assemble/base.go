@@ -86,6 +86,9 @@ func (s BaseSource) Pull(ctx context.Context, ref string, platforms []v1.Platfor
 		if p == nil {
 			p = &v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
 		}
+		if p.OS == "" || p.Architecture == "" {
+			return nil, fmt.Errorf("base image %s is a single image whose config names no platform (os %q, architecture %q): %w", ref, p.OS, p.Architecture, ErrPlatformMissing)
+		}
 		images[platformKey(*p)] = img
 		available = append(available, platformKey(*p))
 	}
