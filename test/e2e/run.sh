@@ -5,6 +5,7 @@
 #   test/e2e/run.sh env [-- CMD]   registry and base images only; runs CMD (e.g. bash) while they are up
 #   test/e2e/run.sh base-checks    the generic checks against the published base images (harness check)
 #   test/e2e/run.sh checks         the checks only, against images named by E2E_IMAGE_* (registry must be up)
+#   test/e2e/run.sh reference      the checks against 17-standard-trixie made the Dockerfile way (podman)
 #   test/e2e/run.sh demo           registry, trixie base, pgassemble minimal 17, then podman run of it
 #   test/e2e/run.sh clean          remove the base-image cache and podman images this suite pulled
 #
@@ -133,6 +134,53 @@ cmd_checks() {
 	return $rc
 }
 
+# e2e_reference MAJOR TYPE SUITE builds the image the Dockerfile way (apt-get in a container
+# of the base, under qemu for arm64, podman commit, push) as REGISTRY/e2e-reference/
+# postgresql:MAJOR-TYPE-SUITE. It proves the checks pass on an image pgassemble did not make,
+# and gives the time the Docker-less alternative takes for comparison.
+e2e_reference() {
+	local major=$1 type=$2 suite=$3 arch args=() start name pkgs
+	local repo="$E2E_REGISTRY_ADDR/e2e-reference/postgresql" tag="$major-$type-$suite"
+	pkgs="postgresql-$major"
+	[ "$type" = standard ] && pkgs="$pkgs locales-all postgresql-$major-pgaudit postgresql-$major-pgvector postgresql-$major-pg-failover-slots"
+	: >"$E2E_WORK/builds.tsv"
+	for arch in $E2E_ARCHES; do
+		name=e2e-reference-$$-$arch
+		start=$(date +%s%N)
+		e2e_log "reference $tag/$arch: apt-get install in a container (log $E2E_WORK/reference-$arch.log)"
+		podman run --name "$name" --arch "$arch" --tls-verify=false --runtime runc \
+			--ulimit nofile=1024:1024 --ulimit nproc=4096:4096 "$E2E_REGISTRY_ADDR/library/debian:$suite-slim" sh -ec "
+				export DEBIAN_FRONTEND=noninteractive
+				groupadd -r -g 26 postgres && useradd -r -u 26 -g 26 -d /var/lib/postgresql -s /bin/bash postgres
+				apt-get update -q
+				apt-get install -y -q --no-install-recommends postgresql-common ca-certificates gnupg libsasl2-modules libldap-common
+				sed -ri 's/^#? *create_main_cluster .*/create_main_cluster = false/' /etc/postgresql-common/createcluster.conf
+				apt-get install -y -q --no-install-recommends $pkgs
+				rm -rf /var/lib/apt/lists/* /var/cache/debconf/*-old /var/lib/dpkg/*-old" >"$E2E_WORK/reference-$arch.log" 2>&1 ||
+			{ podman rm -f "$name" >/dev/null; tail -n 20 "$E2E_WORK/reference-$arch.log" >&2; e2e_die "reference build $arch failed"; }
+		podman commit -q --change "USER 26" --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/postgresql/$major/bin" \
+			"$name" "$repo:$tag-$arch" >/dev/null
+		podman rm -f "$name" >/dev/null
+		podman push -q --tls-verify=false --format oci "$repo:$tag-$arch" >/dev/null
+		podman rmi -f "$repo:$tag-$arch" >/dev/null
+		printf 'reference-%s-%s\t%d\t0\t%s\n' "$tag" "$arch" $((($(date +%s%N) - start) / 1000000)) "$E2E_WORK/reference-$arch.log" >>"$E2E_WORK/builds.tsv"
+		args+=(-m "$repo:$tag-$arch")
+	done
+	crane index append "${args[@]}" -t "$repo:$tag" >/dev/null 2>>"$E2E_WORK/crane.log" || e2e_die "crane index append $repo:$tag"
+	E2E_REFERENCE=$repo:$tag
+}
+
+cmd_reference() {
+	e2e_init
+	local rc=0
+	e2e_env trixie
+	e2e_reference 17 standard trixie
+	export E2E_IMAGE_STANDARD=$E2E_REFERENCE
+	e2e_checks 'TestStandard' || rc=1
+	e2e_summary "$E2E_IMAGE_STANDARD" || rc=1
+	return $rc
+}
+
 cmd_env() {
 	e2e_init
 	e2e_env trixie bookworm
@@ -182,6 +230,7 @@ main() {
 	base-checks) cmd_base_checks ;;
 	checks) cmd_checks "$@" ;;
 	demo) cmd_demo ;;
+	reference) cmd_reference ;;
 	clean) cmd_clean ;;
 	*) e2e_die "unknown command $cmd (e2e, env, base-checks, checks, demo, clean)" ;;
 	esac

@@ -1,0 +1,41 @@
+# End-to-end suite (test/e2e). Included from the top-level Makefile; needs root on Debian 12.
+# Everything it starts stops when the target ends; the base-image cache stays in
+# $(E2E_CACHE) so the next run does not debootstrap again.
+
+E2E_RUN    ?= test/e2e/run.sh
+E2E_CACHE  ?= /var/cache/pgassemble-e2e
+PGASSEMBLE ?= ./bin/pgassemble
+
+export E2E_CACHE
+
+.PHONY: e2e e2e-env e2e-base-checks e2e-reference e2e-clean demo-env demo
+
+# The whole suite: registry, base images, the two pgassemble builds, the checks, the summary
+# (also written to test/e2e/summary.txt). Exits non-zero if anything failed or was not checked.
+e2e: $(PGASSEMBLE)
+	PGASSEMBLE=$(abspath $(PGASSEMBLE)) $(E2E_RUN) e2e
+
+# Registry and base images only (builds the cached base images when missing), then stops.
+# E2E_SHELL=1 keeps them up for an interactive shell: make e2e-env E2E_SHELL=1
+e2e-env:
+	$(E2E_RUN) env $(if $(E2E_SHELL),-- bash)
+
+# The generic checks against the published Debian base images: proves the harness itself.
+e2e-base-checks:
+	$(E2E_RUN) base-checks
+
+# The checks against 17-standard-trixie made the Dockerfile way (apt-get in podman).
+e2e-reference:
+	$(E2E_RUN) reference
+
+# Removes the base-image cache and the podman images pulled from the suite's registry.
+e2e-clean:
+	$(E2E_RUN) clean
+
+# The README's first command: local registry, local trixie base, pgassemble --pg 17
+# --type minimal, then the podman run line that starts the published image, run once.
+demo-env:
+	$(E2E_RUN) env
+
+demo: $(PGASSEMBLE)
+	PGASSEMBLE=$(abspath $(PGASSEMBLE)) $(E2E_RUN) demo
