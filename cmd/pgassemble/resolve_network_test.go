@@ -54,10 +54,16 @@ var instLine = regexp.MustCompile(`^Inst (\S+) (?:\[\S+\] )?\((\S+) `)
 
 // TestResolveMatchesAptOnRealArchive compares `pgassemble resolve` with
 // `apt-get install -s --no-install-recommends` on the real trixie archive,
-// for arm64, on top of a debootstrap minbase status, apt configured the
+// for arm64 and amd64, on top of a debootstrap minbase status, apt configured the
 // same way (one source, one keyring, a private state directory).
 func TestResolveMatchesAptOnRealArchive(t *testing.T) {
 	mirror := hostDebianMirror(t)
+	for _, arch := range []string{"arm64", "amd64"} {
+		t.Run(arch, func(t *testing.T) { compareWithApt(t, mirror, arch) })
+	}
+}
+
+func compareWithApt(t *testing.T, mirror, arch string) {
 	if _, err := os.Stat(debianKeyring); err != nil {
 		t.Skipf("%s is absent (package debian-archive-keyring): %v", debianKeyring, err)
 	}
@@ -76,7 +82,7 @@ func TestResolveMatchesAptOnRealArchive(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Skipf("the host's Debian mirror %s has no trixie InRelease: %s", mirror, resp.Status)
 	}
-	statusFile, err := filepath.Abs("../../testdata/trixie-minbase-arm64.status")
+	statusFile, err := filepath.Abs("../../testdata/trixie-minbase-" + arch + ".status")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +90,7 @@ func TestResolveMatchesAptOnRealArchive(t *testing.T) {
 
 	// pgassemble
 	stdout, stderr, code := runCLI(t, "resolve", "--source", mirror+" trixie main", "--keyring", debianKeyring,
-		"--arch", "arm64", "--status", statusFile, "--cache-dir", t.TempDir(), request)
+		"--arch", arch, "--status", statusFile, "--cache-dir", t.TempDir(), request)
 	if code != 0 {
 		t.Fatalf("pgassemble resolve: exit %d\n%s", code, stderr)
 	}
@@ -102,7 +108,7 @@ func TestResolveMatchesAptOnRealArchive(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	list := "deb [arch=arm64 signed-by=" + debianKeyring + "] " + mirror + " trixie main\n"
+	list := "deb [arch=" + arch + " signed-by=" + debianKeyring + "] " + mirror + " trixie main\n"
 	if err := os.WriteFile(filepath.Join(dir, "etc/sources.list"), []byte(list), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -125,8 +131,8 @@ func TestResolveMatchesAptOnRealArchive(t *testing.T) {
 		"-o", "Dir::State::status=" + filepath.Join(dir, "state/status"),
 		"-o", "Dir::State::Lists=" + filepath.Join(dir, "state/lists"),
 		"-o", "Dir::Cache=" + filepath.Join(dir, "cache"),
-		"-o", "APT::Architecture=arm64",
-		"-o", "APT::Architectures::=arm64",
+		"-o", "APT::Architecture=" + arch,
+		"-o", "APT::Architectures::=" + arch,
 		"-o", "APT::Install-Recommends=0",
 		"-o", "Debug::NoLocking=1",
 	}
@@ -160,7 +166,7 @@ func TestResolveMatchesAptOnRealArchive(t *testing.T) {
 	// architecture-independent package without dependencies.
 	debs := t.TempDir()
 	stdout, stderr, code = runCLI(t, "resolve", "-q", "--source", mirror+" trixie main", "--keyring", debianKeyring,
-		"--arch", "arm64", "--status", statusFile, "--cache-dir", t.TempDir(), "--download", debs, "netbase")
+		"--arch", arch, "--status", statusFile, "--cache-dir", t.TempDir(), "--download", debs, "netbase")
 	if code != 0 {
 		t.Fatalf("resolve --download netbase: exit %d\n%s", code, stderr)
 	}
