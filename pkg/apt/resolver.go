@@ -101,28 +101,30 @@ type resolver struct {
 	arch string
 	log  *slog.Logger
 
-	inst     map[string]*Package     // installed, by name
-	instProv map[string][]providedBy // virtual name -> installed providers
-	instRDep map[string][]*Package   // name -> installed packages whose (Pre-)Depends mention it
-	sel      map[string]*Package     // marked for install (new or upgrade)
-	selProv  map[string][]providedBy // virtual name -> marked providers (may hold stale entries)
-	reason   map[string]string       // why sel[name] was marked
-	override map[string]*Package     // candidate chosen by a request's version or glob
-	undo     []undoEntry
+	inst         map[string]*Package     // installed, by name
+	instProv     map[string][]providedBy // virtual name -> installed providers
+	instRDep     map[string][]*Package   // name -> installed packages whose (Pre-)Depends mention it
+	instBySource map[string][]*Package   // source name -> installed binaries, by name
+	sel          map[string]*Package     // marked for install (new or upgrade)
+	selProv      map[string][]providedBy // virtual name -> marked providers (may hold stale entries)
+	reason       map[string]string       // why sel[name] was marked
+	override     map[string]*Package     // candidate chosen by a request's version or glob
+	undo         []undoEntry
 }
 
 func newResolver(u *Universe, installed []*Package, opts ResolveOptions) *resolver {
 	r := &resolver{
-		u:        u,
-		arch:     u.arch,
-		log:      opts.Logger,
-		inst:     make(map[string]*Package, len(installed)),
-		instProv: make(map[string][]providedBy),
-		instRDep: make(map[string][]*Package),
-		sel:      make(map[string]*Package),
-		selProv:  make(map[string][]providedBy),
-		reason:   make(map[string]string),
-		override: make(map[string]*Package),
+		u:            u,
+		arch:         u.arch,
+		log:          opts.Logger,
+		inst:         make(map[string]*Package, len(installed)),
+		instProv:     make(map[string][]providedBy),
+		instRDep:     make(map[string][]*Package),
+		instBySource: make(map[string][]*Package),
+		sel:          make(map[string]*Package),
+		selProv:      make(map[string][]providedBy),
+		reason:       make(map[string]string),
+		override:     make(map[string]*Package),
 	}
 	for _, p := range installed {
 		if p.Architecture != r.arch && p.Architecture != "all" && p.Architecture != "" {
@@ -134,7 +136,9 @@ func newResolver(u *Universe, installed []*Package, opts ResolveOptions) *resolv
 		}
 		r.inst[p.Name] = p
 	}
-	for _, p := range r.inst {
+	for _, name := range sortedKeys(r.inst) {
+		p := r.inst[name]
+		r.instBySource[p.Source] = append(r.instBySource[p.Source], p)
 		for _, alt := range p.Provides {
 			for _, pr := range alt {
 				r.instProv[pr.Name] = append(r.instProv[pr.Name], providedBy{pkg: p, rel: pr})
@@ -503,6 +507,22 @@ func (r *resolver) process(p *Package, depth int) *ResolveError {
 	for i, c := range toUpgrade {
 		if e := r.markInstall(c, "upgrade: "+because[i], depth+1); e != nil {
 			return e.prepend(fmt.Sprintf("upgrade %s to %s because %s", c.Name, c.Version, because[i]))
+		}
+	}
+	// apt (since 2.5.2) upgrades the installed binaries built from the same
+	// source at the same source version along with p, so that libssl3t64
+	// follows openssl. Unlike the upgrades above this is a courtesy: when
+	// one cannot be done it is left out.
+	for _, q := range r.instBySource[p.Source] {
+		if q.Name == p.Name || !r.current(q) {
+			continue
+		}
+		c := r.candidate(q.Name)
+		if c == q || c.Source != p.Source || sourceVersion(c) != sourceVersion(p) {
+			continue
+		}
+		if e := r.markInstall(c, fmt.Sprintf("upgrade: built from source %s %s like %s", p.Source, sourceVersion(p), p.Name), depth+1); e != nil {
+			r.debug("same-source upgrade skipped", "package", c.Name, "err", e)
 		}
 	}
 	for _, f := range depFields(p) {
@@ -1014,4 +1034,12 @@ func tarjan(n int, edges [][]int) []int {
 		}
 	}
 	return comp
+}
+
+// sourceVersion is the version of the source package p was built from.
+func sourceVersion(p *Package) string {
+	if p.SourceVersion != "" {
+		return p.SourceVersion
+	}
+	return p.Version
 }

@@ -586,6 +586,41 @@ Depends: libx (= 1)`,
 			},
 		},
 		{
+			name: "installed binaries of the same source follow along",
+			available: `Package: openssl
+Version: 3.5.9-1
+Depends: libssl3t64 (>= 3.0)
+
+Package: libssl3t64
+Source: openssl
+Version: 3.5.9-1
+
+Package: openssl-provider-legacy
+Source: openssl
+Version: 3.5.9-1
+
+Package: libcrypt1
+Source: libxcrypt
+Version: 2`,
+			installed: `Package: libssl3t64
+Source: openssl
+Version: 3.5.1-1
+
+Package: openssl-provider-legacy
+Source: openssl
+Version: 3.5.1-1
+
+Package: libcrypt1
+Source: libxcrypt
+Version: 1`,
+			requests: []string{"openssl"},
+			want: []string{
+				"libssl3t64 3.5.9-1 (from 3.5.1-1) <- upgrade: built from source openssl 3.5.9-1 like openssl",
+				"openssl 3.5.9-1 <- requested",
+				"openssl-provider-legacy 3.5.9-1 (from 3.5.1-1) <- upgrade: built from source openssl 3.5.9-1 like libssl3t64",
+			},
+		},
+		{
 			name: "dependency cycle ordered by name, pre-depends honoured",
 			available: `Package: app
 Version: 1
