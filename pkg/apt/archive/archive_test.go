@@ -295,6 +295,7 @@ func TestFailures(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
+			t.Logf("error: %v", err)
 			if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
 				t.Errorf("error %q is not %v", err, tc.wantErr)
 			}

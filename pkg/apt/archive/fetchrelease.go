@@ -134,7 +134,7 @@ func (c *Client) Release(ctx context.Context, repo Repo) (*Release, error) {
 		c.log.Debug("no InRelease, trying Release + Release.gpg", "url", url)
 		return c.detachedRelease(ctx, repo, base)
 	case err != nil:
-		return nil, fmt.Errorf("fetch %s: %w", url, err)
+		return nil, err // *HTTPError and *url.Error name the URL
 	}
 	if repo.Trusted {
 		plain = data
@@ -171,7 +171,7 @@ func (c *Client) detachedRelease(ctx context.Context, repo Repo, base string) (*
 			return err
 		})
 		if err != nil {
-			return nil, fmt.Errorf("fetch %s: %w", u, err)
+			return nil, err
 		}
 		return b, nil
 	}
