@@ -476,3 +476,26 @@ func TestDownloadRefusesPackagesWithoutOrigin(t *testing.T) {
 		}
 	}
 }
+
+func TestClientParsesAnIndexOnce(t *testing.T) {
+	r := apttest.NewRepo(t, apttest.Config{Suite: "trixie", Components: []string{"main"}, Packages: testPackages()})
+	ctx := context.Background()
+	c := newClient(t.TempDir())
+	a, err := c.Indexes(ctx, repos(t, r, r.KeyringFile), "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.Indexes(ctx, repos(t, r, r.KeyringFile), "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) == 0 || len(a) != len(b) || a[0] != b[0] {
+		t.Fatalf("second Indexes call re-parsed the index")
+	}
+	// A new client parses again (from the disk cache).
+	c2 := newClient(c.CacheDir())
+	d, err := c2.Indexes(ctx, repos(t, r, r.KeyringFile), "amd64")
+	if err != nil || len(d) != len(a) || d[0] == a[0] {
+		t.Fatalf("new client: %d packages, same pointers %v, err %v", len(d), len(d) > 0 && d[0] == a[0], err)
+	}
+}

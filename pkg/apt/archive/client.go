@@ -12,7 +12,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
+
+	"github.com/pgassemble/pgassemble/pkg/apt"
 )
 
 // Client fetches and verifies repository metadata and packages, keeping
@@ -27,6 +30,12 @@ type Client struct {
 	progress         Progress
 	ignoreValidUntil bool
 	now              func() time.Time
+
+	// parsed remembers indexes parsed by this client (key: index SHA256
+	// and repository), so callers combining the same repositories in
+	// several ways parse each index once per process.
+	mu     sync.Mutex
+	parsed map[string][]*apt.Package
 }
 
 // Option configures a Client.
@@ -83,6 +92,7 @@ func New(opts ...Option) *Client {
 		backoff:  500 * time.Millisecond,
 		log:      slog.New(slog.DiscardHandler),
 		now:      time.Now,
+		parsed:   map[string][]*apt.Package{},
 	}
 	for _, o := range opts {
 		o(c)

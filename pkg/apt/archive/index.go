@@ -97,14 +97,24 @@ func (c *Client) index(ctx context.Context, repo Repo, rel *Release, ar *apt.Rep
 		return nil, nil
 	}
 	fh := rel.Files[name]
+	memo := fh.SHA256 + " " + repo.String() + " " + repo.Keyring.String()
+	c.mu.Lock()
+	pkgs, ok := c.parsed[memo]
+	c.mu.Unlock()
+	if ok {
+		return pkgs, nil
+	}
 	blob, err := c.indexBlob(ctx, base, name, fh, rel.AcquireByHash)
 	if err != nil {
 		return nil, err
 	}
-	pkgs, err := c.parseIndex(blob, fh.SHA256, path.Ext(name), ar)
+	pkgs, err = c.parseIndex(blob, fh.SHA256, path.Ext(name), ar)
 	if err != nil {
 		return nil, fmt.Errorf("parse %s%s: %w", base, name, err)
 	}
+	c.mu.Lock()
+	c.parsed[memo] = pkgs
+	c.mu.Unlock()
 	c.log.Debug("index", "url", base+name, "packages", len(pkgs))
 	return pkgs, nil
 }
