@@ -52,6 +52,9 @@ type Options struct {
 	Replayer Replayer
 	// NoReplay disables the replay entirely (no accounts, no Observe).
 	NoReplay bool
+	// XZCommand, when set, is an xz binary used to decompress data.tar.xz
+	// (see WithXZCommand); empty uses the pure-Go decoder.
+	XZCommand string
 	// Logger receives progress at debug level; nil discards.
 	Logger *slog.Logger
 }
@@ -258,7 +261,7 @@ func (b *Builder) convert(ctx context.Context, debs []Deb, infos []*ControlInfo,
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i := range debs {
 		g.Go(func() error {
-			d, err := decodeDeb(gctx, debs[i], infos[i], tmp)
+			d, err := decodeDeb(gctx, debs[i], infos[i], tmp, b.debOptions()...)
 			if err != nil {
 				return err
 			}
@@ -330,6 +333,13 @@ func (b *Builder) writeTar(ctx context.Context, w io.Writer, entries []*outEntry
 	return tw.Close()
 }
 
+func (b *Builder) debOptions() []DebOption {
+	if b.opts.XZCommand != "" {
+		return []DebOption{WithXZCommand(b.opts.XZCommand)}
+	}
+	return nil
+}
+
 // Finish returns the state layer: var/lib/dpkg/status for the base plus
 // every added package, and the files the replay produces.
 func (b *Builder) Finish(ctx context.Context) (v1.Layer, error) {
@@ -346,10 +356,15 @@ func (b *Builder) Finish(ctx context.Context) (v1.Layer, error) {
 		}
 	}
 	entries := map[string]*outEntry{}
+	t := &tree{base: b.base, overlay: b.overlay}
 	for _, f := range files {
 		p, err := cleanName(f.Path)
 		if err != nil || p == "" {
 			return nil, fmt.Errorf("replay file %q: %w", f.Path, ErrUnsafePath)
+		}
+		// Written where dpkg-like path resolution puts it (merged /usr).
+		if p, err = t.resolveParent(p); err != nil {
+			return nil, fmt.Errorf("replay file %q: %v: %w", f.Path, err, ErrUnsafePath)
 		}
 		h := tar.Header{Name: p, Typeflag: f.Type, Mode: f.Mode & 0o7777, Uid: f.Uid, Gid: f.Gid, ModTime: b.epoch}
 		e := &outEntry{hdr: h}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
 	"strconv"
 	"strings"
 
@@ -71,15 +72,31 @@ type DebReader struct {
 	data    bool
 	zr      io.Reader
 	member  string
+
+	xzCommand string
+}
+
+// DebOption configures a DebReader.
+type DebOption func(*DebReader)
+
+// WithXZCommand decompresses data.tar.xz with an external xz binary (path,
+// e.g. "/usr/bin/xz") instead of the pure-Go decoder, which is about six
+// times slower. Decompression is exact and checked (xz's own check, and the
+// .deb's SHA256 upstream), so the output is the same either way.
+func WithXZCommand(path string) DebOption {
+	return func(d *DebReader) { d.xzCommand = path }
 }
 
 // OpenDeb starts reading a .deb from r; name is used in errors only.
-func OpenDeb(r io.Reader, name string) (*DebReader, error) {
+func OpenDeb(r io.Reader, name string, opts ...DebOption) (*DebReader, error) {
 	ar, err := newArReader(r, name)
 	if err != nil {
 		return nil, err
 	}
 	d := &DebReader{name: name, ar: ar}
+	for _, o := range opts {
+		o(d)
+	}
 	m, err := ar.Next()
 	if err != nil {
 		return nil, err
@@ -222,7 +239,14 @@ func (d *DebReader) Data() (*tar.Reader, error) {
 	if !strings.HasPrefix(m, "data.tar") {
 		return nil, fmt.Errorf("%s: expected data.tar, found member %q: %w", d.name, m, ErrBadDeb)
 	}
-	zr, closer, err := decompressor(d.ar, strings.TrimPrefix(m, "data.tar"))
+	ext := strings.TrimPrefix(m, "data.tar")
+	var zr io.Reader
+	var closer io.Closer
+	if ext == ".xz" && d.xzCommand != "" {
+		zr, closer, err = externalXZ(d.xzCommand, d.ar)
+	} else {
+		zr, closer, err = decompressor(d.ar, ext)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", d.name, m, err)
 	}
@@ -242,6 +266,11 @@ func (d *DebReader) Verify() error {
 	}
 	if _, err := io.Copy(io.Discard, d.zr); err != nil {
 		return fmt.Errorf("%s: %s: %w", d.name, d.member, err)
+	}
+	if w, ok := d.closer.(interface{ wait() error }); ok {
+		if err := w.wait(); err != nil {
+			return fmt.Errorf("%s: %s: %w", d.name, d.member, err)
+		}
 	}
 	for {
 		m, err := d.ar.Next()
@@ -390,4 +419,45 @@ func (a *arReader) Read(p []byte) (int, error) {
 		err = nil
 	}
 	return n, err
+}
+
+// xzProcess is an external "xz -dc" fed from the ar member.
+type xzProcess struct {
+	cmd    *exec.Cmd
+	stderr bytes.Buffer
+	waited bool
+	err    error
+}
+
+func externalXZ(path string, r io.Reader) (io.Reader, io.Closer, error) {
+	p := &xzProcess{cmd: exec.Command(path, "-dc")}
+	p.cmd.Stdin = r
+	p.cmd.Stderr = &p.stderr
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := p.cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("start %s: %w", path, err)
+	}
+	return bufio.NewReaderSize(out, 256<<10), p, nil
+}
+
+// wait reaps the process once its output was read to the end.
+func (p *xzProcess) wait() error {
+	if !p.waited {
+		p.waited = true
+		if err := p.cmd.Wait(); err != nil {
+			p.err = fmt.Errorf("%w: xz: %v: %s", ErrBadDeb, err, strings.TrimSpace(p.stderr.String()))
+		}
+	}
+	return p.err
+}
+
+func (p *xzProcess) Close() error {
+	if !p.waited {
+		p.cmd.Process.Kill()
+		p.wait()
+	}
+	return nil
 }

@@ -63,13 +63,13 @@ func cleanName(name string) (string, error) {
 
 // decodeDeb reads one .deb, spooling file bodies to a file in dir. Bodies
 // go to disk so the stage can be sorted without holding data in memory.
-func decodeDeb(ctx context.Context, deb Deb, info *ControlInfo, dir string) (*decodedDeb, error) {
+func decodeDeb(ctx context.Context, deb Deb, info *ControlInfo, dir string, opts ...DebOption) (*decodedDeb, error) {
 	f, err := os.Open(deb.Path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	dr, err := OpenDeb(f, deb.Path)
+	dr, err := OpenDeb(f, deb.Path, opts...)
 	if err != nil {
 		return nil, err
 	}
