@@ -1,0 +1,802 @@
+//go:build fidelity
+
+package fidelity
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/pgassemble/pgassemble/pkg/apt"
+	"github.com/pgassemble/pgassemble/pkg/apt/archive"
+	"github.com/pgassemble/pgassemble/pkg/layer"
+	"github.com/pgassemble/pgassemble/pkg/layer/replay"
+	"github.com/pgassemble/pgassemble/pkg/variants"
+)
+
+// Subtrees whose contents are not compared: kernel and runtime mounts, and
+// what upstream's Dockerfile deletes after every install (apt lists, caches,
+// logs). The directories themselves are compared.
+var skipped = []string{"/proc", "/dev", "/sys", "/tmp", "/var/tmp", "/var/cache", "/var/log", "/var/lib/apt/lists"}
+
+func skipPath(p string) bool { return slices.Contains(skipped, p) }
+
+// pruned reports whether upstream's Dockerfile deletes p after installing
+// (rm -rf /var/lib/apt/lists/* /var/cache/* /var/log/*): dpkg -V then calls
+// it missing on apt-get's tree, which is expected.
+func pruned(p string) bool {
+	for _, d := range []string{"/var/lib/apt/lists/", "/var/cache/", "/var/log/"} {
+		if strings.HasPrefix(p, d) {
+			return true
+		}
+	}
+	return false
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// run is one architecture's run: its directories, timings and findings.
+type run struct {
+	t       *testing.T
+	arch    string
+	suite   string
+	target  variants.Target
+	results string // results directory of this arch
+	ours    string // root built by pgassemble
+	apt     string // root built by apt-get (compare arches only)
+	log     io.Writer
+	timings []timing
+	mu      sync.Mutex
+}
+
+type timing struct {
+	name string
+	d    time.Duration
+}
+
+func (r *run) timed(name string, fn func() error) error {
+	start := time.Now()
+	err := fn()
+	r.mu.Lock()
+	r.timings = append(r.timings, timing{name, time.Since(start)})
+	r.mu.Unlock()
+	r.t.Logf("%s: %s in %s", r.arch, name, time.Since(start).Round(100*time.Millisecond))
+	return err
+}
+
+func TestFidelity(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the fidelity suite needs root (chroot, mounts, file owners): run `make fidelity` as root")
+	}
+	suite := env("FIDELITY_SUITE", "trixie")
+	arches := strings.Fields(env("FIDELITY_ARCHES", "amd64 arm64"))
+	compare := strings.Fields(env("FIDELITY_COMPARE_ARCHES", "amd64"))
+	results := env("FIDELITY_RESULTS", "/var/tmp/pgassemble-fidelity-results")
+	cache := env("FIDELITY_CACHE", "/var/cache/pgassemble-fidelity")
+	if !slices.Contains(arches, "arm64") {
+		t.Logf("NOT CHECKED: arm64 (FIDELITY_ARCHES=%q)", strings.Join(arches, " "))
+	}
+	tg, err := variants.Default().Target("17", "standard", suite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := archive.New(archive.WithCacheDir(filepath.Join(cache, "archive")),
+		archive.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	for _, arch := range arches {
+		t.Run(arch, func(t *testing.T) {
+			r := &run{t: t, arch: arch, suite: suite, target: tg, results: filepath.Join(results, arch)}
+			r.main(context.Background(), client, cache, slices.Contains(compare, arch))
+		})
+	}
+}
+
+func (r *run) main(ctx context.Context, client *archive.Client, cache string, compare bool) {
+	t := r.t
+	if r.arch != hostArch(t) {
+		if why := os.Getenv("FIDELITY_BINFMT_MISSING"); why != "" {
+			t.Fatalf("NOT CHECKED: %s cannot run in a chroot on this host: %s. Install qemu-user-static and binfmt-support, or run with FIDELITY_ARCHES=%s to leave %s out explicitly", r.arch, why, hostArch(t), r.arch)
+		}
+		if !binfmtEnabled(r.arch) {
+			t.Fatalf("NOT CHECKED: %s binaries cannot run here (no enabled qemu entry in /proc/sys/fs/binfmt_misc); run through test/fidelity/run.sh, which sets it up, or set FIDELITY_ARCHES=%s", r.arch, hostArch(t))
+		}
+	}
+	tarball := os.Getenv("FIDELITY_BASE_" + r.arch)
+	if tarball == "" {
+		t.Fatalf("FIDELITY_BASE_%s is not set: run the suite through `make fidelity` (test/fidelity/run.sh), which builds or finds the %s minbase root", r.arch, r.suite)
+	}
+	if err := os.RemoveAll(r.results); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(r.results, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(r.results, "commands.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	r.log = logf
+
+	work, err := os.MkdirTemp("/var/tmp", "pgassemble-fidelity-"+r.arch+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := os.Getenv("FIDELITY_KEEP") == "1"
+	t.Cleanup(func() {
+		if keep {
+			t.Logf("kept the trees in %s", work)
+			return
+		}
+		// chroot.sh mounts only in private namespaces, so nothing is mounted here.
+		if err := os.RemoveAll(work); err != nil {
+			t.Errorf("remove %s: %v", work, err)
+		}
+	})
+	r.ours = filepath.Join(work, "pgassemble")
+	r.apt = filepath.Join(work, "apt-get")
+	if err := r.timed("extract base", func() error { return extract(tarball, r.ours) }); err != nil {
+		t.Fatal(err)
+	}
+	if compare {
+		if err := r.timed("copy base", func() error { return sh("", "cp", "-a", r.ours, r.apt) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Resolve every stage against the root's dpkg status, as pgassemble does.
+	var stages [][]apt.Planned
+	var debs map[string]string // sha256 -> cached .deb
+	if err := r.timed("resolve+download", func() (err error) {
+		stages, debs, err = r.resolve(ctx, client)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	var wg sync.WaitGroup
+	var oursErr, aptErr error
+	var unhandled []replay.Classification
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		oursErr = r.timed("pgassemble layers+apply", func() (err error) {
+			unhandled, err = r.buildOurs(ctx, stages, debs, filepath.Join(cache, "layers"))
+			return err
+		})
+	}()
+	if compare {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			aptErr = r.timed("apt-get install (Dockerfile steps)", func() error { return r.buildApt(stages, debs) })
+		}()
+	}
+	wg.Wait()
+	if oursErr != nil {
+		t.Fatalf("pgassemble build: %v", oursErr)
+	}
+	for _, c := range unhandled {
+		t.Errorf("replay: unhandled maintainer-script command: %s %s: %q (%s)", c.Package, c.Script, c.Command, c.Reason)
+	}
+	if aptErr != nil {
+		t.Fatalf("apt-get build: %v (see %s)", aptErr, filepath.Join(r.results, "commands.log"))
+	}
+
+	var added []string
+	for _, st := range stages {
+		for _, p := range st {
+			added = append(added, p.Name)
+		}
+	}
+	if compare {
+		r.compareSelections(stages)
+		r.compareTrees()
+	}
+	var aptChecks *checkResult
+	if compare {
+		aptChecks = r.checks("apt-get", r.apt, added, nil)
+	}
+	r.checks("pgassemble", r.ours, added, aptChecks)
+	r.writeTimings()
+}
+
+func hostArch(t *testing.T) string {
+	out, err := exec.Command("dpkg", "--print-architecture").Output()
+	if err != nil {
+		t.Fatalf("dpkg --print-architecture: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func binfmtEnabled(arch string) bool {
+	name := map[string]string{"arm64": "qemu-aarch64", "armhf": "qemu-arm", "ppc64el": "qemu-ppc64le", "s390x": "qemu-s390x"}[arch]
+	b, err := os.ReadFile("/proc/sys/fs/binfmt_misc/" + name)
+	return err == nil && strings.HasPrefix(string(b), "enabled")
+}
+
+func extract(tarball, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return sh("", "tar", "-xzf", tarball, "-C", dir, "--numeric-owner", "--same-permissions")
+}
+
+func sh(dir string, name string, args ...string) error {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// resolve resolves each stage of the target against the root's dpkg status
+// and downloads every .deb, like assemble's planPlatform.
+func (r *run) resolve(ctx context.Context, client *archive.Client) ([][]apt.Planned, map[string]string, error) {
+	fsys := os.DirFS(r.ours)
+	sources, err := archive.ReadSources(fsys)
+	if err != nil {
+		return nil, nil, err
+	}
+	repos, err := archive.Repos(fsys, sources)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(repos) == 0 {
+		return nil, nil, errors.New("the base root has no apt sources")
+	}
+	pkgs, err := client.Indexes(ctx, repos, r.arch)
+	if err != nil {
+		return nil, nil, err
+	}
+	u := apt.NewUniverse(r.arch, pkgs)
+	installed, err := readStatus(filepath.Join(r.ours, "var/lib/dpkg/status"))
+	if err != nil {
+		return nil, nil, err
+	}
+	var stages [][]apt.Planned
+	var all []*apt.Package
+	var plan strings.Builder
+	for _, st := range r.target.Stages {
+		set, err := apt.Resolve(u, installed, st.Packages, apt.ResolveOptions{})
+		if err != nil {
+			return nil, nil, fmt.Errorf("resolve stage %s: %w", st.Name, err)
+		}
+		stages = append(stages, set.Packages)
+		fmt.Fprintf(&plan, "# stage %s: %s\n", st.Name, strings.Join(st.Packages, " "))
+		for _, p := range set.Packages {
+			all = append(all, p.Package)
+			fmt.Fprintf(&plan, "%s %s %s\t%s\n", p.Name, p.Version, p.Architecture, p.Reason)
+		}
+		installed = applyInstall(installed, set)
+	}
+	if err := os.WriteFile(filepath.Join(r.results, "plan.txt"), []byte(plan.String()), 0o644); err != nil {
+		return nil, nil, err
+	}
+	paths, err := client.Download(ctx, all)
+	if err != nil {
+		return nil, nil, err
+	}
+	debs := map[string]string{}
+	for i, p := range all {
+		debs[p.SHA256] = paths[i]
+	}
+	return stages, debs, nil
+}
+
+func readStatus(file string) ([]*apt.Package, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	pkgs, err := apt.ParseStatus(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return pkgs, nil
+}
+
+func applyInstall(installed []*apt.Package, set *apt.InstallSet) []*apt.Package {
+	byName := map[string]int{}
+	out := append([]*apt.Package(nil), installed...)
+	for i, p := range out {
+		byName[p.Name] = i
+	}
+	for _, p := range set.Packages {
+		np := *p.Package
+		np.Status = "install ok installed"
+		if i, ok := byName[p.Name]; ok {
+			out[i] = &np
+			continue
+		}
+		byName[p.Name] = len(out)
+		out = append(out, &np)
+	}
+	return out
+}
+
+// buildOurs converts the stages into layers on the untouched base, then
+// applies them onto it, as a runtime would unpack the image.
+func (r *run) buildOurs(ctx context.Context, stages [][]apt.Planned, debs map[string]string, cacheDir string) ([]replay.Classification, error) {
+	ro := replay.Options{FixedIDs: r.target.Replay.FixedUIDs, AllowUnhandled: true}
+	for _, e := range r.target.Replay.Edits {
+		ro.Edits = append(ro.Edits, replay.Edit{Path: e.Path, Pattern: e.Regexp, Replace: e.Replacement})
+	}
+	b, err := layer.NewBuilder(os.DirFS(r.ours), layer.Options{Arch: r.arch, CacheDir: cacheDir, Replay: ro})
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	var ls []layerRef
+	for i, st := range stages {
+		var in []layer.Deb
+		for _, p := range st {
+			in = append(in, layer.Deb{Path: debs[p.SHA256], SHA256: p.SHA256, Package: p.Package})
+		}
+		l, err := b.AddStage(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("stage %s: %w", r.target.Stages[i].Name, err)
+		}
+		ls = append(ls, layerRef{r.target.Stages[i].Name, l})
+	}
+	l, err := b.Finish(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("finish: %w", err)
+	}
+	ls = append(ls, layerRef{"state", l})
+	var unhandled []replay.Classification
+	var explain strings.Builder
+	for _, c := range b.Explain() {
+		fmt.Fprintf(&explain, "%s\t%s\t%s\t%q\t%s\n", c.Package, c.Script, c.Verdict, c.Command, c.Reason)
+		if c.Verdict == replay.Unhandled {
+			unhandled = append(unhandled, c)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(r.results, "explain.txt"), []byte(explain.String()), 0o644); err != nil {
+		return nil, err
+	}
+	var desc strings.Builder
+	for _, lr := range ls {
+		d, _ := lr.l.Digest()
+		size, _ := lr.l.Size()
+		fmt.Fprintf(&desc, "%s\t%s\t%d\n", lr.name, d, size)
+		if err := layer.ApplyToDir(ctx, lr.l, r.ours); err != nil {
+			return nil, fmt.Errorf("apply layer %s: %w", lr.name, err)
+		}
+	}
+	return unhandled, os.WriteFile(filepath.Join(r.results, "layers.txt"), []byte(desc.String()), 0o644)
+}
+
+// buildApt installs the same packages with apt-get in a chroot of the other
+// copy, following upstream's Dockerfile (minimal, then standard). The .debs
+// pgassemble downloaded are placed in apt's archive cache first, so apt-get
+// verifies and uses them instead of downloading them again; it fetches
+// anything else it decides to install.
+func (r *run) buildApt(stages [][]apt.Planned, debs map[string]string) error {
+	if err := os.WriteFile(filepath.Join(r.apt, "usr/sbin/policy-rc.d"), []byte("#!/bin/sh\nexit 101\n"), 0o755); err != nil {
+		return err
+	}
+	resolv, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(r.apt, "etc/resolv.conf"), resolv, 0o644); err != nil {
+		return err
+	}
+	opts := `-o Dpkg::::="--force-confdef" -o Dpkg::::="--force-confold"`
+	clean := `apt-get purge -y --auto-remove -o APT::AutoRemove::RecommendsImportant=false && rm -rf /var/lib/apt/lists/* /var/cache/* /var/log/*`
+	var minimal, standard []string
+	for i, st := range r.target.Stages {
+		switch i {
+		case 0:
+			minimal = st.Packages
+		default:
+			standard = append(standard, st.Packages...)
+		}
+	}
+	// Upstream installs postgresql-common first, edits createcluster.conf,
+	// then installs the server, so that no cluster is created.
+	var first, rest []string
+	for _, p := range minimal {
+		if slices.Contains([]string{"postgresql-common", "ca-certificates", "gnupg"}, p) {
+			first = append(first, p)
+		} else {
+			rest = append(rest, p)
+		}
+	}
+	steps := []string{
+		fmt.Sprintf(`apt-get update && apt-get install -y --no-install-recommends %s && apt-get install -y --no-install-recommends %s postgresql-common && sed -ri 's/#(create_main_cluster) .*$/\1 = false/' /etc/postgresql-common/createcluster.conf && apt-get install -y --no-install-recommends %s %s && %s`,
+			strings.Join(first, " "), opts, opts, strings.Join(rest, " "), clean),
+		`usermod -u 26 postgres`,
+	}
+	if len(standard) > 0 {
+		steps = append(steps, fmt.Sprintf(`apt-get update && apt-get install -y --no-install-recommends %s && %s`, strings.Join(standard, " "), clean))
+	}
+	for i, step := range steps {
+		// Each RUN starts with an empty apt cache (upstream deletes it):
+		// seed it with the .debs of the stage this RUN installs.
+		if i == 0 || i == 2 {
+			var st []apt.Planned
+			if i == 0 {
+				st = stages[0]
+			} else {
+				for _, s := range stages[1:] {
+					st = append(st, s...)
+				}
+			}
+			if err := seedArchives(r.apt, st, debs); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(r.log, "### apt-get tree, RUN %s\n", step)
+		if _, err := r.chroot(r.apt, nil, []string{"DEBIAN_FRONTEND=noninteractive"}, step); err != nil {
+			return fmt.Errorf("RUN %s: %w", step, err)
+		}
+	}
+	for _, f := range []string{"usr/sbin/policy-rc.d", "etc/resolv.conf"} {
+		if err := os.Remove(filepath.Join(r.apt, f)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func seedArchives(root string, st []apt.Planned, debs map[string]string) error {
+	dir := filepath.Join(root, "var/cache/apt/archives")
+	if err := os.MkdirAll(filepath.Join(dir, "partial"), 0o755); err != nil {
+		return err
+	}
+	for _, p := range st {
+		name := fmt.Sprintf("%s_%s_%s.deb", p.Name, strings.ReplaceAll(p.Version, ":", "%3a"), p.Architecture)
+		dst := filepath.Join(dir, name)
+		if err := os.Link(debs[p.SHA256], dst); err != nil && !errors.Is(err, os.ErrExist) {
+			if err := sh("", "cp", debs[p.SHA256], dst); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// chroot runs script with /bin/sh -c in root through chroot.sh, with a clean
+// environment plus extra. Output goes to the command log and is returned.
+func (r *run) chroot(root string, chrootOpts []string, extra []string, script string) (string, error) {
+	here, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	args := []string{filepath.Join(here, "chroot.sh"), root}
+	args = append(args, chrootOpts...)
+	args = append(args, "--", "/usr/bin/env", "-i",
+		"PATH=/usr/lib/postgresql/17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8")
+	args = append(args, extra...)
+	args = append(args, "/bin/sh", "-c", script)
+	cmd := exec.Command("bash", args...)
+	var out bytes.Buffer
+	cmd.Stdout = io.MultiWriter(&out, r.log)
+	cmd.Stderr = io.MultiWriter(&out, r.log)
+	err = cmd.Run()
+	fmt.Fprintf(r.log, "### exit: %v\n", err)
+	return out.String(), err
+}
+
+type layerRef struct {
+	name string
+	l    v1.Layer
+}
+
+// compareSelections checks that apt-get installed exactly the packages
+// pgassemble's resolver chose (dpkg -l of both trees, from their status).
+func (r *run) compareSelections(stages [][]apt.Planned) {
+	t := r.t
+	ours, err := readStatus(filepath.Join(r.ours, "var/lib/dpkg/status"))
+	if err != nil {
+		t.Errorf("pgassemble status: %v", err)
+		return
+	}
+	theirs, err := readStatus(filepath.Join(r.apt, "var/lib/dpkg/status"))
+	if err != nil {
+		t.Errorf("apt-get status: %v", err)
+		return
+	}
+	key := func(p *apt.Package) string { return p.Name + ":" + p.Architecture + " " + p.Version }
+	set := func(ps []*apt.Package) map[string]bool {
+		m := map[string]bool{}
+		for _, p := range ps {
+			m[key(p)] = true
+		}
+		return m
+	}
+	a, b := set(ours), set(theirs)
+	var onlyOurs, onlyApt []string
+	for k := range a {
+		if !b[k] {
+			onlyOurs = append(onlyOurs, k)
+		}
+	}
+	for k := range b {
+		if !a[k] {
+			onlyApt = append(onlyApt, k)
+		}
+	}
+	sort.Strings(onlyOurs)
+	sort.Strings(onlyApt)
+	n := 0
+	for _, st := range stages {
+		n += len(st)
+	}
+	if len(onlyOurs)+len(onlyApt) > 0 {
+		t.Errorf("RESOLVER: installed sets differ (pgassemble planned %d packages)\n  only pgassemble: %v\n  only apt-get:    %v", n, onlyOurs, onlyApt)
+	} else {
+		t.Logf("%s: resolver: the %d packages pgassemble adds are exactly those apt-get installed (%d installed in all)", r.arch, n, len(theirs))
+	}
+}
+
+// compareTrees walks both roots and classifies the differences.
+func (r *run) compareTrees() {
+	t := r.t
+	var ours, theirs Tree
+	err := r.timed("walk+hash both trees", func() (err error) {
+		var wg sync.WaitGroup
+		var e1, e2 error
+		wg.Add(2)
+		go func() { defer wg.Done(); ours, e1 = Walk(r.ours, skipPath) }()
+		go func() { defer wg.Done(); theirs, e2 = Walk(r.apt, skipPath) }()
+		wg.Wait()
+		return errors.Join(e1, e2)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffs := Compare(ours, theirs, ReadNames(r.ours), ReadNames(r.apt))
+	f, err := os.Open("allowlist.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := ParseAllowList(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Classify(diffs, list)
+
+	var all strings.Builder
+	for _, d := range diffs {
+		fmt.Fprintln(&all, d)
+	}
+	writeFile(t, filepath.Join(r.results, "diffs.txt"), all.String())
+	var rep strings.Builder
+	fmt.Fprintf(&rep, "# fidelity %s %s: %d entries (pgassemble) vs %d (apt-get)\n", r.suite, r.arch, len(ours), len(theirs))
+	fmt.Fprintf(&rep, "differences: %d (%s)\n", len(diffs), Summary(diffs))
+	fmt.Fprintf(&rep, "unexplained: %d (%s)\n", len(c.Unexplained), Summary(c.Unexplained))
+	fmt.Fprintf(&rep, "allow-listed: %d\n\n", len(diffs)-len(c.Unexplained))
+	fmt.Fprintf(&rep, "## unexplained, by kind\n")
+	for _, k := range Kinds {
+		var ds []Diff
+		for _, d := range c.Unexplained {
+			if d.Kind == k {
+				ds = append(ds, d)
+			}
+		}
+		if len(ds) == 0 {
+			continue
+		}
+		fmt.Fprintf(&rep, "### %s (%d)\n", k, len(ds))
+		for _, d := range ds {
+			fmt.Fprintf(&rep, "  %s\n", d)
+		}
+	}
+	fmt.Fprintf(&rep, "\n## allow-listed, by entry\n")
+	for _, a := range list {
+		if ds := c.Allowed[a]; len(ds) > 0 {
+			fmt.Fprintf(&rep, "### line %d: %s %s (%d: %s) - %s\n", a.Line, a.Glob, kindsString(a.Kinds), len(ds), Summary(ds), a.Reason)
+			for i, d := range ds {
+				if i == 20 {
+					fmt.Fprintf(&rep, "  ... %d more\n", len(ds)-i)
+					break
+				}
+				fmt.Fprintf(&rep, "  %s\n", d)
+			}
+		}
+	}
+	if len(c.Unused) > 0 {
+		fmt.Fprintf(&rep, "\n## allow-list entries that matched nothing\n")
+		for _, a := range c.Unused {
+			fmt.Fprintf(&rep, "  line %d: %s %s\n", a.Line, a.Glob, kindsString(a.Kinds))
+		}
+	}
+	writeFile(t, filepath.Join(r.results, "report.txt"), rep.String())
+	r.textDiffs(c.Unexplained)
+
+	t.Logf("%s: %d differences (%s); %d allow-listed; %d unexplained (%s); report: %s",
+		r.arch, len(diffs), Summary(diffs), len(diffs)-len(c.Unexplained), len(c.Unexplained), Summary(c.Unexplained), filepath.Join(r.results, "report.txt"))
+	if len(c.Unexplained) > 0 {
+		var b strings.Builder
+		for i, d := range c.Unexplained {
+			if i == 60 {
+				fmt.Fprintf(&b, "  ... %d more in %s\n", len(c.Unexplained)-i, filepath.Join(r.results, "report.txt"))
+				break
+			}
+			fmt.Fprintf(&b, "  %s\n", d)
+		}
+		t.Errorf("FIDELITY: %d differences with apt-get are neither fixed nor allow-listed:\n%s", len(c.Unexplained), b.String())
+	}
+}
+
+func kindsString(k []string) string {
+	if k == nil {
+		return "*"
+	}
+	return strings.Join(k, ",")
+}
+
+// textDiffs saves a unified diff of each unexplained content difference of
+// a small file, so a report can say which lines differ.
+func (r *run) textDiffs(ds []Diff) {
+	dir := filepath.Join(r.results, "content")
+	for _, d := range ds {
+		if d.Kind != KindContent {
+			continue
+		}
+		a, b := filepath.Join(r.apt, d.Path), filepath.Join(r.ours, d.Path)
+		if fi, err := os.Stat(a); err != nil || fi.Size() > 4<<20 {
+			continue
+		}
+		out, _ := exec.Command("diff", "-u", "--label", "apt-get"+d.Path, "--label", "pgassemble"+d.Path, a, b).CombinedOutput()
+		name := filepath.Join(dir, strings.ReplaceAll(strings.TrimPrefix(d.Path, "/"), "/", "_")+".diff")
+		_ = os.MkdirAll(dir, 0o755)
+		_ = os.WriteFile(name, out, 0o644)
+	}
+}
+
+func writeFile(t *testing.T, name, s string) {
+	if err := os.WriteFile(name, []byte(s), 0o644); err != nil {
+		t.Error(err)
+	}
+}
+
+// checkResult is what the chroot checks saw, to tell a harness problem
+// (apt-get's tree fails too) from a pgassemble one.
+type checkResult struct {
+	verify []string // dpkg -V lines
+}
+
+// checks runs issue 3's chroot checks on root. ref, when given, is the
+// same checks' result on apt-get's tree.
+func (r *run) checks(who, root string, added []string, ref *checkResult) *checkResult {
+	t := r.t
+	res := &checkResult{}
+	fail := func(format string, args ...any) {
+		msg := fmt.Sprintf("%s %s: ", r.arch, who) + fmt.Sprintf(format, args...)
+		if who == "apt-get" {
+			// The reference tree failing means the check or the host is wrong.
+			msg = "HARNESS (apt-get's own tree): " + msg
+		}
+		t.Error(msg)
+	}
+	_ = r.timed("checks "+who, func() error {
+		fmt.Fprintf(r.log, "### checks on %s\n", who)
+		// dpkg --audit: nothing to say, exit 0.
+		if out, err := r.chroot(root, nil, nil, "dpkg --audit"); err != nil || strings.TrimSpace(out) != "" {
+			fail("dpkg --audit: %v\n%s", err, out)
+		}
+		// dpkg -V: only files the dpkg path filters kept out may be missing.
+		filters, err := layer.ReadFilters(os.DirFS(root))
+		if err != nil {
+			fail("read dpkg filters: %v", err)
+		}
+		out, err := r.chroot(root, nil, nil, "dpkg -V "+strings.Join(added, " "))
+		if err != nil {
+			fail("dpkg -V: %v\n%s", err, out)
+		}
+		var bad []string
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if line == "" {
+				continue
+			}
+			res.verify = append(res.verify, line)
+			f := strings.Fields(line)
+			p := f[len(f)-1]
+			if f[0] == "missing" && (filters.Skip(p, false) || filters.Skip(p, true) || pruned(p)) {
+				continue
+			}
+			bad = append(bad, line)
+		}
+		if len(bad) > 0 {
+			note := ""
+			if ref != nil {
+				var same []string
+				for _, l := range bad {
+					if slices.Contains(ref.verify, l) {
+						same = append(same, l)
+					}
+				}
+				note = fmt.Sprintf(" (%d of them also on apt-get's tree)", len(same))
+			}
+			fail("dpkg -V reports %d changed files%s:\n  %s", len(bad), note, strings.Join(bad, "\n  "))
+		}
+		// dpkg -l: every added package "ii". dpkg-query -W prints what
+		// dpkg -l shows without its column truncation.
+		out, err = r.chroot(root, nil, nil, `dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\n' `+strings.Join(added, " "))
+		if err != nil {
+			fail("dpkg-query: %v\n%s", err, out)
+		}
+		state := map[string]string{}
+		for _, line := range strings.Split(out, "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				state[f[1]] = f[0]
+			}
+		}
+		for _, p := range added {
+			if state[p] != "ii" {
+				fail("dpkg -l %s: %q, want ii", p, state[p])
+			}
+		}
+		// The postgres account: uid 26.
+		out, err = r.chroot(root, nil, nil, "getent passwd postgres")
+		f := strings.Split(strings.TrimSpace(out), ":")
+		if err != nil || len(f) < 7 || f[2] != "26" {
+			fail("getent passwd postgres = %q (%v), want uid 26", strings.TrimSpace(out), err)
+			return nil
+		}
+		gid := f[3]
+		// The CA bundle.
+		if fi, err := os.Stat(filepath.Join(root, "etc/ssl/certs/ca-certificates.crt")); err != nil || fi.Size() == 0 {
+			fail("/etc/ssl/certs/ca-certificates.crt: missing or empty (%v)", err)
+		} else if b, _ := os.ReadFile(filepath.Join(root, "etc/ssl/certs/ca-certificates.crt")); bytes.Count(b, []byte("BEGIN CERTIFICATE")) < 100 {
+			fail("/etc/ssl/certs/ca-certificates.crt has %d certificates, want >= 100", bytes.Count(b, []byte("BEGIN CERTIFICATE")))
+		}
+		// A server as uid 26: initdb in a locale of locales-all, start with
+		// the standard extensions preloaded, query, stop.
+		session := `set -e
+trap 'pg_ctl -D /tmp/pgdata -m immediate stop >/dev/null 2>&1 || true' EXIT
+test "$(id -u)" = 26
+initdb -D /tmp/pgdata -U postgres -A trust --locale=en_US.UTF-8 >/tmp/initdb.log 2>&1 || { cat /tmp/initdb.log; exit 1; }
+pg_ctl -D /tmp/pgdata -l /tmp/pg.log -w -o "-k /tmp -c listen_addresses= -c shared_preload_libraries=pgaudit,pg_failover_slots" start >/dev/null || { cat /tmp/pg.log; exit 1; }
+psql -h /tmp -U postgres -d postgres -X -At -v ON_ERROR_STOP=1 -c 'select 1' \
+  -c 'create extension vector' -c 'create extension pgaudit' \
+  -c "select '[1,2]'::vector <-> '[4,6]'::vector" \
+  -c "select datcollate from pg_database where datname = 'postgres'"
+pg_ctl -D /tmp/pgdata -m fast -w stop >/dev/null
+`
+		out, err = r.chroot(root, []string{"--userspec=26:" + gid, "--groups=" + gid}, []string{"HOME=/tmp"}, session)
+		if want := "1\nCREATE EXTENSION\nCREATE EXTENSION\n5\nen_US.UTF-8\n"; err != nil || out != want {
+			fail("initdb + pg_ctl start + psql as uid 26: %v\n%s", err, out)
+		} else {
+			t.Logf("%s %s: initdb + pg_ctl start + psql as uid 26 (gid %s): select 1, pgvector, pgaudit, pg_failover_slots preloaded, en_US.UTF-8: ok", r.arch, who, gid)
+		}
+		return nil
+	})
+	return res
+}
+
+func (r *run) writeTimings() {
+	var b strings.Builder
+	for _, tm := range r.timings {
+		fmt.Fprintf(&b, "%s\t%s\n", tm.name, strconv.FormatFloat(tm.d.Seconds(), 'f', 1, 64))
+	}
+	writeFile(r.t, filepath.Join(r.results, "timings.txt"), b.String())
+}
