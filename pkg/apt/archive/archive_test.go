@@ -499,3 +499,28 @@ func TestClientParsesAnIndexOnce(t *testing.T) {
 		t.Fatalf("new client: %d packages, same pointers %v, err %v", len(d), len(d) > 0 && d[0] == a[0], err)
 	}
 }
+
+func TestFileURISource(t *testing.T) {
+	r := apttest.NewRepo(t, apttest.Config{Suite: "trixie", Components: []string{"main"}, Packages: testPackages(), NoInRelease: true})
+	src, err := archive.ParseSourceLine("file:" + r.Dir + " trixie main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.SignedBy = []string{r.ArmoredKeyringFile}
+	rs, err := archive.Repos(os.DirFS("/"), []archive.Source{src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c := newClient(t.TempDir())
+	pkgs, err := c.Indexes(ctx, rs, "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Download(ctx, pkgs); err != nil {
+		t.Fatal(err)
+	}
+	if r.Hits("/") != 0 {
+		t.Errorf("file: source went through HTTP")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -236,10 +237,13 @@ func parseOneLine(text string) (Source, error) {
 				return s, fmt.Errorf("option %q is not key=value", opt)
 			}
 			vals := strings.Split(v, ",")
-			switch strings.TrimRight(k, "+-") {
-			case "arch":
+			switch k {
+			case "arch", "arch+":
 				s.Architectures = append(s.Architectures, vals...)
-			case "signed-by":
+			case "arch-":
+				// Removing from the default set: we fetch one architecture
+				// at a time, so the source stays valid for the others.
+			case "signed-by", "signed-by+":
 				s.SignedBy = append(s.SignedBy, vals...)
 			case "trusted":
 				b, ok := parseBool(v)
@@ -287,6 +291,7 @@ func (r Repo) String() string {
 // else etc/apt/trusted.gpg and etc/apt/trusted.gpg.d/*.{gpg,asc}.
 func Repos(fsys fs.FS, sources []Source) ([]Repo, error) {
 	var out []Repo
+	seen := map[string]int{}
 	var defaultKeys *Keyring
 	for _, s := range sources {
 		if !s.Enabled || !hasType(s.Types, "deb") {
@@ -325,10 +330,22 @@ func Repos(fsys fs.FS, sources []Source) ([]Repo, error) {
 				if strings.HasSuffix(suite, "/") {
 					return nil, fmt.Errorf("%s: %s %s: %w", s.Origin, u, suite, ErrFlatRepository)
 				}
+				uri := strings.TrimRight(u, "/")
+				if i, ok := seen[uri+" "+suite]; ok {
+					// apt reads a repository listed twice once; the
+					// components add up, the first entry's keys win.
+					for _, c := range s.Components {
+						if !slices.Contains(out[i].Components, c) {
+							out[i].Components = append(out[i].Components, c)
+						}
+					}
+					continue
+				}
+				seen[uri+" "+suite] = len(out)
 				out = append(out, Repo{
-					URI:           strings.TrimRight(u, "/"),
+					URI:           uri,
 					Suite:         suite,
-					Components:    s.Components,
+					Components:    slices.Clone(s.Components),
 					Architectures: s.Architectures,
 					Keyring:       kr,
 					Trusted:       s.Trusted,

@@ -71,7 +71,7 @@ URIs: http://pgdg.example/pub/repos/apt
 Suites: trixie-pgdg
 Components: main 17
 Signed-By:` + deb822Inline(arm) + "\n")},
-		"etc/apt/sources.list.d/c.list":           {Data: []byte("deb http://plain.example/debian trixie main\n")},
+		"etc/apt/sources.list.d/c.list":           {Data: []byte("deb [arch-=i386] http://plain.example/debian trixie main\ndeb http://plain.example/debian/ trixie contrib main\n")},
 		"etc/apt/sources.list.d/ignored.list.bak": {Data: []byte("garbage")},
 		"usr/share/keyrings/a.gpg":                {Data: bin},
 		"etc/apt/trusted.gpg.d/x.gpg":             {Data: bin2},
@@ -81,8 +81,8 @@ Signed-By:` + deb822Inline(arm) + "\n")},
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(srcs) != 7 {
-		t.Fatalf("%d sources, want 7: %+v", len(srcs), srcs)
+	if len(srcs) != 8 {
+		t.Fatalf("%d sources, want 8: %+v", len(srcs), srcs)
 	}
 	first := srcs[0]
 	if !reflect.DeepEqual(first.Architectures, []string{"amd64", "arm64"}) ||
@@ -120,10 +120,13 @@ Signed-By:` + deb822Inline(arm) + "\n")},
 		"http://mirror2.example/debian trixie main keys=/usr/share/keyrings/a.gpg",
 		"http://mirror2.example/debian trixie-updates main keys=/usr/share/keyrings/a.gpg",
 		"http://pgdg.example/pub/repos/apt trixie-pgdg main 17 keys=/etc/apt/sources.list.d/b.sources stanza 3 Signed-By",
-		"http://plain.example/debian trixie main keys=/etc/apt/trusted.gpg.d/x.gpg,/etc/apt/trusted.gpg.d/y.asc",
+		"http://plain.example/debian trixie main contrib keys=/etc/apt/trusted.gpg.d/x.gpg,/etc/apt/trusted.gpg.d/y.asc",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("repos:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if len(repos[6].Architectures) != 0 {
+		t.Errorf("arch-= added architectures: %v", repos[6].Architectures)
 	}
 	if n := len(repos[6].Keyring.Entities); n != 2 {
 		t.Errorf("default keyring has %d keys, want 2", n)
