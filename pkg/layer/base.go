@@ -27,6 +27,7 @@ type baseState struct {
 	filters   Filters
 	status    []apt.Paragraph // base stanzas, file order
 	protected map[string]bool // top-level symlinks into usr/ (merged /usr)
+	diverted  map[string]diversion
 	digest    [32]byte        // over every fact that shapes a converted layer
 	kinds     map[string]node // Lstat cache
 }
@@ -72,6 +73,11 @@ func readBase(fsys fs.FS) (*baseState, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("parse base var/lib/dpkg/status: %w", err)
 	}
+	divs, err := readOpt("var/lib/dpkg/diversions")
+	if err != nil {
+		return nil, err
+	}
+	b.diverted = parseDiversions(divs)
 	if b.filters, err = ReadFilters(fsys); err != nil {
 		return nil, err
 	}
@@ -306,5 +312,23 @@ func sortedKeys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// diversion is one dpkg-divert entry: files shipped at a path by any
+// package but Package are unpacked at To instead.
+type diversion struct {
+	To      string // absolute
+	Package string // ":" means a local diversion (no package)
+}
+
+// parseDiversions reads var/lib/dpkg/diversions: triples of lines
+// (from, to, diverting package).
+func parseDiversions(b []byte) map[string]diversion {
+	out := map[string]diversion{}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	for i := 0; i+2 < len(lines); i += 3 {
+		out[lines[i]] = diversion{To: lines[i+1], Package: lines[i+2]}
+	}
 	return out
 }

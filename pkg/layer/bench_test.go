@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -246,6 +247,7 @@ func benchConvert(b *testing.B, debs []Deb, comp Compression, xzCommand string) 
 	b.Logf("%d .debs, %.1f MB", len(debs), float64(debsSize(debs))/1e6)
 	var raw int64
 	var peak uint64
+	cpu0 := cpuSeconds()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		bl, err := NewBuilder(os.DirFS(base), Options{Arch: "amd64", NoReplay: true, Compression: comp, CacheDir: b.TempDir(), XZCommand: xzCommand})
@@ -263,6 +265,7 @@ func benchConvert(b *testing.B, debs []Deb, comp Compression, xzCommand string) 
 		bl.Close()
 	}
 	b.SetBytes(raw)
+	b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
 	b.ReportMetric(float64(raw)/1e6, "MB-uncompressed")
 	b.ReportMetric(float64(peak)/1e6, "peak-go-MB")
 }
@@ -294,6 +297,8 @@ func BenchmarkPhaseDecompress(b *testing.B) {
 	for _, par := range []int{1, runtime.GOMAXPROCS(0)} {
 		b.Run(fmt.Sprintf("workers=%d", par), func(b *testing.B) {
 			var total int64
+			cpu0 := cpuSeconds()
+			defer func() { b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op") }()
 			for i := 0; i < b.N; i++ {
 				total = 0
 				var mu sync.Mutex
@@ -319,6 +324,20 @@ func BenchmarkPhaseDecompress(b *testing.B) {
 			b.SetBytes(total)
 		})
 	}
+}
+
+// cpuSeconds is the user+system CPU time of this process and its reaped
+// children (external xz): unlike wall time, it does not depend on what
+// else the machine runs.
+func cpuSeconds() float64 {
+	var total float64
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		if syscall.Getrusage(who, &ru) == nil {
+			total += time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+		}
+	}
+	return total
 }
 
 func decompressData(p string) (int64, error) {
@@ -394,6 +413,8 @@ func BenchmarkPhaseGzip(b *testing.B) {
 	rc.Close()
 	out.Close()
 	b.SetBytes(n)
+	cpu0 := cpuSeconds()
+	defer func() { b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op") }()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		f, _ := os.Open(rawPath)

@@ -177,7 +177,8 @@ func TestAgainstDpkg(t *testing.T) {
 	files := writeDebs(t, debs...)
 
 	// dpkg's root
-	droot := makeBase(t, baseSpec{files: map[string]string{"var/lib/dpkg/status": baseStatus}})
+	const divs = "/usr/bin/pgtest\n/usr/bin/pgtest.distrib\nother-pkg\n"
+	droot := makeBase(t, baseSpec{files: map[string]string{"var/lib/dpkg/status": baseStatus, "var/lib/dpkg/diversions": divs}})
 	os.WriteFile(filepath.Join(droot, "var/lib/dpkg/available"), nil, 0o644)
 	os.MkdirAll(filepath.Join(droot, "var/lib/dpkg/updates"), 0o755)
 	args := append([]string{"--root=" + droot, "--force-depends", "--force-script-chrootless", "--force-not-root"}, filters...)
@@ -192,7 +193,7 @@ func TestAgainstDpkg(t *testing.T) {
 	}
 
 	// ours
-	ours := makeBase(t, baseSpec{files: map[string]string{"var/lib/dpkg/status": baseStatus,
+	ours := makeBase(t, baseSpec{files: map[string]string{"var/lib/dpkg/status": baseStatus, "var/lib/dpkg/diversions": divs,
 		"etc/dpkg/dpkg.cfg.d/excludes": strings.ReplaceAll(strings.Join(filters, "\n"), "--", "")}})
 	b := newTestBuilder(t, ours, Options{})
 	l := addStage(t, b, files)
@@ -207,6 +208,9 @@ func TestAgainstDpkg(t *testing.T) {
 	}
 	if err := ApplyToDir(ctx, fin, ours); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(ours, "usr/bin/pgtest.distrib")); err != nil {
+		t.Errorf("diverted file: %v", err)
 	}
 	// dpkg leaves bookkeeping we do not produce.
 	ignore := func(p string) bool {

@@ -104,6 +104,7 @@ func (s *stage) addPackage(d *decodedDeb) error {
 	dirs := map[string]bool{}
 	conffMD5 := map[string]string{}
 	written := map[string]bool{}
+	var err error
 	for i := range d.entries {
 		e := &d.entries[i]
 		if e.name == "" {
@@ -123,7 +124,14 @@ func (s *stage) addPackage(d *decodedDeb) error {
 		if s.b.base.filters.Skip(abs, e.typ == tar.TypeDir || e.typ == tar.TypeSymlink) {
 			continue
 		}
-		q, err := s.tree.resolveParent(e.name)
+		target := e.name
+		if dv, ok := s.b.base.diverted[abs]; ok && dv.Package != pkg {
+			// dpkg-divert: unpacked at the diverted name; .list keeps abs.
+			if target, err = cleanName(strings.TrimPrefix(dv.To, "/")); err != nil {
+				return fmt.Errorf("%s: %s: diversion: %w", pkg, abs, err)
+			}
+		}
+		q, err := s.tree.resolveParent(target)
 		if err != nil {
 			return fmt.Errorf("%s: %s: %v: %w", pkg, abs, err, ErrUnsafePath)
 		}
