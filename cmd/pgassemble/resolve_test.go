@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -202,7 +203,8 @@ func TestResolveCommandVerificationFailures(t *testing.T) {
 			if extra != nil && extra[0] == "--keyring" {
 				kr, extra = extra, nil
 			}
-			args := append([]string{"resolve", "--source", r.SourceLine(), "--arch", "amd64", "--cache-dir", t.TempDir()}, kr...)
+			cache := t.TempDir()
+			args := append([]string{"resolve", "--source", r.SourceLine(), "--arch", "amd64", "--cache-dir", cache}, kr...)
 			args = append(append(args, extra...), "app")
 			_, stderr, code := runCLI(t, args...)
 			if code != 1 {
@@ -213,6 +215,20 @@ func TestResolveCommandVerificationFailures(t *testing.T) {
 					t.Errorf("stderr does not mention %q:\n%s", m, stderr)
 				}
 			}
+			// Nothing unverified stays: no temporary files, not the bad .deb
+			// (the good ones downloaded in parallel may stay), and
+			// after a signature failure nothing at all.
+			filepath.WalkDir(cache, func(p string, d fs.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				rel, _ := filepath.Rel(cache, p)
+				bad := r.Deb("app", "1.0-1", "amd64").SHA256
+				if strings.Contains(rel, ".tmp-") || strings.Contains(rel, bad) || tc.name != "deb checksum" {
+					t.Errorf("left in the cache: %s", rel)
+				}
+				return nil
+			})
 		})
 	}
 }
