@@ -524,3 +524,16 @@ func TestFileURISource(t *testing.T) {
 		t.Errorf("file: source went through HTTP")
 	}
 }
+
+func TestMissingCompressionFallsBack(t *testing.T) {
+	r := apttest.NewRepo(t, apttest.Config{Suite: "trixie", Components: []string{"main"}, Packages: testPackages(), NoByHash: true})
+	xzPath := "/dists/trixie/main/binary-amd64/Packages.xz"
+	r.SetFault(xzPath, apttest.Fault{Status: 404})
+	pkgs, err := newClient(t.TempDir()).Indexes(context.Background(), repos(t, r, r.KeyringFile), "amd64")
+	if err != nil || len(pkgs) != 3 {
+		t.Fatalf("%d packages, %v", len(pkgs), err)
+	}
+	if r.Hits(xzPath) != 1 || r.Hits("/dists/trixie/main/binary-amd64/Packages.gz") != 1 {
+		t.Errorf("requests: %v", r.Requests())
+	}
+}

@@ -85,17 +85,35 @@ func (c *Client) Indexes(ctx context.Context, repos []Repo, arch string) ([]*apt
 func (c *Client) index(ctx context.Context, repo Repo, rel *Release, ar *apt.Repository, comp, arch string) ([]*apt.Package, error) {
 	base := repo.URI + "/dists/" + repo.Suite + "/"
 	stem := comp + "/binary-" + arch + "/Packages"
-	var name string
+	var names []string
 	for _, ext := range []string{".xz", ".gz", ""} {
 		if _, ok := rel.Files[stem+ext]; ok {
-			name = stem + ext
-			break
+			names = append(names, stem+ext)
 		}
 	}
-	if name == "" {
+	if len(names) == 0 {
 		c.log.Warn("release lists no Packages index; skipping", "repo", repo.String(), "index", stem)
 		return nil, nil
 	}
+	var err error
+	for _, name := range names {
+		var pkgs []*apt.Package
+		pkgs, err = c.indexFile(ctx, repo, rel, ar, base, name)
+		if err == nil {
+			return pkgs, nil
+		}
+		// Debian's Release lists the uncompressed Packages it does not
+		// publish, and a mirror may lack one compression: like apt, try
+		// the next one the Release lists.
+		if !isNotFound(err) {
+			return nil, err
+		}
+		c.log.Debug("index not on mirror, trying the next compression", "url", base+name)
+	}
+	return nil, err
+}
+
+func (c *Client) indexFile(ctx context.Context, repo Repo, rel *Release, ar *apt.Repository, base, name string) ([]*apt.Package, error) {
 	fh := rel.Files[name]
 	memo := fh.SHA256 + " " + repo.String() + " " + repo.Keyring.String()
 	c.mu.Lock()
