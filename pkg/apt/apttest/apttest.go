@@ -104,13 +104,14 @@ type Repo struct {
 	Key                             *openpgp.Entity
 	KeyringFile, ArmoredKeyringFile string
 
-	t      testing.TB
-	mu     sync.Mutex
-	suites []Config
-	faults map[string]*Fault
-	hits   map[string]int
-	log    []string
-	debs   map[string]PoolFile // "name_version_arch" -> file
+	t        testing.TB
+	mu       sync.Mutex
+	suites   []Config
+	faults   map[string]*Fault
+	hits     map[string]int
+	statuses map[string][]int
+	log      []string
+	debs     map[string]PoolFile // "name_version_arch" -> file
 }
 
 // PoolFile is one published .deb.
@@ -141,11 +142,12 @@ func NewRepo(t testing.TB, suites ...Config) *Repo {
 		suites = []Config{{}}
 	}
 	r := &Repo{
-		Dir:    t.TempDir(),
-		Key:    NewKey(t, "apttest-archive"),
-		t:      t,
-		faults: map[string]*Fault{},
-		hits:   map[string]int{},
+		Dir:      t.TempDir(),
+		Key:      NewKey(t, "apttest-archive"),
+		t:        t,
+		faults:   map[string]*Fault{},
+		hits:     map[string]int{},
+		statuses: map[string][]int{},
 	}
 	keyDir := t.TempDir()
 	r.KeyringFile = filepath.Join(keyDir, "apttest-archive.gpg")
@@ -343,6 +345,7 @@ func (r *Repo) ResetCounts() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.hits = map[string]int{}
+	r.statuses = map[string][]int{}
 	r.log = nil
 }
 
@@ -395,7 +398,29 @@ func (r *Repo) serve(w http.ResponseWriter, req *http.Request) {
 		}
 		panic(http.ErrAbortHandler) // drop the connection mid-body
 	}
-	http.FileServer(http.Dir(r.Dir)).ServeHTTP(w, req)
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	http.FileServer(http.Dir(r.Dir)).ServeHTTP(sw, req)
+	r.mu.Lock()
+	r.statuses[p] = append(r.statuses[p], sw.status)
+	r.mu.Unlock()
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Statuses returns the HTTP status codes answered for the URL path p, in
+// order (injected faults excluded), e.g. to see a 304 Not Modified.
+func (r *Repo) Statuses(p string) []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]int(nil), r.statuses[p]...)
 }
 
 // publish writes pool/, dists/ and signatures for every suite.

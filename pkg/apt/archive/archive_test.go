@@ -164,6 +164,11 @@ func TestIndexesDownloadAndWarmCache(t *testing.T) {
 			if n := r.Hits("/"); n > 3 {
 				t.Errorf("warm run: %d requests (%v), want only the release files", n, r.Requests())
 			}
+			if !tc.cfg.NoInRelease {
+				if st := r.Statuses("/dists/trixie/InRelease"); len(st) != 1 || st[0] != 304 {
+					t.Errorf("warm InRelease answers %v, want one 304 (conditional GET)", st)
+				}
+			}
 		})
 	}
 }
