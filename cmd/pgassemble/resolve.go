@@ -55,7 +55,9 @@ verified against the root's trusted keyrings (/etc/apt/trusted.gpg and
 
 The installed set is empty unless --status names a dpkg status file (e.g. the
 /var/lib/dpkg/status of a base image); packages it lists are kept when they
-satisfy a dependency, and upgraded when a newer version is required.
+satisfy a dependency, and upgraded when a newer version is required: such a
+line ends with "  # upgrade from OLD-VERSION". Text after "#" is a comment;
+--why adds the relation that pulled each package in.
 
 PACKAGE is "name", "name=version", "name=17.12*" (a glob pin as apt accepts)
 or "name:arch".
