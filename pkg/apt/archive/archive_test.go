@@ -542,3 +542,23 @@ func TestMissingCompressionFallsBack(t *testing.T) {
 		t.Errorf("requests: %v", r.Requests())
 	}
 }
+
+// testKeyFiles makes an unrelated key and returns it as a Keyring read
+// from a binary file and from an armored file.
+func testKeyFiles(t *testing.T) (string, string, *archive.Keyring) {
+	t.Helper()
+	e := apttest.NewKey(t, "unrelated")
+	dir := t.TempDir()
+	bin, asc := filepath.Join(dir, "k.gpg"), filepath.Join(dir, "k.asc")
+	if err := apttest.WriteKeyring(bin, e, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := apttest.WriteKeyring(asc, e, true); err != nil {
+		t.Fatal(err)
+	}
+	kr, err := archive.LoadKeyrings(os.DirFS("/"), asc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin, asc, kr
+}
