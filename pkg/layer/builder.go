@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -224,7 +225,7 @@ func (b *Builder) AddStage(ctx context.Context, debs []Deb) (v1.Layer, error) {
 		return nil, err
 	}
 	if l, meta, ok := b.loadCached(key); ok {
-		if err := b.observeCached(ctx, l, meta); err != nil {
+		if err := b.observeCached(ctx, key, l, meta); err != nil {
 			return nil, err
 		}
 		b.applyMeta(meta)
@@ -259,7 +260,19 @@ func (b *Builder) convert(ctx context.Context, debs []Deb, infos []*ControlInfo,
 	}()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i := range debs {
+	// Largest first: decoding is the long pole, and a big package started
+	// last would leave the other cores idle at the end. The merge below
+	// still follows install order.
+	order := make([]int, len(debs))
+	sizes := make([]int64, len(debs))
+	for i, d := range debs {
+		order[i] = i
+		if fi, err := os.Stat(d.Path); err == nil {
+			sizes[i] = fi.Size()
+		}
+	}
+	sort.SliceStable(order, func(a, b int) bool { return sizes[order[a]] > sizes[order[b]] })
+	for _, i := range order {
 		g.Go(func() error {
 			d, err := decodeDeb(gctx, debs[i], infos[i], tmp, b.debOptions()...)
 			if err != nil {
@@ -286,13 +299,31 @@ func (b *Builder) convert(ctx context.Context, debs []Deb, infos []*ControlInfo,
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := b.writeTar(ctx, bw, entries); err != nil {
+	var obs *obsWriter
+	if b.rp != nil {
+		if obs, err = newObsWriter(filepath.Join(b.cacheDir, "tmp")); err != nil {
+			bw.abort()
+			return nil, nil, err
+		}
+	}
+	if err := b.writeTar(ctx, bw, entries, obs); err != nil {
 		bw.abort()
+		if obs != nil {
+			obs.abort()
+		}
 		return nil, nil, err
 	}
 	l, err := bw.finish(filepath.Join(b.cacheDir, "layers", key+b.opts.Compression.ext()))
 	if err != nil {
+		if obs != nil {
+			obs.abort()
+		}
 		return nil, nil, err
+	}
+	if obs != nil {
+		if err := obs.finish(b.observePath(key)); err != nil {
+			return nil, nil, err
+		}
 	}
 	s.meta.fill(l)
 	if err := b.saveMeta(key, s.meta); err != nil {
@@ -303,7 +334,7 @@ func (b *Builder) convert(ctx context.Context, debs []Deb, infos []*ControlInfo,
 
 // writeTar writes entries in order, feeding each package entry to the
 // replay as it goes.
-func (b *Builder) writeTar(ctx context.Context, w io.Writer, entries []*outEntry) error {
+func (b *Builder) writeTar(ctx context.Context, w io.Writer, entries []*outEntry, obs *obsWriter) error {
 	tw := tar.NewWriter(w)
 	buf := make([]byte, 256<<10)
 	for i, e := range entries {
@@ -313,11 +344,25 @@ func (b *Builder) writeTar(ctx context.Context, w io.Writer, entries []*outEntry
 		if b.rp != nil && e.pkg != "" {
 			h := e.hdr
 			var r io.Reader
+			var c *captureReader
 			if h.Typeflag == tar.TypeReg {
-				r = e.body()
+				budget := int64(-1)
+				if obs != nil {
+					budget = obs.budget
+				}
+				c = &captureReader{ra: e.bodyAt(), size: h.Size, budget: &budget}
+				r = c
 			}
 			if err := b.rp.Observe(e.pkg, &h, r); err != nil {
 				return fmt.Errorf("replay observe %s %s: %w", e.pkg, h.Name, err)
+			}
+			if obs != nil {
+				if c != nil {
+					obs.budget = *c.budget
+				}
+				if err := obs.write(e.pkg, &e.hdr, c); err != nil {
+					return err
+				}
 			}
 		}
 		h := e.hdr
@@ -394,7 +439,7 @@ func (b *Builder) Finish(ctx context.Context) (v1.Layer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := b.writeTar(ctx, bw, list); err != nil {
+	if err := b.writeTar(ctx, bw, list, nil); err != nil {
 		bw.abort()
 		return nil, err
 	}

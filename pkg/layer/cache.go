@@ -165,6 +165,10 @@ func (b *Builder) metaPath(key string) string {
 	return filepath.Join(b.cacheDir, "layers", key+".json")
 }
 
+func (b *Builder) observePath(key string) string {
+	return filepath.Join(b.cacheDir, "layers", key+".observe")
+}
+
 func (b *Builder) saveMeta(key string, m *stageMeta) error {
 	data, err := json.Marshal(m)
 	if err != nil {
@@ -218,9 +222,12 @@ func (b *Builder) loadCached(key string) (*fileLayer, *stageMeta, bool) {
 
 // observeCached feeds a cached layer's package entries to the replay, as
 // writing it would have.
-func (b *Builder) observeCached(ctx context.Context, l *fileLayer, m *stageMeta) error {
+func (b *Builder) observeCached(ctx context.Context, key string, l *fileLayer, m *stageMeta) error {
 	if b.rp == nil {
 		return nil
+	}
+	if ok, err := b.replayObservations(b.observePath(key)); ok {
+		return err
 	}
 	owner := map[string]string{}
 	for _, p := range m.Packages {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -118,6 +119,21 @@ func TestCacheHitReadsNoDeb(t *testing.T) {
 	}
 	if strings.Join(fr1.observed, "\n") != strings.Join(fr2.observed, "\n") || len(fr1.observed) == 0 {
 		t.Errorf("replay observed %d entries on a hit, %d on conversion", len(fr2.observed), len(fr1.observed))
+	}
+	obs, _ := filepath.Glob(filepath.Join(cache, "layers", "*.observe"))
+	if len(obs) != 2 {
+		t.Errorf("%d observation sidecars, want 2", len(obs))
+	}
+	// Without sidecars, a hit reads the cached layers instead.
+	for _, o := range obs {
+		os.Remove(o)
+	}
+	fr4 := &fakeReplay{users: map[string]int{}, groups: map[string]int{}}
+	b4 := newTestBuilder(t, base, Options{CacheDir: cache, Replayer: fr4})
+	addStage(t, b4, debs[:2])
+	addStage(t, b4, debs[2:])
+	if strings.Join(fr1.observed, "\n") != strings.Join(fr4.observed, "\n") {
+		t.Errorf("fallback observations differ")
 	}
 	// A changed owner mapping invalidates the entry (and needs the .debs).
 	fr3 := &fakeReplay{users: map[string]int{"root": 7}, groups: map[string]int{}}

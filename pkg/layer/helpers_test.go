@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -170,10 +171,26 @@ func (f *fakeReplay) AddPackages(p []replay.Package) error {
 func (f *fakeReplay) LookupUser(n string) (int, bool)  { id, ok := f.users[n]; return id, ok }
 func (f *fakeReplay) LookupGroup(n string) (int, bool) { id, ok := f.groups[n]; return id, ok }
 func (f *fakeReplay) Observe(pkg string, h *tar.Header, r io.Reader) error {
-	f.observed = append(f.observed, pkg+" "+h.Name)
+	line := fmt.Sprintf("%s %s %c %o %d:%d %d %s", pkg, h.Name, h.Typeflag, h.Mode, h.Uid, h.Gid, h.Size, h.Linkname)
 	if r != nil {
-		io.Copy(io.Discard, r)
+		// Read some bodies through ReaderAt (a few bytes at the end, as an
+		// ELF reader would), others in full.
+		if strings.HasSuffix(h.Name, "5") && h.Size > 8 {
+			b := make([]byte, 8)
+			if ra, ok := r.(io.ReaderAt); ok {
+				n, err := ra.ReadAt(b, h.Size-8)
+				line += fmt.Sprintf(" tail=%q %v", b[:n], err)
+			} else {
+				all, err := io.ReadAll(r)
+				line += fmt.Sprintf(" tail=%q %v", all[len(all)-8:], err)
+			}
+		} else {
+			hsh := sha256.New()
+			n, err := io.Copy(hsh, r)
+			line += fmt.Sprintf(" body=%x/%d %v", hsh.Sum(nil), n, err)
+		}
 	}
+	f.observed = append(f.observed, line)
 	return nil
 }
 func (f *fakeReplay) Files() ([]replay.File, error)    { return f.files, nil }

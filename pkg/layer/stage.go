@@ -32,6 +32,13 @@ func (e *outEntry) body() io.Reader {
 	return bytes.NewReader(e.data)
 }
 
+func (e *outEntry) bodyAt() io.ReaderAt {
+	if e.src != nil {
+		return e.src.body(e.raw).(io.ReaderAt)
+	}
+	return bytes.NewReader(e.data)
+}
+
 func (e *outEntry) path() string { return strings.TrimSuffix(e.hdr.Name, "/") }
 
 // stage accumulates one layer.
