@@ -450,7 +450,13 @@ func TestDownloadProgress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Download(ctx, pkgs[:1]); err != nil { // foo only
+	if _, err := c.Download(ctx, []*apt.Package{pkgs[0], pkgs[0]}); err != nil { // foo only, listed twice
+		t.Fatal(err)
+	}
+	if n := r.Hits("/pool/"); n != 1 {
+		t.Errorf("a package listed twice was fetched %d times", n)
+	}
+	if _, err := c.Download(ctx, pkgs[:1]); err != nil {
 		t.Fatal(err)
 	}
 	prog.started = map[string]int64{}

@@ -49,15 +49,17 @@ func (c *Client) Download(ctx context.Context, pkgs []*apt.Package) ([]string, e
 	paths := make([]string, len(pkgs))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.parallel)
+	started := map[string]bool{} // one download per file, even if listed twice
 	for i, p := range pkgs {
 		if err := checkDownloadable(p); err != nil {
 			return nil, err
 		}
 		dst := c.DebPath(p.SHA256)
 		paths[i] = dst
-		if fileExists(dst) {
+		if started[p.SHA256] || fileExists(dst) {
 			continue
 		}
+		started[p.SHA256] = true
 		g.Go(func() error { return c.downloadOne(gctx, p) })
 	}
 	if err := g.Wait(); err != nil {
