@@ -128,6 +128,9 @@ func (c *Client) indexFile(ctx context.Context, repo Repo, rel *Release, ar *apt
 	}
 	pkgs, err = c.parseIndex(blob, fh.SHA256, path.Ext(name), ar)
 	if err != nil {
+		// The blob matched the Release when it was stored; if it no longer
+		// reads, do not let a damaged copy fail every later run.
+		os.Remove(blob)
 		return nil, fmt.Errorf("parse %s%s: %w", base, name, err)
 	}
 	c.mu.Lock()
