@@ -568,3 +568,23 @@ func testKeyFiles(t *testing.T) (string, string, *archive.Keyring) {
 	}
 	return bin, asc, kr
 }
+
+func TestMalformedIndex(t *testing.T) {
+	pk := testPackages()
+	pk["main"] = append(pk["main"], debtest.Deb{Control: debtest.Control("Package", "bad", "Version", "1", "Architecture", "amd64", "Depends", "foo (>> ")})
+	r := apttest.NewRepo(t, apttest.Config{Suite: "trixie", Components: []string{"main"}, Packages: pk})
+	cache := t.TempDir()
+	_, err := newClient(cache).Indexes(context.Background(), repos(t, r, r.KeyringFile), "amd64")
+	if err == nil || !strings.Contains(err.Error(), "/dists/trixie/main/binary-amd64/Packages.xz") || !strings.Contains(err.Error(), `"bad"`) {
+		t.Fatalf("err = %v, want one naming the index and the package", err)
+	}
+	assertNoTemp(t, cache)
+	for _, f := range cacheFiles(t, cache) {
+		if strings.HasPrefix(f, "plain/") {
+			t.Errorf("derived copy of a malformed index kept: %s", f)
+		}
+	}
+	if blobs, _ := filepath.Glob(filepath.Join(cache, "blobs/sha256/*")); len(blobs) != 1 { // the InRelease only
+		t.Errorf("blobs after a malformed index: %v", blobs)
+	}
+}
