@@ -356,7 +356,8 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 	r.SetFault(foo, apttest.Fault{Status: 503, Times: 1})
 	r.SetFault("/"+r.Deb("bar", "2:2.0-1", "amd64").Path, apttest.Fault{TruncateAt: 5, Times: 1})
 	ctx := context.Background()
-	c := newClient(t.TempDir())
+	prog := &recordingProgress{started: map[string]int64{}, bytes: map[string]int64{}, errs: map[string]error{}}
+	c := newClient(t.TempDir(), archive.WithProgress(prog))
 	pkgs, err := c.Indexes(ctx, repos(t, r, r.KeyringFile), "amd64")
 	if err != nil {
 		t.Fatal(err)
@@ -366,6 +367,10 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 	}
 	if n := r.Hits(foo); n != 2 {
 		t.Errorf("foo requested %d times, want 2", n)
+	}
+	bar := r.Deb("bar", "2:2.0-1", "amd64")
+	if n := prog.bytes["bar 2:2.0-1"]; n != bar.Size {
+		t.Errorf("progress of bar after a truncated first attempt: %d bytes, want %d", n, bar.Size)
 	}
 }
 

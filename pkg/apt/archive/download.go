@@ -90,8 +90,12 @@ func (c *Client) downloadOne(ctx context.Context, p *apt.Package) error {
 		if resp.StatusCode == http.StatusNotModified {
 			return errors.New("unexpected 304 Not Modified")
 		}
-		_, _, err := c.storeVerified(&countingReader{r: resp.Body, task: task}, dir, url, p.SHA256, p.Size,
+		cr := &countingReader{r: resp.Body, task: task}
+		_, _, err := c.storeVerified(cr, dir, url, p.SHA256, p.Size,
 			func(h string) string { return h + ".deb" })
+		if err != nil && cr.n > 0 {
+			task.Add(-cr.n) // this attempt's bytes are thrown away
+		}
 		return err
 	})
 	task.Done(err)
@@ -105,11 +109,13 @@ func (c *Client) downloadOne(ctx context.Context, p *apt.Package) error {
 type countingReader struct {
 	r    io.Reader
 	task Task
+	n    int64
 }
 
 func (c *countingReader) Read(b []byte) (int, error) {
 	n, err := c.r.Read(b)
 	if n > 0 {
+		c.n += int64(n)
 		c.task.Add(int64(n))
 	}
 	return n, err
