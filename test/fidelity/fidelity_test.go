@@ -710,6 +710,7 @@ func (r *run) checks(who, root string, added []string, ref *checkResult) *checkR
 		out, err := r.chroot(root, nil, nil, "dpkg -V "+strings.Join(added, " "))
 		if err != nil {
 			fail("dpkg -V: %v\n%s", err, out)
+			out = ""
 		}
 		var bad []string
 		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
@@ -743,6 +744,7 @@ func (r *run) checks(who, root string, added []string, ref *checkResult) *checkR
 		if err != nil {
 			fail("dpkg-query: %v\n%s", err, out)
 		}
+		var notII []string
 		state := map[string]string{}
 		for _, line := range strings.Split(out, "\n") {
 			f := strings.Fields(line)
@@ -752,14 +754,17 @@ func (r *run) checks(who, root string, added []string, ref *checkResult) *checkR
 		}
 		for _, p := range added {
 			if state[p] != "ii" {
-				fail("dpkg -l %s: %q, want ii", p, state[p])
+				notII = append(notII, fmt.Sprintf("%s=%q", p, state[p]))
 			}
+		}
+		if len(notII) > 0 {
+			fail("dpkg -l: %d of the %d added packages are not \"ii\": %s", len(notII), len(added), strings.Join(notII, " "))
 		}
 		// The postgres account: uid 26.
 		out, err = r.chroot(root, nil, nil, "getent passwd postgres")
 		f := strings.Split(strings.TrimSpace(out), ":")
 		if err != nil || len(f) < 7 || f[2] != "26" {
-			fail("getent passwd postgres = %q (%v), want uid 26", strings.TrimSpace(out), err)
+			fail("getent passwd postgres = %q (%v), want uid 26; so initdb + pg_ctl + psql as uid 26 were NOT run", strings.TrimSpace(out), err)
 			return nil
 		}
 		gid := f[3]
