@@ -7,6 +7,9 @@ BENCH   ?= .
 
 .PHONY: all build test test-short bench lint fuzz clean
 
+include mk/e2e.mk
+include mk/fidelity.mk
+
 all: build
 
 build:
