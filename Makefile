@@ -7,6 +7,8 @@ BENCH   ?= .
 
 .PHONY: all build test test-short bench lint fuzz clean
 
+.DEFAULT_GOAL := build
+
 include mk/e2e.mk
 include mk/fidelity.mk
 
