@@ -151,16 +151,25 @@ func (g *altGroup) String() string {
 	return b.String()
 }
 
-// pgManAlternative is what postgresql-common's _link_manpages installs for
-// major version v: psql.1.gz as master and every other man page the
-// client/server/contrib packages of v list as slaves, in `dpkg -L` order
-// (client, server, contrib). Pages removed by dpkg path filters are not
+// pgManAlternative is what postgresql-common's _link_manpages installs
+// for major version v when the package pkg is configured. Since
+// postgresql-common 248 (trixie) the client and server pages form one
+// psql.1.gz group, in `dpkg -L` order of client, server, contrib; before
+// (bookworm) the client has psql.1.gz and the server postmaster.1.gz with
+// its and contrib's pages. Pages removed by dpkg path filters are not
 // listed by dpkg -L, so they are not slaves either.
-func (p *Plan) pgManAlternative(v string) (Alternative, bool) {
-	const name = "psql.1.gz"
+func (p *Plan) pgManAlternative(v, pkg string) (Alternative, bool) {
+	name, pkgs := "psql.1.gz", []string{"postgresql-client-" + v, "postgresql-" + v, "postgresql-contrib-" + v}
+	if !p.pgMergedManPages() {
+		if pkg == "postgresql-client-"+v {
+			pkgs = pkgs[:1]
+		} else {
+			name, pkgs = "postmaster.1.gz", pkgs[1:]
+		}
+	}
 	var mans []string
-	for _, pkg := range []string{"postgresql-client-" + v, "postgresql-" + v, "postgresql-contrib-" + v} {
-		if ps := p.byName[pkg]; ps != nil {
+	for _, pk := range pkgs {
+		if ps := p.byName[pk]; ps != nil {
 			for _, m := range ps.manPages {
 				if strings.HasPrefix(m, "usr/share/postgresql/"+v+"/man/") && !strings.Contains(m, name) {
 					mans = append(mans, m)
@@ -189,6 +198,16 @@ func (p *Plan) pgManAlternative(v string) (Alternative, bool) {
 		})
 	}
 	return a, true
+}
+
+// pgMergedManPages tells which _link_manpages scheme the installed
+// postgresql-common uses (see pgManAlternative).
+func (p *Plan) pgMergedManPages() bool {
+	b, ok := p.readFile("usr/share/postgresql-common/maintscripts-functions")
+	if !ok {
+		return true
+	}
+	return !strings.Contains(string(b), `_link_manpages "$VERSION" postmaster.1.gz`)
 }
 
 var pgMajorRE = regexp.MustCompile(`^postgresql-(?:client-)?([0-9]+(?:\.[0-9]+)?)$`)
@@ -222,7 +241,7 @@ func (p *Plan) alternativeFiles(out files) error {
 			}
 		}
 		if m := pgMajorRE.FindStringSubmatch(ps.Name); m != nil {
-			if a, ok := p.pgManAlternative(m[1]); ok {
+			if a, ok := p.pgManAlternative(m[1], ps.Name); ok {
 				if err := install(a); err != nil {
 					return err
 				}

@@ -108,6 +108,9 @@ func classifyCommand(pkg, script string, c Command, s *Script, e *Effects, creat
 	if s.Functions[c.Name] {
 		return set(NoOp, whyFunction)
 	}
+	if c.Func != "" && !s.Called(c.Func) {
+		return set(NoOp, fmt.Sprintf("in function %s, which the script never calls", c.Func))
+	}
 	if writesFile(c) && c.Base() != "cat" {
 		// A filter whose output goes to a file is an effect unless the
 		// package's rules say otherwise.

@@ -201,6 +201,10 @@ var Table = []Effects{
 			noop(".", `maintscripts-functions$`, "loads helper functions for relink_postmaster_manpages, which acts only when a postmaster.1.gz alternative exists"),
 			noop("systemd-tmpfiles", ``, "runs only when systemd-tmpfiles is installed, which the images do not have; /run/postgresql is created by the table anyway"),
 			noop("rm", `01autoremove-postgresql`, "removes files of versions older than 229"),
+			noop("supported-versions", ``, "prints the supported PostgreSQL versions (debconf config)"),
+			noop("sh", `supported-versions$`, "prints the supported PostgreSQL versions (debconf config)"),
+			noop("run-upgrade-scripts", ``, whyUpgrade),
+			noop("ln", `\$pgdg_key \$trusted_key$`, "only for an old-style pgdg.list without signed-by in the base"),
 		},
 	},
 	{
@@ -259,6 +263,7 @@ var Table = []Effects{
 			handled("touch", `/var/lib/ucf/(hashfile|registry)$`, "ucf's state files are written with the ucf-managed files"),
 			noop("cp", `hashfile`, "rotates an existing hashfile; a fresh install has none"),
 			noop("seq", ``, whyFilter),
+			noop("print", ``, "error message in an unreachable branch (unknown maintainer-script argument)"),
 		},
 	},
 	{
@@ -379,7 +384,7 @@ var genericRules = []Rule{
 	Rule{Cmd: "sed", Args: `(^| )-i`, Verdict: Unhandled, Reason: "edits a file in place"},
 	noop("sed", ``, whyFilter),
 	noop("dpkg", `^--compare-versions `, "compares versions"),
-	noop("dpkg", `^(--print-architecture|--assert-)`, whyFilter),
+	noop("dpkg", `^(--print-architecture|--assert-|-s |--status |-l |--list |-L |--listfiles |-S |--search )`, whyFilter),
 	noop("mktemp", ``, "temporary file, removed by the script"),
 	// Package-manager helpers that do nothing on a fresh install.
 	noop("dpkg-maintscript-helper", `^(rm_conffile|mv_conffile|symlink_to_dir|dir_to_symlink|supports) `, "dpkg-maintscript-helper acts on upgrades from the versions it names; nothing to do on a fresh install"),

@@ -331,7 +331,8 @@ func (p *Plan) wants(name string) bool {
 		return true
 	}
 	switch name {
-	case "usr/share/postgresql-common/pg_updateaptconfig", "usr/share/i18n/SUPPORTED":
+	case "usr/share/postgresql-common/pg_updateaptconfig", "usr/share/i18n/SUPPORTED",
+		"usr/share/postgresql-common/maintscripts-functions":
 		return true
 	}
 	for _, ps := range p.pkgs {

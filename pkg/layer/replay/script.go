@@ -13,7 +13,9 @@ type Command struct {
 	Args []string
 	// Redirects are the targets of output redirections (> and >>).
 	Redirects []string
-	Line      int // 1-based line of the command name
+	// Func is the shell function whose body holds the command, or "".
+	Func string
+	Line int // 1-based line of the command name
 }
 
 // Base returns the command name without directory.
@@ -99,6 +101,15 @@ func (s *Script) parse(words []word, lx *lexer) {
 	st := stCmd
 	var cur *Command
 	caseDepth := 0
+	// Function bodies: a definition arms pendingFunc; its "{" opens the
+	// body at the current brace depth.
+	type body struct {
+		name  string
+		depth int
+	}
+	var bodies []body
+	pendingFunc := ""
+	braces := 0
 	flush := func() {
 		if cur != nil {
 			args := cur.Args[:0]
@@ -110,6 +121,9 @@ func (s *Script) parse(words []word, lx *lexer) {
 				}
 			}
 			cur.Args = args
+			if len(bodies) > 0 {
+				cur.Func = bodies[len(bodies)-1].name
+			}
 			s.Commands = append(s.Commands, *cur)
 			cur = nil
 		}
@@ -177,6 +191,21 @@ func (s *Script) parse(words []word, lx *lexer) {
 		if strings.HasPrefix(w.text, "\x00>") {
 			continue
 		}
+		if !w.quote && w.text == "{" {
+			braces++
+			if pendingFunc != "" {
+				bodies = append(bodies, body{pendingFunc, braces})
+				pendingFunc = ""
+			}
+			continue
+		}
+		if !w.quote && w.text == "}" {
+			if n := len(bodies); n > 0 && bodies[n-1].depth == braces {
+				bodies = bodies[:n-1]
+			}
+			braces--
+			continue
+		}
 		if !w.quote && reserved[w.text] {
 			continue
 		}
@@ -197,16 +226,19 @@ func (s *Script) parse(words []word, lx *lexer) {
 		// function definition "name()" or "name ()"
 		if i+2 < len(words) && words[i+1].op && words[i+1].text == "(" && words[i+2].op && words[i+2].text == ")" {
 			s.Functions[w.text] = true
+			pendingFunc = w.text
 			i += 2
 			st = stCmd
 			continue
 		}
 		if strings.HasSuffix(w.raw, "()") && len(w.raw) > 2 {
-			s.Functions[strings.TrimSuffix(w.text, "()")] = true
+			pendingFunc = strings.TrimSuffix(w.text, "()")
+			s.Functions[pendingFunc] = true
 			continue
 		}
 		if w.text == "function" && i+1 < len(words) && !words[i+1].op {
-			s.Functions[strings.TrimSuffix(words[i+1].text, "()")] = true
+			pendingFunc = strings.TrimSuffix(words[i+1].text, "()")
+			s.Functions[pendingFunc] = true
 			i++
 			continue
 		}
@@ -219,12 +251,37 @@ func (s *Script) parse(words []word, lx *lexer) {
 		inner := ParseScript(sub.text)
 		for _, c := range inner.Commands {
 			c.Line += sub.line - 1
+			if c.Func == "" {
+				c.Func = enclosingFunc(s.Commands, sub.line)
+			}
 			s.Commands = append(s.Commands, c)
 		}
 		for f := range inner.Functions {
 			s.Functions[f] = true
 		}
 	}
+}
+
+// enclosingFunc guesses the function around a command substitution from
+// the nearest command at or before its line.
+func enclosingFunc(cmds []Command, line int) string {
+	f := ""
+	for _, c := range cmds {
+		if c.Line <= line {
+			f = c.Func
+		}
+	}
+	return f
+}
+
+// Called reports whether the script calls function name anywhere.
+func (s *Script) Called(name string) bool {
+	for _, c := range s.Commands {
+		if c.Name == name && c.Func != name {
+			return true
+		}
+	}
+	return false
 }
 
 func isAssignment(raw string) bool {
