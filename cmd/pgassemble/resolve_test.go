@@ -244,3 +244,41 @@ func TestResolveHelpTeaches(t *testing.T) {
 		}
 	}
 }
+
+// TestResolveFromRootSources uses no --source: the repositories and their
+// keyrings come from the apt configuration under --root.
+func TestResolveFromRootSources(t *testing.T) {
+	r := resolveRepo(t)
+	root := t.TempDir()
+	key, err := os.ReadFile(r.KeyringFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"usr/share/keyrings/apttest.gpg": string(key),
+		"etc/apt/sources.list.d/apttest.sources": "Types: deb\nURIs: " + r.URL + "\nSuites: trixie\nComponents: main\n" +
+			"Signed-By: /usr/share/keyrings/apttest.gpg\n\nTypes: deb\nURIs: http://127.0.0.1:9/off\nSuites: x\nComponents: main\nEnabled: no\n",
+	}
+	for name, body := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stdout, stderr, code := runCLI(t, "resolve", "--root", root, "--arch", "amd64", "--cache-dir", t.TempDir(), "libfoo1")
+	if code != 0 || stdout != "libfoo1 2.0-1 amd64\n" {
+		t.Fatalf("exit %d, stdout %q, stderr:\n%s", code, stdout, stderr)
+	}
+	// --keyring without --source is a usage error.
+	if _, _, code := runCLI(t, "resolve", "--root", root, "--keyring", r.KeyringFile, "libfoo1"); code != 2 {
+		t.Errorf("--keyring without --source: exit %d, want 2", code)
+	}
+	// An empty root has no sources: a clear failure.
+	_, stderr, code = runCLI(t, "resolve", "--root", t.TempDir(), "--cache-dir", t.TempDir(), "libfoo1")
+	if code != 1 || !strings.Contains(stderr, "no enabled deb sources") {
+		t.Errorf("empty root: exit %d, stderr %s", code, stderr)
+	}
+}
