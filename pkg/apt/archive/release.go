@@ -18,8 +18,10 @@ type Release struct {
 	Date, ValidUntil                        time.Time // zero when absent
 	Architectures, Components               []string
 	AcquireByHash                           bool
-	// NoAll is "No-Support-for-Architecture-all: Packages": arch "all"
-	// packages are only in binary-all, not in each binary-ARCH index.
+	// NoAll is "No-Support-for-Architecture-all: Packages": the archive
+	// also lists its Architecture: all packages in every binary-ARCH index
+	// (Debian does), so binary-all need not be fetched. Informational: this
+	// client reads binary-ARCH only.
 	NoAll bool
 	// Files maps a path relative to dists/SUITE/ to its SHA256 and size.
 	Files map[string]FileHash
