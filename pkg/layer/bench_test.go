@@ -261,6 +261,10 @@ func benchConvert(b *testing.B, debs []Deb, comp Compression, xzCommand string) 
 			}
 			raw = l.(*fileLayer).rawSize
 		})
+		pt := bl.lastTimes
+		b.ReportMetric(pt.Decode.Seconds(), "decode-s")
+		b.ReportMetric(pt.Merge.Seconds(), "merge-s")
+		b.ReportMetric(pt.Write.Seconds(), "write-s")
 		peak = max(peak, p)
 		bl.Close()
 	}

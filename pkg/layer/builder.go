@@ -87,6 +87,14 @@ type Builder struct {
 	baseInfo  map[string][]string // stem -> info members, from the base
 	owners    map[string]int      // shipped path -> number of packages listing it
 	finished  bool
+	lastTimes phaseTimes // of the last converted stage, for benchmarks and logs
+}
+
+// phaseTimes splits a conversion's wall time: decoding the .debs (all
+// cores; xz-bound), merging and sorting, and writing the tar through the
+// compressor (replay observation included).
+type phaseTimes struct {
+	Decode, Merge, Write time.Duration
 }
 
 // pkgState is one installed package as the builder tracks it.
@@ -282,9 +290,11 @@ func (b *Builder) convert(ctx context.Context, debs []Deb, infos []*ControlInfo,
 			return nil
 		})
 	}
+	t0 := time.Now()
 	if err := g.Wait(); err != nil {
 		return nil, nil, err
 	}
+	t1 := time.Now()
 	s := b.newStage()
 	for _, d := range decoded {
 		if err := s.addPackage(d); err != nil {
@@ -295,6 +305,11 @@ func (b *Builder) convert(ctx context.Context, debs []Deb, infos []*ControlInfo,
 		return nil, nil, err
 	}
 	entries := s.sorted()
+	t2 := time.Now()
+	defer func() {
+		b.lastTimes = phaseTimes{Decode: t1.Sub(t0), Merge: t2.Sub(t1), Write: time.Since(t2)}
+		b.log.Debug("stage phases", "decode", b.lastTimes.Decode, "merge", b.lastTimes.Merge, "write", b.lastTimes.Write)
+	}()
 	bw, err := newBlobWriter(filepath.Join(b.cacheDir, "tmp"), b.opts.Compression)
 	if err != nil {
 		return nil, nil, err

@@ -106,7 +106,8 @@ func newBlobWriter(dir string, comp Compression) (*blobWriter, error) {
 			os.Remove(f.Name())
 			return nil, err
 		}
-		if err := zw.SetConcurrency(gzipBlockSize, max(2, runtime.GOMAXPROCS(0))); err != nil {
+		// More blocks in flight than cores, so the tar writer never waits.
+		if err := zw.SetConcurrency(gzipBlockSize, 2*runtime.GOMAXPROCS(0)+2); err != nil {
 			f.Close()
 			os.Remove(f.Name())
 			return nil, err
