@@ -50,6 +50,12 @@ type Config struct {
 	// Compressions of the Packages files published, among "xz", "gz" and
 	// "" (plain); default all three.
 	Compressions []string
+	// AllIndex says where Architecture "all" packages are listed: "" (in
+	// every binary-ARCH index, no binary-all), "separate" (only in
+	// binary-all, "all" in Architectures, as some third-party archives do)
+	// or "both" (binary-all and every binary-ARCH, with
+	// No-Support-for-Architecture-all: Packages, as Debian does).
+	AllIndex string
 }
 
 func (c *Config) defaults() {
@@ -80,6 +86,14 @@ func (c *Config) defaults() {
 	if c.Compressions == nil {
 		c.Compressions = []string{"xz", "gz", ""}
 	}
+}
+
+// indexArches are the binary-ARCH directories published.
+func (c *Config) indexArches() []string {
+	if c.AllIndex == "" {
+		return c.Arches
+	}
+	return append([]string{"all"}, c.Arches...)
 }
 
 // Fault is injected into answers for one URL path.
@@ -449,8 +463,9 @@ func (r *Repo) publishSuite(s Config) error {
 	}
 	var files []entry
 	for _, comp := range s.Components {
+		arches := s.indexArches()
 		indexes := map[string]*bytes.Buffer{}
-		for _, arch := range s.Arches {
+		for _, arch := range arches {
 			indexes[arch] = &bytes.Buffer{}
 		}
 		for _, d := range s.Packages[comp] {
@@ -459,8 +474,9 @@ func (r *Repo) publishSuite(s Config) error {
 				return err
 			}
 			arch := d.Control.Get("Architecture")
-			for _, a := range s.Arches {
-				if arch == "all" || arch == a {
+			for _, a := range arches {
+				inArch := arch == "all" && a != "all" && s.AllIndex != "separate"
+				if arch == a || inArch {
 					if indexes[a].Len() > 0 {
 						indexes[a].WriteByte('\n')
 					}
@@ -468,7 +484,7 @@ func (r *Repo) publishSuite(s Config) error {
 				}
 			}
 		}
-		for _, arch := range s.Arches {
+		for _, arch := range arches {
 			dir := comp + "/binary-" + arch
 			plain := indexes[arch].Bytes()
 			for _, c := range s.Compressions {
@@ -515,7 +531,10 @@ func (r *Repo) publishSuite(s Config) error {
 	if !s.NoByHash {
 		b.WriteString("Acquire-By-Hash: yes\n")
 	}
-	fmt.Fprintf(&b, "Architectures: %s\nComponents: %s\n", strings.Join(s.Arches, " "), strings.Join(s.Components, " "))
+	if s.AllIndex == "both" {
+		b.WriteString("No-Support-for-Architecture-all: Packages\n")
+	}
+	fmt.Fprintf(&b, "Architectures: %s\nComponents: %s\n", strings.Join(s.indexArches(), " "), strings.Join(s.Components, " "))
 	b.WriteString("Description: apttest repository\nSHA256:\n")
 	for _, f := range files {
 		fmt.Fprintf(&b, " %s %16d %s\n", f.sum, f.size, f.name)

@@ -593,3 +593,35 @@ func TestMalformedIndex(t *testing.T) {
 		t.Errorf("blobs after a malformed index: %v", blobs)
 	}
 }
+
+func TestBinaryAll(t *testing.T) {
+	for _, tc := range []struct {
+		allIndex   string
+		wantAllGet bool
+	}{
+		{"", false},
+		{"separate", true},
+		{"both", false}, // No-Support-for-Architecture-all: Packages
+	} {
+		t.Run("AllIndex="+tc.allIndex, func(t *testing.T) {
+			r := apttest.NewRepo(t, apttest.Config{Suite: "trixie", Arches: []string{"amd64", "arm64"}, Packages: testPackages(), AllIndex: tc.allIndex})
+			pkgs, err := newClient(t.TempDir()).Indexes(context.Background(), repos(t, r, r.KeyringFile), "arm64")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := names(pkgs), "extra=0.1:all baz=3:all qux=1:arm64"; !sameWords(got, want) {
+				t.Fatalf("packages = %s, want %s", got, want)
+			}
+			if got := r.HitsMatching("binary-all") > 0; got != tc.wantAllGet {
+				t.Errorf("binary-all fetched: %v, want %v (%v)", got, tc.wantAllGet, r.Requests())
+			}
+		})
+	}
+}
+
+func sameWords(a, b string) bool {
+	x, y := strings.Fields(a), strings.Fields(b)
+	sort.Strings(x)
+	sort.Strings(y)
+	return strings.Join(x, " ") == strings.Join(y, " ")
+}

@@ -32,6 +32,7 @@ func (c *Client) Indexes(ctx context.Context, repos []Repo, arch string) ([]*apt
 		rel  *Release
 		ar   *apt.Repository
 		comp string
+		arch string
 	}
 	var jobs []job
 	// Releases first (small), so that a signature problem stops everything
@@ -57,8 +58,14 @@ func (c *Client) Indexes(ctx context.Context, repos []Repo, arch string) ([]*apt
 			c.log.Warn("repository does not support architecture", "repo", r.String(), "arch", arch)
 			continue
 		}
+		// Like apt: binary-all is read when the Release lists "all" and
+		// does not say its "all" packages are in binary-ARCH too.
+		withAll := arch != "all" && slices.Contains(rel.Architectures, "all") && !rel.NoAll
 		for _, comp := range r.Components {
-			jobs = append(jobs, job{r, rel, ar, comp})
+			jobs = append(jobs, job{r, rel, ar, comp, arch})
+			if withAll && rel.hasIndex(comp, "all") {
+				jobs = append(jobs, job{r, rel, ar, comp, "all"})
+			}
 		}
 	}
 	results := make([][]*apt.Package, len(jobs))
@@ -66,7 +73,7 @@ func (c *Client) Indexes(ctx context.Context, repos []Repo, arch string) ([]*apt
 	g.SetLimit(c.parallel)
 	for i, j := range jobs {
 		g.Go(func() error {
-			pkgs, err := c.index(gctx, j.repo, j.rel, j.ar, j.comp, arch)
+			pkgs, err := c.index(gctx, j.repo, j.rel, j.ar, j.comp, j.arch)
 			results[i] = pkgs
 			return err
 		})
@@ -75,10 +82,31 @@ func (c *Client) Indexes(ctx context.Context, repos []Repo, arch string) ([]*apt
 		return nil, err
 	}
 	var out []*apt.Package
+	seen := map[string]bool{} // an "all" package listed in binary-ARCH and binary-all
 	for _, r := range results {
-		out = append(out, r...)
+		for _, p := range r {
+			if p.Architecture == "all" {
+				k := p.Repository.URI + " " + p.Repository.Suite + " " + p.ID()
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
+			}
+			out = append(out, p)
+		}
 	}
 	return out, nil
+}
+
+// hasIndex reports whether the Release lists a Packages index of comp for arch.
+func (r *Release) hasIndex(comp, arch string) bool {
+	stem := comp + "/binary-" + arch + "/Packages"
+	for _, ext := range []string{".xz", ".gz", ""} {
+		if _, ok := r.Files[stem+ext]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // index returns the parsed packages of one component's binary-ARCH index.
