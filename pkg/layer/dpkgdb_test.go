@@ -169,6 +169,7 @@ func TestAgainstDpkg(t *testing.T) {
 		Control: debtest.Control("Package", "docs", "Version", "1", "Architecture", "amd64", "Maintainer", "m", "Description", "d"),
 		Files: []debtest.File{
 			{Path: "/etc/zz/b", Body: "b"}, {Path: "/etc/aa", Body: "a"}, // unsorted on purpose
+			{Path: "/usr/share/existing", Type: tar.TypeSymlink, Linkname: "y"}, // dpkg keeps the directory
 			{Path: "/usr/share/doc/docs/README", Body: "r"}, {Path: "/usr/share/doc/docs/copyright", Body: "c"},
 			{Path: "/usr/sbin/sx", Body: "s", Mode: 0o4750}, {Path: "/usr/sbin/hl", Type: tar.TypeLink, Linkname: "/usr/sbin/sx", Mode: 0o4750},
 		},
@@ -178,7 +179,7 @@ func TestAgainstDpkg(t *testing.T) {
 
 	// dpkg's root
 	const divs = "/usr/bin/pgtest\n/usr/bin/pgtest.distrib\nother-pkg\n"
-	droot := makeBase(t, baseSpec{files: map[string]string{"var/lib/dpkg/status": baseStatus, "var/lib/dpkg/diversions": divs}})
+	droot := makeBase(t, baseSpec{dirs: []string{"usr/share/existing"}, files: map[string]string{"var/lib/dpkg/status": baseStatus, "var/lib/dpkg/diversions": divs}})
 	os.WriteFile(filepath.Join(droot, "var/lib/dpkg/available"), nil, 0o644)
 	os.MkdirAll(filepath.Join(droot, "var/lib/dpkg/updates"), 0o755)
 	args := append([]string{"--root=" + droot, "--force-depends", "--force-script-chrootless", "--force-not-root"}, filters...)
@@ -193,7 +194,7 @@ func TestAgainstDpkg(t *testing.T) {
 	}
 
 	// ours
-	ours := makeBase(t, baseSpec{files: map[string]string{"var/lib/dpkg/status": baseStatus, "var/lib/dpkg/diversions": divs,
+	ours := makeBase(t, baseSpec{dirs: []string{"usr/share/existing"}, files: map[string]string{"var/lib/dpkg/status": baseStatus, "var/lib/dpkg/diversions": divs,
 		"etc/dpkg/dpkg.cfg.d/excludes": strings.ReplaceAll(strings.Join(filters, "\n"), "--", "")}})
 	b := newTestBuilder(t, ours, Options{})
 	l := addStage(t, b, files)

@@ -165,6 +165,9 @@ func (s *stage) addPackage(d *decodedDeb) error {
 				return fmt.Errorf("%s: %s would replace the merged-/usr symlink /%s: %w", pkg, abs, q, ErrUnsafePath)
 			}
 			if ex.kind == 'd' {
+				if e.typ == tar.TypeSymlink {
+					continue // dpkg never replaces a directory by a symlink (verified)
+				}
 				return fmt.Errorf("%s: %s: would replace directory /%s with a non-directory: %w", pkg, abs, q, ErrUnsafePath)
 			}
 		}
