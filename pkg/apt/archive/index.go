@@ -25,7 +25,9 @@ import (
 // component order, then index order, with Package.Repository set.
 //
 // Architecture "all" packages are read from the binary-ARCH indexes, where
-// Debian and PGDG list them too.
+// Debian lists them too ("No-Support-for-Architecture-all: Packages"); a
+// Release that lists "all" without saying so also has its binary-all
+// indexes read, as apt does, and a package found in both is kept once.
 func (c *Client) Indexes(ctx context.Context, repos []Repo, arch string) ([]*apt.Package, error) {
 	type job struct {
 		repo Repo
