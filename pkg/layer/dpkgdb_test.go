@@ -170,6 +170,7 @@ func TestAgainstDpkg(t *testing.T) {
 		Files: []debtest.File{
 			{Path: "/etc/zz/b", Body: "b"}, {Path: "/etc/aa", Body: "a"}, // unsorted on purpose
 			{Path: "/usr/share/existing", Type: tar.TypeSymlink, Linkname: "y"}, // dpkg keeps the directory
+			{Path: "/usr/share/midlink", Type: tar.TypeSymlink, Linkname: "y"},
 			{Path: "/usr/share/doc/docs/README", Body: "r"}, {Path: "/usr/share/doc/docs/copyright", Body: "c"},
 			{Path: "/usr/sbin/sx", Body: "s", Mode: 0o4750}, {Path: "/usr/sbin/hl", Type: tar.TypeLink, Linkname: "/usr/sbin/sx", Mode: 0o4750},
 		},

@@ -106,7 +106,10 @@ func (s *stage) clamp(e *rawEntry) time.Time {
 // addPackage places one package's data entries.
 func (s *stage) addPackage(d *decodedDeb) error {
 	pkg := d.name()
+	// dpkg lists symlinks after everything else, each group in archive
+	// order (verified with dpkg 1.21; dpkg-deb also archives them last).
 	list := []string{"/."}
+	var links []string
 	seen := map[string]bool{}
 	dirs := map[string]bool{}
 	conffMD5 := map[string]string{}
@@ -120,7 +123,11 @@ func (s *stage) addPackage(d *decodedDeb) error {
 		abs := "/" + e.name
 		if !seen[abs] {
 			seen[abs] = true
-			list = append(list, abs)
+			if e.typ == tar.TypeSymlink {
+				links = append(links, abs)
+			} else {
+				list = append(list, abs)
+			}
 		}
 		if e.typ == tar.TypeDir {
 			dirs[abs] = true
@@ -216,6 +223,7 @@ func (s *stage) addPackage(d *decodedDeb) error {
 		}
 		s.tree.overlay[q] = node{kind: k, link: h.Linkname}
 	}
+	list = append(list, links...)
 	var conff []Conffile
 	for _, c := range d.info.Conffiles {
 		p := path.Clean("/" + c)
