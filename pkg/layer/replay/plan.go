@@ -409,8 +409,9 @@ func (p *Plan) readFile(name string) ([]byte, bool) {
 	return b, err == nil
 }
 
-// baseOwner returns the mode, uid and gid of a base path when the FS can
-// tell (os.DirFS: syscall.Stat_t; a tar-backed FS: *tar.Header).
+// baseOwner returns the mode, uid and gid of a base path; ok is false when
+// the path is missing or the FS cannot tell owners (os.DirFS gives a
+// syscall.Stat_t, a tar-backed FS a *tar.Header).
 func baseOwner(base fs.FS, name string) (mode int64, uid, gid int, ok bool) {
 	fi, err := fs.Stat(base, name)
 	if err != nil {
@@ -432,7 +433,7 @@ func baseOwner(base fs.FS, name string) (mode int64, uid, gid int, ok bool) {
 	case *tar.Header:
 		return mode, s.Uid, s.Gid, true
 	}
-	return mode, 0, 0, true
+	return mode, 0, 0, false
 }
 
 // files is the state layer being built, by relative path.
@@ -536,9 +537,9 @@ func (p *Plan) tableFiles(out files) error {
 			if _, inBase := fs.Stat(p.base, dst); inBase == nil {
 				continue // every such script writes only when the file is missing
 			}
-			body, err := heredocBody(ps.Scripts[h.Script], h.Target)
-			if err != nil {
-				return fmt.Errorf("replay %s: %w", ps.Name, err)
+			body, ok := heredocBody(ps.Scripts[h.Script], h.Target)
+			if !ok {
+				continue // this version of the script does not write it
 			}
 			out.reg(dst, h.Mode, 0, 0, body)
 		}
@@ -590,14 +591,14 @@ func (p *Plan) addDirParents(out files, name string) {
 }
 
 // heredocBody returns the here-document of the command redirected to target.
-func heredocBody(script []byte, target string) ([]byte, error) {
+func heredocBody(script []byte, target string) ([]byte, bool) {
 	s := ParseScript(string(script))
 	for _, h := range s.Heredocs {
 		if h.Target == target {
-			return []byte(h.Body), nil
+			return []byte(h.Body), true
 		}
 	}
-	return nil, fmt.Errorf("no here-document written to %s", target)
+	return nil, false
 }
 
 // applyEdits applies Options.Edits to generated regular files.

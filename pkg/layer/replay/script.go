@@ -563,6 +563,7 @@ func (lx *lexer) readWord() word {
 		}
 	}
 done:
+	lx.pos = min(lx.pos, len(lx.src))
 	return word{text: b.String(), raw: lx.src[start:lx.pos], line: line, quote: quoted}
 }
 

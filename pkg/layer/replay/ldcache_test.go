@@ -1,0 +1,236 @@
+package replay
+
+import (
+	"archive/tar"
+	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestDlCacheLibcmp(t *testing.T) {
+	tests := []struct {
+		a, b string
+		sign int
+	}{
+		{"libc.so.6", "libc.so.6", 0},
+		{"libfoo.so.10", "libfoo.so.9", 1},
+		{"libfoo.so.1.2", "libfoo.so.1.10", -1},
+		{"liba.so", "libb.so", -1},
+		{"lib1", "liba", 1}, // digits sort after letters
+		{"libz", "libz.so", -1},
+	}
+	for _, tt := range tests {
+		got := dlCacheLibcmp(tt.a, tt.b)
+		if (got > 0) != (tt.sign > 0) || (got < 0) != (tt.sign < 0) {
+			t.Errorf("libcmp(%q, %q) = %d, want sign %d", tt.a, tt.b, got, tt.sign)
+		}
+	}
+}
+
+// ldconfigRoot makes a small root with the host's zlib and expat (a file,
+// its soname link and a dev link each) and returns it.
+func ldconfigRoot(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("ldconfig"); err != nil {
+		if _, err := os.Stat("/sbin/ldconfig"); err != nil {
+			t.Skip("ldconfig not installed")
+		}
+	}
+	src := "/usr/lib/x86_64-linux-gnu"
+	libs, _ := filepath.Glob(filepath.Join(src, "libz.so*"))
+	more, _ := filepath.Glob(filepath.Join(src, "libexpat.so*"))
+	libs = append(libs, more...)
+	if len(libs) < 3 {
+		t.Skipf("no libz/libexpat in %s to build a test root from", src)
+	}
+	root := t.TempDir()
+	dir := filepath.Join(root, "usr/lib/x86_64-linux-gnu")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"etc/ld.so.conf.d", "usr/local/lib"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("usr/lib", filepath.Join(root, "lib")); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, s string) {
+		if err := os.WriteFile(filepath.Join(root, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n\n")
+	write("etc/ld.so.conf.d/libc.conf", "# libc default configuration\n/usr/local/lib\n")
+	write("etc/ld.so.conf.d/x86_64-linux-gnu.conf", "# Multiarch support\n/usr/local/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu\n/usr/lib/x86_64-linux-gnu\n")
+	for _, l := range libs {
+		dst := filepath.Join(dir, filepath.Base(l))
+		if target, err := os.Readlink(l); err == nil {
+			if err := os.Symlink(target, dst); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		b, err := os.ReadFile(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func runLdconfig(t *testing.T, root string) []byte {
+	t.Helper()
+	out, err := exec.Command("ldconfig", "-X", "-r", root).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ldconfig: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "etc/ld.so.cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestLdCacheMatchesLdconfig: a cache written from what ldconfig found
+// is byte-identical to ldconfig's, and scanning the observed libraries
+// finds the same entries.
+func TestLdCacheMatchesLdconfig(t *testing.T) {
+	root := ldconfigRoot(t)
+	real := runLdconfig(t, root)
+	c, err := ParseLdCache(real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Entries) < 2 || c.Generator == "" {
+		t.Fatalf("ldconfig wrote %d entries, generator %q", len(c.Entries), c.Generator)
+	}
+	if got := WriteLdCache(c.Entries, c.Generator, false); !bytes.Equal(got, real) {
+		t.Errorf("rewritten cache differs from ldconfig's (%d vs %d bytes)", len(got), len(real))
+	}
+
+	// Now as the replay sees it: a base without the libraries, and the
+	// libraries observed as a package's entries.
+	if err := os.Remove(filepath.Join(root, "etc/ld.so.cache")); err != nil {
+		t.Fatal(err)
+	}
+	base := t.TempDir()
+	for _, d := range []string{"etc", "usr/lib/x86_64-linux-gnu", "usr/local/lib"} {
+		if err := os.MkdirAll(filepath.Join(base, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("usr/lib", filepath.Join(base, "lib")); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec.Command("cp", "-a", filepath.Join(root, "etc/ld.so.conf"), filepath.Join(root, "etc/ld.so.conf.d"), filepath.Join(base, "etc")).Run(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(os.DirFS(base), Options{Arch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AddPackages([]Package{pkg("libs", "", map[string]string{"triggers": "activate-noawait ldconfig\n"})}); err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(filepath.Join(root, "usr/lib/x86_64-linux-gnu"))
+	for _, e := range ents {
+		name := "usr/lib/x86_64-linux-gnu/" + e.Name()
+		full := filepath.Join(root, name)
+		if target, err := os.Readlink(full); err == nil {
+			observeLink(t, p, "libs", name, target)
+			continue
+		}
+		f, err := os.Open(full)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := f.Stat()
+		err = p.Observe("libs", &tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: fi.Size()}, f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := fileMap(t, p)
+	ours, err := ParseLdCache(files["etc/ld.so.cache"].Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(ours.Entries, c.Entries) {
+		t.Errorf("entries:\n ours %+v\n ldconfig %+v", ours.Entries, c.Entries)
+	}
+	if got := WriteLdCache(ours.Entries, c.Generator, false); !bytes.Equal(got, real) {
+		t.Error("with ldconfig's generator string, our cache is not byte-identical")
+	}
+}
+
+func TestParseLdCacheErrors(t *testing.T) {
+	for _, b := range [][]byte{nil, []byte("ld.so-1.7.0"), append([]byte(ldMagic), make([]byte, 28)...)} {
+		if c, err := ParseLdCache(b); err == nil && len(c.Entries) != 0 {
+			t.Errorf("ParseLdCache(%q) = %+v", b, c)
+		}
+	}
+	// A header claiming more entries than the file holds.
+	b := WriteLdCache([]ldEntry{{Flags: 0x303, Key: "libz.so.1", Path: "/lib/libz.so.1"}}, "gen", false)
+	b[20] = 200
+	if _, err := ParseLdCache(b); err == nil {
+		t.Error("truncated cache accepted")
+	}
+}
+
+func TestReadLibInfoStreamsLargeFiles(t *testing.T) {
+	// A non-ELF "library" larger than the spool limit is read through a
+	// temporary file and rejected.
+	st := &ldState{sonames: map[string]libInfo{}}
+	r := io.LimitReader(zeroReader{}, spoolLimit+10)
+	if err := st.observeFile("usr/lib/libbig.so.1", spoolLimit+10, r); err != nil {
+		t.Fatal(err)
+	}
+	if st.sonames["usr/lib/libbig.so.1"].ok {
+		t.Error("non-ELF file taken for a library")
+	}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+func FuzzParseLdCache(f *testing.F) {
+	f.Add(WriteLdCache([]ldEntry{{Flags: 0x303, Key: "libz.so.1", Path: "/lib/x86_64-linux-gnu/libz.so.1"}}, "ldconfig test", false))
+	if b, err := os.ReadFile("/etc/ld.so.cache"); err == nil && len(b) < 1<<20 {
+		f.Add(b)
+	}
+	f.Add([]byte(ldMagic))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseLdCache(b)
+		if err != nil {
+			return
+		}
+		// What parses must survive a rewrite with the same entries.
+		c2, err := ParseLdCache(WriteLdCache(c.Entries, c.Generator, c.BigEndian))
+		if err != nil {
+			t.Fatalf("rewrite does not parse: %v", err)
+		}
+		if len(c2.Entries) != len(c.Entries) {
+			t.Fatalf("rewrite has %d entries, want %d", len(c2.Entries), len(c.Entries))
+		}
+		for _, e := range c2.Entries {
+			if strings.ContainsRune(e.Key, 0) {
+				t.Fatal("NUL in key")
+			}
+		}
+	})
+}
