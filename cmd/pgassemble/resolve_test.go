@@ -115,6 +115,7 @@ func TestResolveCommand(t *testing.T) {
 		},
 		{name: "no package", args: nil, code: 2, stderrHas: []string{"PACKAGE"}},
 		{name: "bad flag", args: []string{"--no-such-flag", "app"}, code: 2, stderrHas: []string{"no-such-flag"}},
+		{name: "bad source", args: []string{"--source", "mirror.example/debian trixie main", "app"}, code: 2, stderrHas: []string{"no scheme"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stdout, stderr, code := runCLI(t, append(append([]string{}, common...), tc.args...)...)

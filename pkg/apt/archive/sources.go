@@ -261,6 +261,9 @@ func parseOneLine(text string) (Source, error) {
 	if len(f) < 2 {
 		return s, errors.New("want URI SUITE [COMPONENT...]")
 	}
+	if !strings.Contains(f[0], ":") {
+		return s, fmt.Errorf("URI %q has no scheme (http://, https:// or file:)", f[0])
+	}
 	s.URIs = []string{f[0]}
 	s.Suites = []string{f[1]}
 	s.Components = f[2:]

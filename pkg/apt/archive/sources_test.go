@@ -143,6 +143,7 @@ func TestParseSourceLine(t *testing.T) {
 		{in: "deb [signed-by=/k.gpg] http://m.example/pgdg trixie-pgdg main 17", want: Source{URIs: []string{"http://m.example/pgdg"}, Suites: []string{"trixie-pgdg"}, Components: []string{"main", "17"}, SignedBy: []string{"/k.gpg"}}},
 		{in: "http://m.example/debian trixie", wantErr: "needs at least one component"},
 		{in: "http://m.example/debian", wantErr: "want URI SUITE"},
+		{in: "m.example/debian trixie main", wantErr: "no scheme"},
 		{in: "[arch=amd64 http://m.example/debian trixie main", wantErr: "unterminated"},
 		{in: "[trusted=maybe] http://m.example/debian trixie main", wantErr: "not yes or no"},
 	} {
