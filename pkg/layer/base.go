@@ -28,6 +28,7 @@ type baseState struct {
 	status    []apt.Paragraph // base stanzas, file order
 	protected map[string]bool // top-level symlinks into usr/ (merged /usr)
 	diverted  map[string]diversion
+	overrides map[string]statOverride
 	digest    [32]byte        // over every fact that shapes a converted layer
 	kinds     map[string]node // Lstat cache
 }
@@ -78,6 +79,11 @@ func readBase(fsys fs.FS) (*baseState, error) {
 		return nil, err
 	}
 	b.diverted = parseDiversions(divs)
+	so, err := readOpt("var/lib/dpkg/statoverride")
+	if err != nil {
+		return nil, err
+	}
+	b.overrides = parseStatOverrides(so)
 	if b.filters, err = ReadFilters(fsys); err != nil {
 		return nil, err
 	}
@@ -329,6 +335,30 @@ func parseDiversions(b []byte) map[string]diversion {
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	for i := 0; i+2 < len(lines); i += 3 {
 		out[lines[i]] = diversion{To: lines[i+1], Package: lines[i+2]}
+	}
+	return out
+}
+
+// statOverride is one dpkg-statoverride entry: dpkg applies it whenever it
+// unpacks the path.
+type statOverride struct {
+	User, Group string // names, or "#uid" / "#gid"
+	Mode        int64
+}
+
+// parseStatOverrides reads var/lib/dpkg/statoverride ("user group mode path").
+func parseStatOverrides(b []byte) map[string]statOverride {
+	out := map[string]statOverride{}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) != 4 {
+			continue
+		}
+		m, err := strconv.ParseInt(f[2], 8, 64)
+		if err != nil {
+			continue
+		}
+		out[f[3]] = statOverride{User: f[0], Group: f[1], Mode: m & 0o7777}
 	}
 	return out
 }

@@ -181,6 +181,27 @@ func (b *Builder) Explain() []replay.Classification {
 	return b.rp.Explain()
 }
 
+// Diverter is optionally implemented by a Replayer whose packages divert
+// files with dpkg-divert (in preinst): files of later packages at From are
+// then unpacked at To, as dpkg would.
+type Diverter interface {
+	Diverted(abs string) (to, pkg string, ok bool)
+}
+
+// diversion returns the diversion of abs: the base's, or one the replay
+// made for a package installed before.
+func (b *Builder) diversion(abs string) (diversion, bool) {
+	if dv, ok := b.base.diverted[abs]; ok {
+		return dv, true
+	}
+	if d, ok := b.rp.(Diverter); ok {
+		if to, pkg, ok := d.Diverted(abs); ok {
+			return diversion{To: to, Package: pkg}, true
+		}
+	}
+	return diversion{}, false
+}
+
 func (b *Builder) lookupUser(name string) (int, bool) {
 	if b.rp != nil {
 		if id, ok := b.rp.LookupUser(name); ok {

@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/pgassemble/pgassemble/internal/debtest"
@@ -180,7 +182,8 @@ func TestAgainstDpkg(t *testing.T) {
 
 	// dpkg's root
 	const divs = "/usr/bin/pgtest\n/usr/bin/pgtest.distrib\nother-pkg\n"
-	droot := makeBase(t, baseSpec{dirs: []string{"usr/share/existing"}, files: map[string]string{"var/lib/dpkg/status": baseStatus, "var/lib/dpkg/diversions": divs}})
+	const overrides = "root mail 0640 /etc/aa\n"
+	droot := makeBase(t, baseSpec{dirs: []string{"usr/share/existing"}, files: map[string]string{"var/lib/dpkg/status": baseStatus, "var/lib/dpkg/diversions": divs, "var/lib/dpkg/statoverride": overrides}})
 	os.WriteFile(filepath.Join(droot, "var/lib/dpkg/available"), nil, 0o644)
 	os.MkdirAll(filepath.Join(droot, "var/lib/dpkg/updates"), 0o755)
 	args := append([]string{"--root=" + droot, "--force-depends", "--force-script-chrootless", "--force-not-root"}, filters...)
@@ -195,7 +198,7 @@ func TestAgainstDpkg(t *testing.T) {
 	}
 
 	// ours
-	ours := makeBase(t, baseSpec{dirs: []string{"usr/share/existing"}, files: map[string]string{"var/lib/dpkg/status": baseStatus, "var/lib/dpkg/diversions": divs,
+	ours := makeBase(t, baseSpec{dirs: []string{"usr/share/existing"}, files: map[string]string{"var/lib/dpkg/status": baseStatus, "var/lib/dpkg/diversions": divs, "var/lib/dpkg/statoverride": overrides,
 		"etc/dpkg/dpkg.cfg.d/excludes": strings.ReplaceAll(strings.Join(filters, "\n"), "--", "")}})
 	b := newTestBuilder(t, ours, Options{})
 	l := addStage(t, b, files)
@@ -245,6 +248,9 @@ func snapshot(t *testing.T, root string, ignore func(string) bool) map[string]st
 			return nil
 		}
 		d := fi.Mode().String()
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			d += fmt.Sprintf(" %d:%d", st.Uid, st.Gid)
+		}
 		switch {
 		case fi.Mode()&os.ModeSymlink != 0:
 			l, _ := os.Readlink(p)

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -139,7 +140,7 @@ func (s *stage) addPackage(d *decodedDeb) error {
 			continue
 		}
 		target := e.name
-		if dv, ok := s.b.base.diverted[abs]; ok && dv.Package != pkg {
+		if dv, ok := s.b.diversion(abs); ok && dv.Package != pkg {
 			// dpkg-divert: unpacked at the diverted name; .list keeps abs.
 			if target, err = cleanName(strings.TrimPrefix(dv.To, "/")); err != nil {
 				return fmt.Errorf("%s: %s: diversion: %w", pkg, abs, err)
@@ -185,6 +186,11 @@ func (s *stage) addPackage(d *decodedDeb) error {
 			Uid:      s.uid(e.uname, e.uid),
 			Gid:      s.gid(e.gname, e.gid),
 			ModTime:  s.clamp(e),
+		}
+		if so, ok := s.b.base.overrides[abs]; ok && e.typ != tar.TypeSymlink && e.typ != tar.TypeLink {
+			h.Mode = so.Mode
+			h.Uid = s.overrideID(so.User, h.Uid, s.uid)
+			h.Gid = s.overrideID(so.Group, h.Gid, s.gid)
 		}
 		out := &outEntry{pkg: pkg}
 		switch e.typ {
@@ -238,6 +244,17 @@ func (s *stage) addPackage(d *decodedDeb) error {
 	s.isDir = append(s.isDir, dirs)
 	s.written = append(s.written, written)
 	return nil
+}
+
+// overrideID resolves a statoverride owner: "#123" or a name.
+func (s *stage) overrideID(v string, cur int, byName func(string, int) int) int {
+	if n, ok := strings.CutPrefix(v, "#"); ok {
+		if id, err := strconv.Atoi(n); err == nil {
+			return id
+		}
+		return cur
+	}
+	return byName(v, cur)
 }
 
 // md5FromSums finds a path's sum in an md5sums member ("sum  path").
