@@ -56,7 +56,7 @@ func TestSubjectHashMatchesOpenSSL(t *testing.T) {
 func TestCanonicalString(t *testing.T) {
 	tests := map[string]string{
 		"  Foo   Bar\tBaz  ": "foo bar baz",
-		"ÉCOLE  Été":         "École été", // only ASCII is lowercased
+		"ÉCOLE  Été":         "École Été", // only ASCII is lowercased
 		"":                   "",
 		"A\n\nB":             "a b",
 	}
