@@ -287,6 +287,7 @@ func (b *Builder) convert(ctx context.Context, debs []Deb, infos []*ControlInfo,
 			}
 		}
 	}()
+	t0 := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	// Largest first: decoding is the long pole, and a big package started
@@ -311,7 +312,6 @@ func (b *Builder) convert(ctx context.Context, debs []Deb, infos []*ControlInfo,
 			return nil
 		})
 	}
-	t0 := time.Now()
 	if err := g.Wait(); err != nil {
 		return nil, nil, err
 	}
