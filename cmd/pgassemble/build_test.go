@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"path/filepath"
 	"slices"
@@ -18,9 +17,7 @@ import (
 
 func cli(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	code := runWith(args, &out, &errb)
-	return out.String(), errb.String(), code
+	return runCLI(t, args...)
 }
 
 func worldArgs(w *fixture.World, cache string, extra ...string) []string {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,25 +15,12 @@ import (
 	"github.com/pgassemble/pgassemble/pkg/apt/apttest"
 )
 
-// runCLI runs the command in-process and returns its output and exit code
-// as run() would compute it.
+// runCLI runs the command in-process and returns its output and exit code.
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	root := newRootCmd()
 	var out, errb bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errb)
-	root.SetArgs(args)
-	err := root.Execute()
-	if err != nil {
-		errb.WriteString("pgassemble: " + err.Error() + "\n")
-		var ue usageError
-		if errors.As(err, &ue) {
-			return out.String(), errb.String(), 2
-		}
-		return out.String(), errb.String(), 1
-	}
-	return out.String(), errb.String(), 0
+	code = runWith(args, &out, &errb)
+	return out.String(), errb.String(), code
 }
 
 func resolveRepo(t *testing.T) *apttest.Repo {
