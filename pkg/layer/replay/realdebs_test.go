@@ -413,3 +413,34 @@ func compareWithRoot(t testing.TB, files []File, root string) []string {
 	}
 	return diffs
 }
+
+// TestRealArm64NoUnhandled classifies the arm64 .debs of the trixie
+// standard set (downloaded into trixie-arm64/debs) and checks that the
+// libreadline diversions follow the aarch64 triplet.
+func TestRealArm64NoUnhandled(t *testing.T) {
+	dir := researchDir(t)
+	debDir := filepath.Join(dir, "trixie-arm64", "debs")
+	if _, err := os.Stat(debDir); err != nil {
+		t.Skipf("no arm64 packages in %s (see testdata/make-research-roots.sh)", debDir)
+	}
+	names := addedPackages(t, filepath.Join(dir, "trixie-base"), filepath.Join(dir, "trixie-root"))
+	debs := loadDebs(t, debDir, names)
+	if len(debs) != len(names) {
+		t.Fatalf("found %d of %d arm64 .debs", len(debs), len(names))
+	}
+	p, err := New(os.DirFS(filepath.Join(dir, "trixie-base")), Options{Arch: "arm64", Edits: []Edit{cnpgCreateClusterEdit}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AddPackages(toPackages(debs)); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range debs {
+		if d.control.Get("Package") == "libreadline8t64" {
+			ds := loopDiversions(d.scripts["preinst"])
+			if len(ds) != 4 || !strings.HasPrefix(ds[0].From, "/lib/aarch64-linux-gnu/") {
+				t.Errorf("arm64 diversions %+v", ds)
+			}
+		}
+	}
+}
