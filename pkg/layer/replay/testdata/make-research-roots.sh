@@ -75,8 +75,12 @@ done
 root=$DIR/trixie-root
 chroot "$root" dpkg --add-architecture arm64
 chroot "$root" apt-get update
-pkgs=$(chroot "$root" dpkg-query -W -f '${Package}\n' | sort >"$DIR/root.pkgs"; chroot "$DIR/trixie-base" dpkg-query -W -f '${Package}\n' | sort | comm -13 - "$DIR/root.pkgs")
+chroot "$DIR/trixie-base" dpkg-query -W -f '${Package}\n' | sort >"$DIR/base.pkgs"
+# arch-specific packages as :arm64, arch-all ones as they are
+pkgs=$(chroot "$root" dpkg-query -W -f '${Package} ${Architecture}\n' | sort |
+	awk -v base="$DIR/base.pkgs" 'BEGIN { while ((getline l < base) > 0) had[l] = 1 }
+		!had[$1] { print ($2 == "all" ? $1 : $1 ":arm64") }' | tr '\n' ' ')
 mkdir -p "$DIR/trixie-arm64/debs"
-chroot "$root" sh -c "cd /tmp && apt-get download $(echo "$pkgs" | sed 's/$/:arm64/' | tr '\n' ' ')"
+chroot "$root" sh -c "cd /tmp && apt-get download $pkgs"
 mv "$root"/tmp/*.deb "$DIR/trixie-arm64/debs/"
 chroot "$root" dpkg --remove-architecture arm64 || true
