@@ -171,6 +171,12 @@ func (st *ldState) observeLink(name string, e entry) {
 const spoolLimit = 16 << 20
 
 func (st *ldState) observeFile(name string, size int64, r io.Reader) error {
+	// The layer offers random access to bodies: then only the ELF header,
+	// section headers and the dynamic section are read.
+	if ra, ok := r.(io.ReaderAt); ok {
+		st.sonames[name] = readLibInfo(ra)
+		return nil
+	}
 	var ra io.ReaderAt
 	if size <= spoolLimit {
 		b, err := io.ReadAll(io.LimitReader(r, spoolLimit+1))

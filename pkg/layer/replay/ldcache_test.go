@@ -234,3 +234,38 @@ func FuzzParseLdCache(f *testing.F) {
 		}
 	})
 }
+
+// readerAtOnly counts the bytes read through ReadAt.
+type readerAtOnly struct {
+	r    *bytes.Reader
+	read int64
+}
+
+func (c *readerAtOnly) Read([]byte) (int, error) { panic("Read called; ReadAt expected") }
+func (c *readerAtOnly) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.read += int64(n)
+	return n, err
+}
+
+func TestObserveUsesReaderAt(t *testing.T) {
+	libs, _ := filepath.Glob("/usr/lib/x86_64-linux-gnu/libz.so.1.*")
+	if len(libs) == 0 {
+		t.Skip("no host libz to read")
+	}
+	b, err := os.ReadFile(libs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &ldState{sonames: map[string]libInfo{}}
+	r := &readerAtOnly{r: bytes.NewReader(b)}
+	if err := st.observeFile("usr/lib/x86_64-linux-gnu/libz.so.1.3", int64(len(b)), r); err != nil {
+		t.Fatal(err)
+	}
+	if info := st.sonames["usr/lib/x86_64-linux-gnu/libz.so.1.3"]; info.soname != "libz.so.1" || info.flags != 0x0303 {
+		t.Errorf("info %+v", info)
+	}
+	if r.read >= int64(len(b)) {
+		t.Errorf("read %d of %d bytes: the whole file", r.read, len(b))
+	}
+}
