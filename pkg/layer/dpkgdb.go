@@ -38,8 +38,9 @@ var droppedFields = map[string]bool{
 
 // Conffile is one entry of a status stanza's Conffiles field.
 type Conffile struct {
-	Path string // absolute, as listed in the conffiles member
-	MD5  string // hex md5 of the shipped content
+	Path     string // absolute, as listed in the conffiles member
+	MD5      string // hex md5 of the shipped content
+	Obsolete bool   // no longer shipped, kept by dpkg on upgrade
 }
 
 // StatusStanza returns the var/lib/dpkg/status stanza dpkg writes for a
@@ -82,6 +83,9 @@ func StatusStanza(control apt.Paragraph, conffiles []Conffile) apt.Paragraph {
 			b.WriteString(c.Path)
 			b.WriteByte(' ')
 			b.WriteString(c.MD5)
+			if c.Obsolete {
+				b.WriteString(" obsolete")
+			}
 		}
 		slots[known["conffiles"]] = &apt.Field{Name: "Conffiles", Value: b.String()}
 	}

@@ -145,7 +145,7 @@ func TestDpkgDatabaseGolden(t *testing.T) {
 func TestStatusStanzaOrder(t *testing.T) {
 	p := debtest.Control("Description", "d\n long", "Homepage", "h", "Version", "1", "Package", "p",
 		"Architecture", "all", "Depends", "a,b(>=1)|c", "Essential", "no", "Built-Using", "x (= 1)", "Maintainer", "m")
-	got := StatusStanza(p, []Conffile{{"/etc/p", "d41d8cd98f00b204e9800998ecf8427e"}})
+	got := StatusStanza(p, []Conffile{{Path: "/etc/p", MD5: "d41d8cd98f00b204e9800998ecf8427e"}})
 	var b bytes.Buffer
 	got.WriteTo(&b)
 	want := "Package: p\nStatus: install ok installed\nMaintainer: m\nArchitecture: all\nVersion: 1\nDepends: a, b (>= 1) | c\n" +

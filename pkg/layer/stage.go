@@ -294,8 +294,17 @@ func (s *stage) finishDB(decoded []*decodedDeb) error {
 			newSet[l] = true
 		}
 		if old, ok := b.pkgs[key]; ok {
-			if err := s.upgrade(old, newSet, d); err != nil {
+			obsolete, err := s.upgrade(old, newSet, d)
+			if err != nil {
 				return err
+			}
+			// dpkg keeps conffiles the new version dropped: on disk, at the
+			// end of the .list, and as "obsolete" in the status stanza.
+			for _, c := range obsolete {
+				if !newSet[c.Path] {
+					list = append(list, c.Path)
+				}
+				s.conff[i] = append(s.conff[i], c)
 			}
 		}
 		if err := s.replaces(d, key, list, s.isDir[i], stageKeys); err != nil {
@@ -429,17 +438,30 @@ func (s *stage) emptyDir(q string) bool {
 
 // upgrade whites out the old version's files that the new one does not
 // ship (unless another package still lists them), and its info files.
-func (s *stage) upgrade(old *pkgState, newSet map[string]bool, d *decodedDeb) error {
+func (s *stage) upgrade(old *pkgState, newSet map[string]bool, d *decodedDeb) ([]Conffile, error) {
 	if err := s.b.loadList(old); err != nil {
-		return err
+		return nil, err
 	}
 	owners, err := s.b.ownerIndex()
 	if err != nil {
-		return err
+		return nil, err
+	}
+	newConff := map[string]bool{}
+	for _, c := range d.info.Conffiles {
+		newConff[path.Clean("/"+c)] = true
+	}
+	var obsolete []Conffile
+	keepConff := map[string]bool{}
+	for _, c := range parseConffiles(old.stanza.Get("Conffiles")) {
+		if !newConff[c.Path] {
+			c.Obsolete = true
+			obsolete = append(obsolete, c)
+			keepConff[c.Path] = true
+		}
 	}
 	var dropped []string
 	for _, p := range old.list {
-		if p == "/." || newSet[p] || owners[p] > 1 {
+		if p == "/." || newSet[p] || owners[p] > 1 || keepConff[p] {
 			continue
 		}
 		s.whiteout(p)
@@ -455,7 +477,26 @@ func (s *stage) upgrade(old *pkgState, newSet map[string]bool, d *decodedDeb) er
 			s.whiteout("/" + infoDir + "/" + old.stem + "." + m)
 		}
 	}
-	return nil
+	return obsolete, nil
+}
+
+// parseConffiles reads a status Conffiles field (" /path md5 [obsolete]").
+func parseConffiles(v string) []Conffile {
+	var out []Conffile
+	for _, l := range strings.Split(v, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 || !strings.HasPrefix(f[0], "/") {
+			continue
+		}
+		c := Conffile{Path: f[0], MD5: f[1]}
+		for _, flag := range f[2:] {
+			if flag == "obsolete" {
+				c.Obsolete = true
+			}
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // replaces applies the Replaces of a new package to installed packages:

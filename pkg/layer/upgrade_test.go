@@ -55,7 +55,10 @@ func TestUpgradeAndReplacesAgainstDpkg(t *testing.T) {
 		t.Skip("needs root: dpkg --root chowns files")
 	}
 	v1 := writeDebs(t,
-		withFiles(ctl("app", "1.0"), map[string]string{"postrm": "#!/bin/sh\nexit 0\n", "preinst": "#!/bin/sh\nexit 0\n"},
+		withFiles(ctl("app", "1.0"), map[string]string{"postrm": "#!/bin/sh\nexit 0\n", "preinst": "#!/bin/sh\nexit 0\n",
+			"conffiles": "/etc/app/old.conf\n/etc/app/kept.conf\n"},
+			debtest.File{Path: "/etc/app/old.conf", Body: "old"},
+			debtest.File{Path: "/etc/app/kept.conf", Body: "kept1"},
 			debtest.File{Path: "/usr/bin/app", Body: "v1"},
 			debtest.File{Path: "/usr/share/app/old-only", Body: "gone in v2"},
 			debtest.File{Path: "/usr/share/app/kept", Body: "k1"}),
@@ -67,7 +70,8 @@ func TestUpgradeAndReplacesAgainstDpkg(t *testing.T) {
 			debtest.File{Path: "/usr/share/legacy/data", Body: "d"}),
 	)
 	v2 := writeDebs(t,
-		withFiles(ctl("app", "2.0"), map[string]string{"postrm": "#!/bin/sh\nexit 0\n"},
+		withFiles(ctl("app", "2.0"), map[string]string{"postrm": "#!/bin/sh\nexit 0\n", "conffiles": "/etc/app/kept.conf\n"},
+			debtest.File{Path: "/etc/app/kept.conf", Body: "kept2"},
 			debtest.File{Path: "/usr/bin/app", Body: "v2"},
 			debtest.File{Path: "/usr/share/app/kept", Body: "k2"},
 			debtest.File{Path: "/usr/share/app/new", Body: "n"}),
