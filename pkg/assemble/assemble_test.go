@@ -28,6 +28,11 @@ var built = time.Date(2026, 11, 23, 12, 34, 0, 0, time.UTC)
 
 func builder(f *fixture.World, t *testing.T, cache string, mutate ...func(*Options)) *Builder {
 	t.Helper()
+	return builderB(t, f, cache, mutate...)
+}
+
+func builderB(t testing.TB, f *fixture.World, cache string, mutate ...func(*Options)) *Builder {
+	t.Helper()
 	o := Options{
 		Client:    archive.New(archive.WithCacheDir(cache), archive.WithRetries(0, time.Millisecond)),
 		BaseImage: f.BaseRef,
