@@ -245,6 +245,14 @@ func (p *Plan) alternativeFiles(out files) error {
 				if err := install(a); err != nil {
 					return err
 				}
+				// _link_manpages: "mkdir -p /usr/share/man/man1 /usr/share/man/man3 /usr/share/man/man7"
+				for _, d := range []string{"man1", "man3", "man7"} {
+					dir := p.canonical("/usr/share/man/" + d)
+					if !p.exists(dir) {
+						p.addDirParents(out, dir)
+						out.add(File{Path: dir, Type: tar.TypeDir, Mode: 0o755})
+					}
+				}
 			}
 		}
 	}

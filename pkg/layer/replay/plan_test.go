@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/md5"
 	"encoding/hex"
+	"errors"
 	"io/fs"
 	"strings"
 	"testing"
@@ -304,7 +305,7 @@ func TestAlternativeLinks(t *testing.T) {
 
 func TestPgManAlternatives(t *testing.T) {
 	for _, merged := range []bool{true, false} {
-		p, _ := New(debianBase(), Options{Arch: "amd64", Edits: []Edit{cnpgCreateClusterEdit}})
+		p, _ := New(debianBase(), Options{Arch: "amd64", AllowUnhandled: true})
 		_ = p.AddPackages([]Package{
 			pkg("postgresql-client-17", "", map[string]string{"postinst": "configure_client_version 17 \"$2\"\n"}),
 			pkg("postgresql-17", "postgresql-client-17", map[string]string{"postinst": "configure_version 17 \"$2\"\n"}),
@@ -406,5 +407,22 @@ func TestEditLines(t *testing.T) {
 	got := editLines([]byte("a = 1\n#create_main_cluster = true\n"), cnpgCreateClusterEdit)
 	if !bytes.Equal(got, []byte("a = 1\ncreate_main_cluster = false\n")) {
 		t.Errorf("got %q", got)
+	}
+}
+
+func TestEditOfMissingFile(t *testing.T) {
+	p, _ := New(debianBase(), Options{Arch: "amd64", Edits: []Edit{{Path: "etc/nope.conf", Pattern: "a", Replace: "b"}}})
+	if _, err := p.Files(); !errors.Is(err, ErrEditTarget) {
+		t.Errorf("err = %v, want ErrEditTarget", err)
+	}
+}
+
+func TestEditOfBaseFile(t *testing.T) {
+	base := debianBase()
+	base["etc/postgresql-common/createcluster.conf"] = &fstest.MapFile{Data: []byte("#create_main_cluster = true\n")}
+	p, _ := New(base, Options{Arch: "amd64", Edits: []Edit{cnpgCreateClusterEdit}})
+	files := fileMap(t, p)
+	if got := string(files["etc/postgresql-common/createcluster.conf"].Data); got != "create_main_cluster = false\n" {
+		t.Errorf("edited base file = %q", got)
 	}
 }
