@@ -351,6 +351,20 @@ var Table = []Effects{
 		},
 	},
 	{
+		// Not in CloudNativePG's sets today; here because a server build
+		// may pull it in. Debconf's default with no /etc/localtime: Etc/UTC.
+		Package:    "tzdata",
+		Generators: []string{genTzdata},
+		Rules: []Rule{
+			handled("ln", `localtime\.dpkg-new$`, "/etc/localtime -> /usr/share/zoneinfo/Etc/UTC unless the base has a /etc/localtime link"),
+			handled("mv", `localtime\.dpkg-new`, "part of the /etc/localtime link"),
+			writes("echo", `/etc/timezone$`, "rewrites an existing /etc/timezone with the same zone"),
+			noop("restorecon", ``, "SELinux relabelling; images carry no SELinux labels"),
+			noop("date", ``, whyFilter),
+			noop("realpath", ``, whyFilter),
+		},
+	},
+	{
 		Package: "libpam-runtime",
 		Rules:   []Rule{noop("pam-auth-update", ``, "part of the base image; only re-run on upgrade of the base")},
 	},
@@ -367,7 +381,8 @@ var genericRules = []Rule{
 	noop("trap", ``, whyShell), noop("command", ``, whyShell), noop("type", ``, whyShell),
 	noop("which", ``, whyShell), noop("cd", ``, whyShell), noop("wait", ``, whyShell),
 	noop("break", ``, whyShell), noop("continue", ``, whyShell), noop("sleep", ``, whyShell),
-	noop("ischroot", ``, whyShell), noop("uname", ``, whyShell),
+	noop("ischroot", ``, whyShell), noop("uname", ``, whyShell), noop("date", ``, whyShell),
+	noop("umask", ``, whyShell), noop("pwd", ``, whyShell), noop("eval", `^"?\$\(?[a-z_]*\)? ?"?$`, whyShell),
 	// Text filters and queries.
 	noop("grep", ``, whyFilter), noop("egrep", ``, whyFilter), noop("fgrep", ``, whyFilter),
 	noop("tr", ``, whyFilter), noop("sort", ``, whyFilter), noop("uniq", ``, whyFilter),

@@ -19,6 +19,7 @@ const (
 	genCACertificates    = "update-ca-certificates"
 	genLocales           = "locales"
 	genLoopDiversions    = "dpkg-divert in a for loop"
+	genTzdata            = "tzdata"
 )
 
 func (p *Plan) generate(out files, ps *pkgState, name string) error {
@@ -33,6 +34,15 @@ func (p *Plan) generate(out files, ps *pkgState, name string) error {
 		return p.genLocaleFiles(out)
 	case genLoopDiversions:
 		return nil // dpkgStateFiles
+	case genTzdata:
+		lt := p.canonical("/etc/localtime")
+		if _, ok := p.readlink(lt); ok {
+			return nil // the zone debconf derives from the link is kept
+		}
+		if !p.exists(lt) {
+			out.add(File{Path: lt, Type: tar.TypeSymlink, Mode: 0o777, Linkname: "/usr/share/zoneinfo/Etc/UTC"})
+		}
+		return nil
 	}
 	return fmt.Errorf("unknown generator %q", name)
 }

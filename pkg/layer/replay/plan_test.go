@@ -426,3 +426,24 @@ func TestEditOfBaseFile(t *testing.T) {
 		t.Errorf("edited base file = %q", got)
 	}
 }
+
+func TestTzdata(t *testing.T) {
+	post := "get_timezone() { readlink /etc/localtime; }\nif test \"$(get_timezone)\" != \"$TIMEZONE\"; then\n ln -nsf \"/usr/share/zoneinfo/$TIMEZONE\" \"$DPKG_ROOT/etc/localtime.dpkg-new\" && mv -f \"$DPKG_ROOT/etc/localtime.dpkg-new\" \"$DPKG_ROOT/etc/localtime\"\nfi\n"
+	for _, hasLink := range []bool{false, true} {
+		base := debianBase()
+		if hasLink {
+			base["etc/localtime"] = &fstest.MapFile{Data: []byte("/usr/share/zoneinfo/Europe/Paris"), Mode: fs.ModeSymlink | 0o777}
+		}
+		p, _ := New(base, Options{Arch: "amd64"})
+		if err := p.AddPackages([]Package{pkg("tzdata", "", map[string]string{"postinst": post})}); err != nil {
+			t.Fatal(err)
+		}
+		f, ok := fileMap(t, p)["etc/localtime"]
+		if hasLink && ok {
+			t.Errorf("base link replaced by %+v", f)
+		}
+		if !hasLink && f.Linkname != "/usr/share/zoneinfo/Etc/UTC" {
+			t.Errorf("etc/localtime = %+v", f)
+		}
+	}
+}
