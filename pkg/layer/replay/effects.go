@@ -382,7 +382,7 @@ var genericRules = []Rule{
 	noop("which", ``, whyShell), noop("cd", ``, whyShell), noop("wait", ``, whyShell),
 	noop("break", ``, whyShell), noop("continue", ``, whyShell), noop("sleep", ``, whyShell),
 	noop("ischroot", ``, whyShell), noop("uname", ``, whyShell), noop("date", ``, whyShell),
-	noop("umask", ``, whyShell), noop("pwd", ``, whyShell), noop("eval", `^"?\$\(?[a-z_]*\)? ?"?$`, whyShell),
+	noop("umask", ``, whyShell), noop("pwd", ``, whyShell),
 	// Text filters and queries.
 	noop("grep", ``, whyFilter), noop("egrep", ``, whyFilter), noop("fgrep", ``, whyFilter),
 	noop("tr", ``, whyFilter), noop("sort", ``, whyFilter), noop("uniq", ``, whyFilter),
