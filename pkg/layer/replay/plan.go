@@ -330,6 +330,9 @@ func (p *Plan) wants(name string) bool {
 	if strings.HasPrefix(name, "usr/share/ca-certificates/") && strings.HasSuffix(name, ".crt") {
 		return true
 	}
+	if name == "etc/ld.so.conf" || strings.HasPrefix(name, "etc/ld.so.conf.d/") {
+		return true
+	}
 	switch name {
 	case "usr/share/postgresql-common/pg_updateaptconfig", "usr/share/i18n/SUPPORTED",
 		"usr/share/postgresql-common/maintscripts-functions":
