@@ -4,7 +4,9 @@
 
 E2E_RUN    ?= test/e2e/run.sh
 E2E_CACHE  ?= /var/cache/pgassemble-e2e
-PGASSEMBLE ?= ./bin/pgassemble
+# The binary under test; empty: run.sh builds ./cmd/pgassemble from this tree (go build).
+PGASSEMBLE ?=
+E2E_PGASSEMBLE = $(if $(PGASSEMBLE),PGASSEMBLE=$(abspath $(PGASSEMBLE)))
 
 export E2E_CACHE
 
@@ -12,8 +14,8 @@ export E2E_CACHE
 
 # The whole suite: registry, base images, the two pgassemble builds, the checks, the summary
 # (also written to test/e2e/summary.txt). Exits non-zero if anything failed or was not checked.
-e2e: $(PGASSEMBLE)
-	PGASSEMBLE=$(abspath $(PGASSEMBLE)) $(E2E_RUN) e2e
+e2e:
+	$(E2E_PGASSEMBLE) $(E2E_RUN) e2e
 
 # Registry and base images only (builds the cached base images when missing), then stops.
 # E2E_SHELL=1 keeps them up for an interactive shell: make e2e-env E2E_SHELL=1
@@ -37,5 +39,5 @@ e2e-clean:
 demo-env:
 	$(E2E_RUN) env
 
-demo: $(PGASSEMBLE)
-	PGASSEMBLE=$(abspath $(PGASSEMBLE)) $(E2E_RUN) demo
+demo:
+	$(E2E_PGASSEMBLE) $(E2E_RUN) demo

@@ -365,25 +365,79 @@ e2e_base_tar() {
 		--mtime="@$epoch" --clamp-mtime . | gzip -n -6 >"$out"
 }
 
-# e2e_base_publish SUITE TAR_AMD64 TAR_ARM64 pushes REGISTRY/library/debian:SUITE-slim as a
-# two-platform OCI index. The per-platform images go to a staging repository first, so the
-# library/debian repository holds only the index tags, like Docker Hub's.
+# e2e_put_blob REPO FILE uploads FILE as a blob (monolithic upload of the distribution API)
+# and prints its digest.
+e2e_put_blob() {
+	local repo=$1 file=$2 digest loc sep
+	digest=sha256:$(sha256sum "$file" | cut -d' ' -f1)
+	if ! curl -fs -o /dev/null -I "http://$E2E_REGISTRY_ADDR/v2/$repo/blobs/$digest"; then
+		loc=$(curl -fsS -X POST -D - -o /dev/null "http://$E2E_REGISTRY_ADDR/v2/$repo/blobs/uploads/" |
+			awk 'tolower($1) == "location:" { print $2 }' | tr -d '\r')
+		[ -n "$loc" ] || e2e_die "blob upload to $repo: no Location"
+		case $loc in /*) loc=http://$E2E_REGISTRY_ADDR$loc ;; esac
+		sep='?'
+		[[ $loc == *\?* ]] && sep='&'
+		curl -fsS -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$file" \
+			"$loc${sep}digest=$digest" >/dev/null || e2e_die "blob upload of $file to $repo failed"
+	fi
+	echo "$digest"
+}
+
+# e2e_put_manifest REPO REFERENCE MEDIATYPE FILE
+e2e_put_manifest() {
+	curl -fsS -X PUT -H "Content-Type: $3" --data-binary "@$4" \
+		"http://$E2E_REGISTRY_ADDR/v2/$1/manifests/$2" >/dev/null || e2e_die "manifest upload $1:$2 failed"
+}
+
+# e2e_attestation REPO CHILD_DIGEST SUITE writes an attestation manifest for a platform image,
+# shaped like those BuildKit adds to Docker Hub's official images (platform unknown/unknown,
+# an in-toto layer), and prints its index entry. pgassemble must skip such entries.
+e2e_attestation() {
+	local repo=$1 child=$2 suite=$3 dir="$E2E_WORK/attest-$suite-${2#sha256:}" ldig lsize cdig csize mdig msize
+	mkdir -p "$dir"
+	printf '{"_type":"https://in-toto.io/Statement/v0.1","predicateType":"https://slsa.dev/provenance/v0.2","subject":[{"name":"debian:%s-slim","digest":{"sha256":"%s"}}],"predicate":{"builder":{"id":"pgassemble-e2e"},"buildType":"debootstrap"}}' \
+		"$suite" "${child#sha256:}" >"$dir/layer"
+	ldig=$(e2e_put_blob "$repo" "$dir/layer") lsize=$(stat -c %s "$dir/layer")
+	printf '{"architecture":"unknown","os":"unknown","config":{},"rootfs":{"type":"layers","diff_ids":["%s"]}}' "$ldig" >"$dir/config"
+	cdig=$(e2e_put_blob "$repo" "$dir/config") csize=$(stat -c %s "$dir/config")
+	printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%d},"layers":[{"mediaType":"application/vnd.in-toto+json","digest":"%s","size":%d,"annotations":{"in-toto.io/predicate-type":"https://slsa.dev/provenance/v0.2"}}]}' \
+		"$cdig" "$csize" "$ldig" "$lsize" >"$dir/manifest"
+	mdig=sha256:$(sha256sum "$dir/manifest" | cut -d' ' -f1) msize=$(stat -c %s "$dir/manifest")
+	e2e_put_manifest "$repo" "$mdig" application/vnd.oci.image.manifest.v1+json "$dir/manifest"
+	printf '{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%d,"annotations":{"vnd.docker.reference.digest":"%s","vnd.docker.reference.type":"attestation-manifest"},"platform":{"architecture":"unknown","os":"unknown"}}' \
+		"$mdig" "$msize" "$child"
+}
+
+# e2e_base_publish SUITE TARBALL... pushes REGISTRY/library/debian:SUITE-slim as an OCI index
+# of the platform images plus, like Docker Hub's, one attestation manifest per platform. The
+# images are made with crane in a staging repository, copied by digest, and the index is
+# written by hand so its entries look like Docker Hub's (no artifactType, annotations).
 e2e_base_publish() {
-	local suite=$1 ref="$E2E_REGISTRY_ADDR/library/debian:$suite-slim" stage="$E2E_REGISTRY_ADDR/e2e-staging/debian" args=() arch tar plat
+	local suite=$1 repo=library/debian stage="$E2E_REGISTRY_ADDR/e2e-staging/debian" arch tar plat variant
+	local entries=() attests=() digest size index="$E2E_WORK/index-$suite.json"
 	shift
 	for tar in "$@"; do
 		arch=$(basename "$(dirname "$tar")" | cut -d- -f2)
-		plat=linux/$arch
-		[ "$arch" = arm64 ] && plat=linux/arm64/v8
+		plat=linux/$arch variant=
+		[ "$arch" = arm64 ] && plat=linux/arm64/v8 variant=',"variant":"v8"'
 		crane append --oci-empty-base -f "$tar" -t "$stage:$suite-slim-$arch" >/dev/null 2>>"$E2E_WORK/crane.log" ||
 			e2e_die "crane append $tar"
 		crane mutate "$stage:$suite-slim-$arch" --set-platform "$plat" \
 			--env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 			--cmd bash -t "$stage:$suite-slim-$arch" >/dev/null 2>>"$E2E_WORK/crane.log" || e2e_die "crane mutate $stage:$suite-slim-$arch"
-		args+=(-m "$stage:$suite-slim-$arch")
+		digest=$(crane digest "$stage:$suite-slim-$arch")
+		size=$(crane manifest "$stage:$suite-slim-$arch" | wc -c)
+		crane copy "$stage@$digest" "$E2E_REGISTRY_ADDR/$repo@$digest" 2>>"$E2E_WORK/crane.log" || e2e_die "crane copy $stage@$digest"
+		entries+=("$(printf '{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%d,"annotations":{"org.opencontainers.image.version":"%s-slim","com.docker.official-images.bashbrew.arch":"%s"},"platform":{"architecture":"%s","os":"linux"%s}}' \
+			"$digest" "$size" "$suite" "$arch" "$arch" "$variant")")
+		[ -n "${E2E_BASE_ATTESTATIONS:-1}" ] && [ "${E2E_BASE_ATTESTATIONS:-1}" != 0 ] &&
+			attests+=("$(e2e_attestation "$repo" "$digest" "$suite")")
 	done
-	crane index append "${args[@]}" -t "$ref" >/dev/null 2>>"$E2E_WORK/crane.log" || e2e_die "crane index append $ref"
-	e2e_log "published $ref ($(crane digest "$ref"))"
+	local IFS=,
+	printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[%s]}' "${entries[*]}${attests[*]:+,${attests[*]}}" >"$index"
+	unset IFS
+	e2e_put_manifest "$repo" "$suite-slim" application/vnd.oci.image.index.v1+json "$index"
+	e2e_log "published $E2E_REGISTRY_ADDR/$repo:$suite-slim (sha256:$(sha256sum "$index" | cut -d' ' -f1))"
 }
 
 # e2e_bases SUITE... builds (or takes from the cache) and publishes each suite's base image for

@@ -47,6 +47,7 @@ e2e_env() {
 	local start=$SECONDS
 	e2e_bases "$@"
 	e2e_log "base images ready in $((SECONDS - start))s"
+	e2e_defer e2e_podman_rmi
 	export E2E_REGISTRY=$E2E_REGISTRY_ADDR
 	export E2E_IMAGE_BASE_TRIXIE=$E2E_REGISTRY_ADDR/library/debian:trixie-slim
 	export E2E_IMAGE_BASE_BOOKWORM=$E2E_REGISTRY_ADDR/library/debian:bookworm-slim
@@ -136,15 +137,16 @@ cmd_checks() {
 
 # e2e_reference MAJOR TYPE SUITE builds the image the Dockerfile way (apt-get in a container
 # of the base, under qemu for arm64, podman commit, push) as REGISTRY/e2e-reference/
-# postgresql:MAJOR-TYPE-SUITE. It proves the checks pass on an image pgassemble did not make,
-# and gives the time the Docker-less alternative takes for comparison.
+# postgresql:MAJOR-TYPE-SUITE, with upstream's labels, annotations and tags set by crane. It
+# proves the checks pass on an image pgassemble did not make, and gives the time the
+# Docker-less alternative takes, for comparison.
 e2e_reference() {
-	local major=$1 type=$2 suite=$3 arch args=() start name pkgs
-	local repo="$E2E_REGISTRY_ADDR/e2e-reference/postgresql" tag="$major-$type-$suite"
+	local major=$1 type=$2 suite=$3 arch args=() start name pkgs version created stamp k
+	local repo="$E2E_REGISTRY_ADDR/e2e-reference/postgresql" tag="$major-$type-$suite" meta=()
 	pkgs="postgresql-$major"
 	[ "$type" = standard ] && pkgs="$pkgs locales-all postgresql-$major-pgaudit postgresql-$major-pgvector postgresql-$major-pg-failover-slots"
 	: >"$E2E_WORK/builds.tsv"
-	for arch in $E2E_ARCHES; do
+	for arch in ${E2E_REFERENCE_ARCHES:-$E2E_ARCHES}; do
 		name=e2e-reference-$$-$arch
 		start=$(date +%s%N)
 		e2e_log "reference $tag/$arch: apt-get install in a container (log $E2E_WORK/reference-$arch.log)"
@@ -156,8 +158,11 @@ e2e_reference() {
 				apt-get install -y -q --no-install-recommends postgresql-common ca-certificates gnupg libsasl2-modules libldap-common
 				sed -ri 's/^#? *create_main_cluster .*/create_main_cluster = false/' /etc/postgresql-common/createcluster.conf
 				apt-get install -y -q --no-install-recommends $pkgs
-				rm -rf /var/lib/apt/lists/* /var/cache/debconf/*-old /var/lib/dpkg/*-old" >"$E2E_WORK/reference-$arch.log" 2>&1 ||
+				find /var/lib/apt/lists -mindepth 1 -maxdepth 1 ! -name partial -exec rm -rf {} +
+				rm -rf /var/cache/debconf/*-old /var/lib/dpkg/*-old
+				echo @@version=\$(dpkg-query -W -f '\${Version}' postgresql-$major)" >"$E2E_WORK/reference-$arch.log" 2>&1 ||
 			{ podman rm -f "$name" >/dev/null; tail -n 20 "$E2E_WORK/reference-$arch.log" >&2; e2e_die "reference build $arch failed"; }
+		version=$(sed -n 's/^@@version=\([0-9]*\.[0-9]*\).*/\1/p' "$E2E_WORK/reference-$arch.log")
 		podman commit -q --change "USER 26" --change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/postgresql/$major/bin" \
 			"$name" "$repo:$tag-$arch" >/dev/null
 		podman rm -f "$name" >/dev/null
@@ -166,7 +171,21 @@ e2e_reference() {
 		printf 'reference-%s-%s\t%d\t0\t%s\n' "$tag" "$arch" $((($(date +%s%N) - start) / 1000000)) "$E2E_WORK/reference-$arch.log" >>"$E2E_WORK/builds.tsv"
 		args+=(-m "$repo:$tag-$arch")
 	done
+	created=$(date -u +%Y-%m-%dT%H:%M:%SZ) stamp=$(date -u +%Y%m%d%H%M)
+	for k in "created=$created" "url=http://reference.example/" "source=http://reference.example/src" \
+		"documentation=http://reference.example/docs" "version=$version" "revision=e2e-reference" \
+		"vendor=pgassemble e2e" "authors=pgassemble e2e" "title=PostgreSQL $major $type $suite" \
+		"description=Reference image made with apt-get in podman" "licenses=PostgreSQL" \
+		"base.name=$E2E_REGISTRY_ADDR/library/debian:$suite-slim" "base.digest=$(crane digest "$E2E_REGISTRY_ADDR/library/debian:$suite-slim")"; do
+		meta+=("org.opencontainers.image.$k")
+	done
+	for arch in ${E2E_REFERENCE_ARCHES:-$E2E_ARCHES}; do
+		crane mutate "$repo:$tag-$arch" "${meta[@]/#/--label=}" "${meta[@]/#/--annotation=}" -t "$repo:$tag-$arch" >/dev/null 2>>"$E2E_WORK/crane.log" ||
+			e2e_die "crane mutate $repo:$tag-$arch"
+	done
 	crane index append "${args[@]}" -t "$repo:$tag" >/dev/null 2>>"$E2E_WORK/crane.log" || e2e_die "crane index append $repo:$tag"
+	crane mutate "$repo:$tag" "${meta[@]/#/--annotation=}" -t "$repo:$tag" >/dev/null 2>>"$E2E_WORK/crane.log" || e2e_die "crane mutate $repo:$tag"
+	crane tag "$repo:$tag" "$version-$type-$suite" && crane tag "$repo:$tag" "$version-$stamp-$type-$suite" || e2e_die "crane tag $repo:$tag"
 	E2E_REFERENCE=$repo:$tag
 }
 
@@ -210,12 +229,18 @@ cmd_demo() {
 	podman rmi -f "$ref" >/dev/null 2>&1 || true
 }
 
-cmd_clean() {
-	[ "$(id -u)" = 0 ] || e2e_die "must run as root"
+# e2e_podman_rmi removes the images podman holds from the suite's registry: that registry is
+# gone when the suite ends, so they are only disk use.
+e2e_podman_rmi() {
 	local ids
 	ids=$(podman images --format '{{.Repository}}:{{.Tag}} {{.ID}}' 2>/dev/null | awk -v r="$E2E_REGISTRY_ADDR/" 'index($1, r) == 1 { print $2 }' | sort -u)
 	# shellcheck disable=SC2086
-	[ -n "$ids" ] && podman rmi -f $ids >/dev/null
+	[ -z "$ids" ] || podman rmi -f $ids >/dev/null 2>&1 || true
+}
+
+cmd_clean() {
+	[ "$(id -u)" = 0 ] || e2e_die "must run as root"
+	e2e_podman_rmi
 	rm -rf --one-file-system "$E2E_CACHE"
 	e2e_log "removed $E2E_CACHE and podman images from $E2E_REGISTRY_ADDR"
 }

@@ -60,7 +60,7 @@ func summarize(w io.Writer, resultsPath, buildsPath, notChecked string, images [
 	fmt.Fprintf(w, "pgassemble end-to-end summary, %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 
 	if rows := readTSV(buildsPath); len(rows) > 0 {
-		fmt.Fprintln(w, "\nBuilds (pgassemble, cold cache, into the local registry)")
+		fmt.Fprintln(w, "\nBuilds (into the local registry)")
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 		for _, r := range rows {
 			if len(r) < 3 {
@@ -197,6 +197,9 @@ func describe(w io.Writer, ref string) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "    platform\tlayers\tcompressed\tuncompressed\t\n")
 	for _, m := range im.Manifests {
+		if m.Platform != nil && m.Platform.OS == "unknown" {
+			continue // an attestation manifest, not an image
+		}
 		plat := "?"
 		if m.Platform != nil {
 			plat = m.Platform.String()
