@@ -104,7 +104,7 @@ func (t *Tree) Apply(r io.Reader) error {
 		n := &node{hdr: *h}
 		n.hdr.Name = name
 		switch h.Typeflag {
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg: // tar.Reader reports the old NUL type as TypeReg too
 			n.hdr.Typeflag = tar.TypeReg
 			if t.keep(name, h.Size) {
 				b, err := io.ReadAll(tr)

@@ -127,7 +127,7 @@ func TestLayoutPublish(t *testing.T) {
 	if res.Uploaded != 0 || res.Skipped != nblobs {
 		t.Errorf("re-run: uploaded %d skipped %d, want 0 and %d", res.Uploaded, res.Skipped, nblobs)
 	}
-	if refs, entries = readIndexJSON(t, dir); len(entries) != 2 {
+	if _, entries = readIndexJSON(t, dir); len(entries) != 2 {
 		t.Errorf("re-run: index.json has %d entries, want 2", len(entries))
 	}
 

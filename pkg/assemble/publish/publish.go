@@ -215,8 +215,7 @@ func planIndex(idx v1.ImageIndex) (*plan, error) {
 	seenBlob := map[v1.Hash]bool{}
 	seenManifest := map[v1.Hash]bool{}
 
-	var addImage func(img v1.Image) error
-	addImage = func(img v1.Image) error {
+	addImage := func(img v1.Image) error {
 		layers, err := img.Layers()
 		if err != nil {
 			return fmt.Errorf("layers: %w", err)
