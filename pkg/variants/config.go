@@ -150,7 +150,7 @@ func (c *Catalog) Apply(cfg *Config) error {
 			if bc.Image == "" {
 				return badf("%s: new base %q needs an image", where, bc.Codename)
 			}
-			n.Bases = append(n.Bases, Base{Codename: bc.Codename, Image: bc.Image, Digest: bc.Digest})
+			n.Bases = append(n.Bases, Base(bc))
 			continue
 		}
 		if bc.Image != "" {
