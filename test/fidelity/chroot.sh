@@ -2,7 +2,7 @@
 # chroot.sh ROOT [CHROOT-OPTION...] -- CMD...
 #
 # Runs CMD in ROOT the way a container runtime would see it: /proc, a minimal /dev (null, zero,
-# full, random, urandom, tty, shm) and a tmpfs /tmp, all mounted inside a private mount and PID
+# full, random, urandom, tty, shm, pts) and a tmpfs /tmp, all mounted inside a private mount and PID
 # namespace. Nothing is ever mounted in the host's namespace, so nothing can be left mounted
 # when the command fails or is killed, ROOT's own /dev and /tmp stay untouched, and every
 # process the command started (a postgres server, say) dies with it.
@@ -23,6 +23,9 @@ exec unshare --mount --pid --fork --propagation private -- /bin/bash -c '
 	done
 	mkdir -p "$r/dev/shm" "$r/dev/pts"
 	mount -t tmpfs -o mode=1777 fidelity-shm "$r/dev/shm"
+	# A private devpts instance: apt logs the dpkg run through a pty.
+	mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 fidelity-pts "$r/dev/pts"
+	ln -s pts/ptmx "$r/dev/ptmx"
 	ln -s /proc/self/fd "$r/dev/fd"
 	ln -s /proc/self/fd/0 "$r/dev/stdin"
 	ln -s /proc/self/fd/1 "$r/dev/stdout"

@@ -135,7 +135,14 @@ func TestCompareTrees(t *testing.T) {
 	if err := os.Link(filepath.Join(apt, "etc/hard"), filepath.Join(apt, "etc/hard2")); err != nil {
 		t.Fatal(err)
 	}
-	mk(ours, map[string]string{"etc/hard": "h", "etc/hard2": "h"}, nil)
+	mk(ours, map[string]string{"etc/hard": "h", "etc/hard2": "h",
+		"var/lib/dpkg/diversions": "/a\n/a.x\np\n/b\n/b.x\nq\n",
+		"etc/shadow":              "root:*:10957:0:99999:7:::\npostgres:!:10957::::::\n",
+		"etc/gshadow":             "x\n"}, nil)
+	mk(apt, map[string]string{
+		"var/lib/dpkg/diversions": "/b\n/b.x\nq\n/a\n/a.x\np\n",
+		"etc/shadow":              "root:*:20780:0:99999:7:::\npostgres:!:20781::::::\n",
+		"etc/gshadow":             "y\n"}, nil)
 	skip := func(p string) bool { return p == "/var/cache" }
 	a, err := Walk(ours, skip)
 	if err != nil {
@@ -153,11 +160,14 @@ func TestCompareTrees(t *testing.T) {
 		"link /etc/alt",
 		"content /etc/changed",
 		"extra /etc/extra",
+		"content /etc/gshadow",
 		"nlink /etc/hard",
 		"nlink /etc/hard2",
 		"missing /etc/missing",
 		"mode /etc/same",
+		"date /etc/shadow",
 		"type /etc/typed",
+		"order /var/lib/dpkg/diversions",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("diffs:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -26,6 +26,18 @@ type Entry struct {
 	Link  string // symlink target
 	Nlink uint64 // regular files only: hard links to the same inode
 	Rdev  uint64 // device nodes
+	// Records is a digest of the sorted records of the files listed in
+	// recordFiles, and Dateless the digest of /etc/shadow without its
+	// last-change days: equal digests turn a content difference into an
+	// "order" or a "date" one.
+	Records  string
+	Dateless string
+}
+
+// recordFiles are files made of fixed-size line records whose order no
+// reader depends on, with the record size in lines.
+var recordFiles = map[string]int{
+	"/var/lib/dpkg/diversions": 3, // path, diverted-to, package: dpkg-divert writes its hash order
 }
 
 // Kinds of difference, in the order reports list them.
@@ -39,10 +51,16 @@ const (
 	KindLink    = "link"    // symlink target
 	KindNlink   = "nlink"   // hard-link count
 	KindRdev    = "rdev"
+	// KindOrder: a record file holds the same records in another order
+	// (see recordFiles); the order carries no meaning for its readers.
+	KindOrder = "order"
+	// KindDate: /etc/shadow differs only in the last-change day of
+	// accounts (pgassemble dates them at SOURCE_DATE_EPOCH).
+	KindDate = "date"
 )
 
 // Kinds lists every kind in report order.
-var Kinds = []string{KindMissing, KindExtra, KindType, KindMode, KindOwner, KindContent, KindLink, KindNlink, KindRdev}
+var Kinds = []string{KindMissing, KindExtra, KindType, KindMode, KindOwner, KindContent, KindOrder, KindDate, KindLink, KindNlink, KindRdev}
 
 // Diff is one difference between pgassemble's tree (Ours) and apt-get's (Apt).
 type Diff struct {
@@ -119,6 +137,16 @@ func stat(full, p string) (Entry, error) {
 		e.Size = fi.Size()
 		if e.Hash, err = hashFile(full); err != nil {
 			return Entry{}, err
+		}
+		if n, ok := recordFiles[p]; ok {
+			if e.Records, err = recordsDigest(full, n); err != nil {
+				return Entry{}, err
+			}
+		}
+		if p == "/etc/shadow" {
+			if e.Dateless, err = datelessDigest(full); err != nil {
+				return Entry{}, err
+			}
 		}
 	case m.IsDir():
 		e.Type = "dir"
@@ -244,7 +272,13 @@ func Compare(ours, apt Tree, oursNames, aptNames Names) []Diff {
 			out = append(out, Diff{Path: p, Kind: KindOwner, Ours: oursNames.owner(o.UID, o.GID), Apt: aptNames.owner(a.UID, a.GID)})
 		}
 		if o.Size != a.Size || o.Hash != a.Hash {
-			out = append(out, Diff{Path: p, Kind: KindContent,
+			kind := KindContent
+			if o.Records != "" && o.Records == a.Records {
+				kind = KindOrder
+			} else if o.Dateless != "" && o.Dateless == a.Dateless {
+				kind = KindDate
+			}
+			out = append(out, Diff{Path: p, Kind: kind,
 				Ours: fmt.Sprintf("%dB sha256:%.12s", o.Size, o.Hash), Apt: fmt.Sprintf("%dB sha256:%.12s", a.Size, a.Hash)})
 		}
 		if o.Link != a.Link {
@@ -273,4 +307,41 @@ func Compare(ours, apt Tree, oursNames, aptNames Names) []Diff {
 		return rank[out[i].Kind] < rank[out[j].Kind]
 	})
 	return out
+}
+
+// recordsDigest hashes the file's n-line records, sorted.
+func recordsDigest(name string, n int) (string, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return "", err
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines)%n != 0 {
+		return "", nil // not records: compare bytes only
+	}
+	var recs []string
+	for i := 0; i < len(lines); i += n {
+		recs = append(recs, strings.Join(lines[i:i+n], "\n"))
+	}
+	sort.Strings(recs)
+	h := sha256.Sum256([]byte(strings.Join(recs, "\n\n")))
+	return hex.EncodeToString(h[:]), nil
+}
+
+// datelessDigest hashes /etc/shadow with the third field (day of the last
+// password change) of every line blanked.
+func datelessDigest(name string) (string, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return "", err
+	}
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		if f := strings.Split(l, ":"); len(f) >= 3 {
+			f[2] = ""
+			lines[i] = strings.Join(f, ":")
+		}
+	}
+	h := sha256.Sum256([]byte(strings.Join(lines, "\n")))
+	return hex.EncodeToString(h[:]), nil
 }
