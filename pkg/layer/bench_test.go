@@ -451,3 +451,29 @@ func TestBenchSetSummary(t *testing.T) {
 	h := sha256.Sum256([]byte(strings.Join(files, "\n")))
 	t.Logf("%d .debs, %.1f MB (set %s)", len(files), float64(n)/1e6, hex.EncodeToString(h[:4]))
 }
+
+// BenchmarkCacheHitReal: a rebuild of the real stage from the cache (new
+// Builder each time, as a new process would), with a replay that reads the
+// bodies an ELF/CA-bundle reader would need.
+func BenchmarkCacheHitReal(b *testing.B) {
+	debs := realDebs(b)
+	base := makeBase(b, baseSpec{mergedUsr: true})
+	cache := b.TempDir()
+	build := func() *fakeReplay {
+		fr := &fakeReplay{users: map[string]int{}, groups: map[string]int{}, lazy: true}
+		bl, err := NewBuilder(os.DirFS(base), Options{Arch: "amd64", Replayer: fr, CacheDir: cache})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer bl.Close()
+		if _, err := bl.AddStage(context.Background(), debs); err != nil {
+			b.Fatal(err)
+		}
+		return fr
+	}
+	build()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		build()
+	}
+}

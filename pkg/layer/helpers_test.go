@@ -157,6 +157,7 @@ func names(es []entry) []string {
 // what it observes.
 type fakeReplay struct {
 	users, groups map[string]int
+	lazy          bool // read only ELF-header-sized prefixes of *.so* files, nothing else
 	observed      []string
 	added         []string
 	files         []replay.File
@@ -172,6 +173,13 @@ func (f *fakeReplay) LookupUser(n string) (int, bool)  { id, ok := f.users[n]; r
 func (f *fakeReplay) LookupGroup(n string) (int, bool) { id, ok := f.groups[n]; return id, ok }
 func (f *fakeReplay) Observe(pkg string, h *tar.Header, r io.Reader) error {
 	line := fmt.Sprintf("%s %s %c %o %d:%d %d %s", pkg, h.Name, h.Typeflag, h.Mode, h.Uid, h.Gid, h.Size, h.Linkname)
+	if f.lazy {
+		if r != nil && strings.Contains(h.Name, ".so") {
+			io.CopyN(io.Discard, r, 4096)
+		}
+		f.observed = append(f.observed, line)
+		return nil
+	}
 	if r != nil {
 		// Read some bodies through ReaderAt (a few bytes at the end, as an
 		// ELF reader would), others in full.
