@@ -184,7 +184,11 @@ e2e_reference() {
 			e2e_die "crane mutate $repo:$tag-$arch"
 	done
 	crane index append "${args[@]}" -t "$repo:$tag" >/dev/null 2>>"$E2E_WORK/crane.log" || e2e_die "crane index append $repo:$tag"
-	crane mutate "$repo:$tag" "${meta[@]/#/--annotation=}" -t "$repo:$tag" >/dev/null 2>>"$E2E_WORK/crane.log" || e2e_die "crane mutate $repo:$tag"
+	# crane cannot annotate an index: add the annotations to its JSON and put it back.
+	local ann="" m
+	for m in "${meta[@]}"; do ann+="${ann:+,}\"${m%%=*}\":\"${m#*=}\""; done
+	crane manifest "$repo:$tag" | sed 's/}$/,"annotations":{'"${ann//\//\\/}"'}}/' >"$E2E_WORK/reference-index.json"
+	e2e_put_manifest "${repo#"$E2E_REGISTRY_ADDR"/}" "$tag" application/vnd.oci.image.index.v1+json "$E2E_WORK/reference-index.json"
 	crane tag "$repo:$tag" "$version-$type-$suite" && crane tag "$repo:$tag" "$version-$stamp-$type-$suite" || e2e_die "crane tag $repo:$tag"
 	E2E_REFERENCE=$repo:$tag
 }
