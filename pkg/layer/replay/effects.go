@@ -418,10 +418,13 @@ var genericRules = []Rule{
 	noop("db_settitle", ``, whyDebconf), noop("db_purge", ``, whyDebconf), noop("db_unregister", ``, whyDebconf),
 	noop("db_register", ``, whyDebconf), noop("db_reset", ``, whyDebconf), noop("db_clear", ``, whyDebconf),
 	noop("db_beginblock", ``, whyDebconf), noop("db_endblock", ``, whyDebconf),
-	// Init systems.
+	// Init systems. The links update-rc.d and deb-systemd-helper enable
+	// make are reproduced (inert in a container, but apt leaves them).
+	handled("update-rc.d", ` defaults`, "SysV links S01/K01 in the init script's default runlevels (as update-rc.d without insserv); inert in a container"),
+	handled("deb-systemd-helper", `(^| )enable `, "systemd [Install] links and deb-systemd-helper's state; inert in a container"),
 	noop("systemctl", ``, whySystemd), noop("deb-systemd-helper", ``, whySystemd),
 	noop("deb-systemd-invoke", ``, whySystemd), noop("invoke-rc.d", ``, whySystemd),
-	noop("service", ``, whySystemd), noop("update-rc.d", ``, whySystemd+"; the SysV rc?.d links are not created"),
+	noop("service", ``, whySystemd), noop("update-rc.d", ``, whySystemd),
 	noop("start-stop-daemon", ``, whySystemd), noop("initctl", ``, whySystemd),
 	// The dynamic linker cache is always regenerated.
 	handled("ldconfig", ``, whyLdconfig),

@@ -330,8 +330,13 @@ func (p *Plan) wants(name string) bool {
 	if strings.HasPrefix(name, "usr/share/ca-certificates/") && strings.HasSuffix(name, ".crt") {
 		return true
 	}
-	if name == "etc/ld.so.conf" || strings.HasPrefix(name, "etc/ld.so.conf.d/") {
+	if name == "etc/ld.so.conf" || strings.HasPrefix(name, "etc/ld.so.conf.d/") || strings.HasPrefix(name, "etc/init.d/") {
 		return true
+	}
+	for _, d := range []string{"usr/lib/systemd/system/", "usr/lib/systemd/user/", "etc/systemd/system/", "etc/systemd/user/"} {
+		if strings.HasPrefix(name, d) && !strings.Contains(name[len(d):], "/") {
+			return true
+		}
 	}
 	switch name {
 	case "usr/share/postgresql-common/pg_updateaptconfig", "usr/share/i18n/SUPPORTED",
@@ -456,6 +461,7 @@ func (p *Plan) Files() ([]File, error) {
 	if err := p.tableFiles(out); err != nil {
 		return nil, err
 	}
+	p.initLinkFiles(out)
 	if err := p.alternativeFiles(out); err != nil {
 		return nil, err
 	}

@@ -447,3 +447,45 @@ func TestTzdata(t *testing.T) {
 		}
 	}
 }
+
+func TestInitLinks(t *testing.T) {
+	base := debianBase()
+	p, _ := New(base, Options{Arch: "amd64"})
+	post := "if [ -x /etc/init.d/foo ]; then update-rc.d foo defaults >/dev/null; fi\n" +
+		"deb-systemd-helper unmask 'foo.service' >/dev/null || true\n" +
+		"if deb-systemd-helper --quiet was-enabled 'foo.service'; then deb-systemd-helper enable 'foo.service' >/dev/null || true; fi\n" +
+		"deb-systemd-helper --user enable 'foo.socket' >/dev/null || true\n"
+	if err := p.AddPackages([]Package{pkg("foo", "", map[string]string{"postinst": post})}); err != nil {
+		t.Fatal(err)
+	}
+	observe(t, p, "foo", "etc/init.d/foo", "#!/bin/sh\n### BEGIN INIT INFO\n# Default-Start:\t2 3 4 5\n# Default-Stop:\t\t0 1 6\n### END INIT INFO\n")
+	observe(t, p, "foo", "usr/lib/systemd/system/foo.service", "[Unit]\nDescription=x\n[Install]\nWantedBy=multi-user.target\nAlias=bar.service\n")
+	observe(t, p, "foo", "usr/lib/systemd/user/foo.socket", "[Install]\nWantedBy=sockets.target\n")
+	files := fileMap(t, p)
+	for name, target := range map[string]string{
+		"etc/rc2.d/S01foo": "../init.d/foo",
+		"etc/rc5.d/S01foo": "../init.d/foo",
+		"etc/rc0.d/K01foo": "../init.d/foo",
+		"etc/rc6.d/K01foo": "../init.d/foo",
+		"etc/systemd/system/multi-user.target.wants/foo.service": "/lib/systemd/system/foo.service",
+		"etc/systemd/system/bar.service":                         "/lib/systemd/system/foo.service",
+		"etc/systemd/user/sockets.target.wants/foo.socket":       "/lib/systemd/user/foo.socket",
+	} {
+		if f := files[name]; f.Type != tar.TypeSymlink || f.Linkname != target {
+			t.Errorf("%s = %+v, want link to %s", name, f, target)
+		}
+	}
+	if _, ok := files["etc/rcS.d/S01foo"]; ok {
+		t.Error("link in a runlevel the script does not name")
+	}
+	want := "/etc/systemd/system/multi-user.target.wants/foo.service\n/etc/systemd/system/bar.service\n"
+	if got := string(files["var/lib/systemd/deb-systemd-helper-enabled/foo.service.dsh-also"].Data); got != want {
+		t.Errorf("dsh-also %q", got)
+	}
+	if f, ok := files["var/lib/systemd/deb-systemd-helper-enabled/multi-user.target.wants/foo.service"]; !ok || len(f.Data) != 0 {
+		t.Errorf("enabled marker %+v", f)
+	}
+	if _, ok := files["var/lib/systemd/deb-systemd-user-helper-enabled/foo.socket.dsh-also"]; !ok {
+		t.Error("no user dsh-also")
+	}
+}

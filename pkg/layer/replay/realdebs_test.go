@@ -328,8 +328,121 @@ func TestRealFidelity(t *testing.T) {
 					t.Errorf("unexpected difference: %s", d)
 				}
 			}
+			// And the other way: what the real install made outside the
+			// packages' files must be generated, or deliberately left out.
+			missing := notReplayed(t, files, baseDir, rootDir)
+			for _, m := range missing {
+				t.Errorf("made by the real install, not by the replay: %s", m)
+			}
 		})
 	}
+}
+
+// deliberatelyNotReplayed are paths the real install leaves that the
+// replay does not produce, with the reason (see replay-notes).
+var deliberatelyNotReplayed = []struct{ pattern, why string }{
+	{"etc/ssl/private/ssl-cert-snakeoil.key", "snakeoil private key: never in an image"},
+	{"etc/ssl/certs/ssl-cert-snakeoil.pem", "snakeoil certificate"},
+	{"run/adduser", "adduser's lock file"},
+	{"etc/passwd-", "backup"}, {"etc/group-", "backup"}, {"etc/shadow-", "backup"}, {"etc/gshadow-", "backup"},
+	{"var/cache/debconf/*", "debconf database: no debconf run"},
+	{"var/cache/debconf/tmp.ci", "debconf scratch directory"},
+	{"var/cache/ldconfig/aux-cache", "ldconfig's inode-keyed cache"},
+	{"var/cache/ldconfig", "ldconfig's cache directory"},
+	{"var/lib/dpkg/*-old", "dpkg backups"},
+	{"var/lib/dpkg/status", "dpkg database, written by pkg/layer"},
+	{"var/lib/dpkg/triggers/Unincorp", "dpkg's pending-trigger queue (empty at rest)"},
+	{"var/log/*", "logs"}, {"var/log/apt/*", "logs"},
+	{"var/lib/apt/extended_states", "apt's auto-installed marks"},
+	{"usr/sbin/policy-rc.d", "the test chroot's own policy file"},
+	{"etc/apt/sources.list", "the test chroot's apt sources"},
+}
+
+// notReplayed lists paths of the real root that are new or changed compared
+// with the base, belong to no package and were not generated.
+func notReplayed(t *testing.T, files []File, baseDir, rootDir string) []string {
+	t.Helper()
+	gen := map[string]bool{}
+	for _, f := range files {
+		gen[f.Path] = true
+	}
+	owned := map[string]bool{}
+	lists, _ := filepath.Glob(filepath.Join(rootDir, "var/lib/dpkg/info/*.list"))
+	for _, l := range lists {
+		b, err := os.ReadFile(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range strings.Split(string(b), "\n") {
+			owned[strings.TrimPrefix(p, "/")] = true
+		}
+	}
+	var out []string
+	err := filepath.WalkDir(rootDir, func(full string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(rootDir, full)
+		switch rel {
+		case ".", "proc", "dev", "sys", "var/cache/apt", "var/lib/apt/lists":
+			if rel != "." && d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasPrefix(rel, "var/lib/dpkg/info/") || gen[rel] {
+			return nil
+		}
+		if owned[rel] || owned[strings.Replace(rel, "usr/", "", 1)] {
+			return nil
+		}
+		if sameAsBase(filepath.Join(baseDir, rel), full) {
+			return nil
+		}
+		if l, err := os.Readlink(full); err == nil && l == "ssl-cert-snakeoil.pem" {
+			return nil // hash link of the snakeoil certificate
+		}
+		for _, a := range deliberatelyNotReplayed {
+			if ok, _ := path.Match(a.pattern, rel); ok {
+				return nil
+			}
+		}
+		out = append(out, rel)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func sameAsBase(base, root string) bool {
+	bi, err := os.Lstat(base)
+	if err != nil {
+		return false
+	}
+	ri, err := os.Lstat(root)
+	if err != nil || bi.Mode() != ri.Mode() {
+		return false
+	}
+	bs, rs := bi.Sys().(*syscall.Stat_t), ri.Sys().(*syscall.Stat_t)
+	if bs.Uid != rs.Uid || bs.Gid != rs.Gid {
+		return false
+	}
+	switch {
+	case ri.IsDir():
+		return true
+	case ri.Mode()&fs.ModeSymlink != 0:
+		a, _ := os.Readlink(base)
+		b, _ := os.Readlink(root)
+		return a == b
+	}
+	if bi.Size() != ri.Size() {
+		return false
+	}
+	a, _ := os.ReadFile(base)
+	b, _ := os.ReadFile(root)
+	return bytes.Equal(a, b)
 }
 
 // shadowDate returns the "last change" date of a user in a root's shadow

@@ -86,7 +86,7 @@ func TestClassify(t *testing.T) {
 		want           []Verdict
 	}{
 		{"shell builtins", "anything", "set -e\n[ -d /x ] || true\nexit 0\n", false, []Verdict{NoOp, NoOp, NoOp, NoOp}},
-		{"systemd", "anything", "deb-systemd-helper enable x.service\nsystemctl daemon-reload\ninvoke-rc.d x start\n", false, []Verdict{NoOp, NoOp, NoOp}},
+		{"systemd", "anything", "deb-systemd-helper enable x.service\nsystemctl daemon-reload\ninvoke-rc.d x start\ndeb-systemd-helper unmask x.service\n", false, []Verdict{Handled, NoOp, NoOp, NoOp}},
 		{"unknown command", "anything", "frobnicate --hard\n", false, []Verdict{Unhandled}},
 		{"adduser without table entry", "anything", "adduser --system foo\n", false, []Verdict{Unhandled}},
 		{"adduser in table", "postgresql-common", "adduser --system --home /var/lib/postgresql --group postgres\n", false, []Verdict{Handled}},
