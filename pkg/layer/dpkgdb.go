@@ -38,9 +38,10 @@ var droppedFields = map[string]bool{
 
 // Conffile is one entry of a status stanza's Conffiles field.
 type Conffile struct {
-	Path     string // absolute, as listed in the conffiles member
-	MD5      string // hex md5 of the shipped content
-	Obsolete bool   // no longer shipped, kept by dpkg on upgrade
+	Path            string // absolute, as listed in the conffiles member
+	MD5             string // hex md5 of the shipped content; "" if not shipped
+	Obsolete        bool   // no longer shipped, kept by dpkg on upgrade
+	RemoveOnUpgrade bool   // "remove-on-upgrade" flag of the conffiles member
 }
 
 // StatusStanza returns the var/lib/dpkg/status stanza dpkg writes for a
@@ -82,9 +83,16 @@ func StatusStanza(control apt.Paragraph, conffiles []Conffile) apt.Paragraph {
 			b.WriteString("\n ")
 			b.WriteString(c.Path)
 			b.WriteByte(' ')
-			b.WriteString(c.MD5)
+			if c.MD5 == "" {
+				b.WriteString("newconffile") // dpkg's hash for a conffile not on disk
+			} else {
+				b.WriteString(c.MD5)
+			}
 			if c.Obsolete {
 				b.WriteString(" obsolete")
+			}
+			if c.RemoveOnUpgrade {
+				b.WriteString(" remove-on-upgrade")
 			}
 		}
 		slots[known["conffiles"]] = &apt.Field{Name: "Conffiles", Value: b.String()}

@@ -176,7 +176,7 @@ func TestAgainstDpkg(t *testing.T) {
 			{Path: "/usr/share/doc/docs/README", Body: "r"}, {Path: "/usr/share/doc/docs/copyright", Body: "c"},
 			{Path: "/usr/sbin/sx", Body: "s", Mode: 0o4750}, {Path: "/usr/sbin/hl", Type: tar.TypeLink, Linkname: "/usr/sbin/sx", Mode: 0o4750},
 		},
-		Scripts: map[string]string{"postrm": "#!/bin/sh\nexit 0\n"},
+		Scripts: map[string]string{"postrm": "#!/bin/sh\nexit 0\n", "conffiles": "remove-on-upgrade /etc/gone.conf\n/etc/aa\n"},
 	})
 	files := writeDebs(t, debs...)
 

@@ -231,13 +231,14 @@ func (s *stage) addPackage(d *decodedDeb) error {
 	}
 	list = append(list, links...)
 	var conff []Conffile
+	flags := conffileFlags(d.info.Member("conffiles"))
 	for _, c := range d.info.Conffiles {
 		p := path.Clean("/" + c)
 		m := conffMD5[p]
 		if m == "" {
 			m = md5FromSums(d.info.Member("md5sums"), p)
 		}
-		conff = append(conff, Conffile{Path: c, MD5: m})
+		conff = append(conff, Conffile{Path: c, MD5: m, RemoveOnUpgrade: flags[c]["remove-on-upgrade"]})
 	}
 	s.lists = append(s.lists, list)
 	s.conff = append(s.conff, conff)
@@ -255,6 +256,24 @@ func (s *stage) overrideID(v string, cur int, byName func(string, int) int) int 
 		return cur
 	}
 	return byName(v, cur)
+}
+
+// conffileFlags reads the flags before each path of a conffiles member
+// ("remove-on-upgrade /etc/x", dpkg >= 1.20).
+func conffileFlags(member []byte) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	for _, l := range strings.Split(string(member), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		m := map[string]bool{}
+		for _, flag := range f[:len(f)-1] {
+			m[flag] = true
+		}
+		out[f[len(f)-1]] = m
+	}
+	return out
 }
 
 // md5FromSums finds a path's sum in an md5sums member ("sum  path").
@@ -490,8 +509,11 @@ func parseConffiles(v string) []Conffile {
 		}
 		c := Conffile{Path: f[0], MD5: f[1]}
 		for _, flag := range f[2:] {
-			if flag == "obsolete" {
+			switch flag {
+			case "obsolete":
 				c.Obsolete = true
+			case "remove-on-upgrade":
+				c.RemoveOnUpgrade = true
 			}
 		}
 		out = append(out, c)
