@@ -68,7 +68,7 @@ func readBase(fsys fs.FS) (*baseState, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := apt.ParseParagraphs(bytes.NewReader(status), func(p apt.Paragraph) error {
+	if err := parseDpkgParagraphs(status, func(p apt.Paragraph) error {
 		b.status = append(b.status, p)
 		return nil
 	}); err != nil {

@@ -71,7 +71,8 @@ func (m *stageMeta) fill(l *fileLayer) {
 func (b *Builder) controlInfo(d Deb) (*ControlInfo, error) {
 	var cpath string
 	if d.SHA256 != "" && !b.tmpCache {
-		cpath = filepath.Join(b.cacheDir, "control", d.SHA256+".json")
+		// The suffix versions the parsed form (bump when parsing changes).
+		cpath = filepath.Join(b.cacheDir, "control", d.SHA256+".v2.json")
 		if data, err := os.ReadFile(cpath); err == nil {
 			var ci ControlInfo
 			if json.Unmarshal(data, &ci) == nil && ci.Paragraph.Get("Package") != "" {

@@ -187,7 +187,7 @@ func readControlTar(r io.Reader) (*ControlInfo, error) {
 		return nil, fmt.Errorf("no control file: %w", ErrBadDeb)
 	}
 	n := 0
-	err := apt.ParseParagraphs(bytes.NewReader(control), func(p apt.Paragraph) error {
+	err := parseDpkgParagraphs(control, func(p apt.Paragraph) error {
 		n++
 		if n == 1 {
 			info.Paragraph = p

@@ -2,6 +2,7 @@ package layer
 
 import (
 	"bytes"
+	"fmt"
 	"sort"
 	"strings"
 
@@ -143,4 +144,50 @@ func parseList(b []byte) []string {
 		}
 	}
 	return out
+}
+
+// parseDpkgParagraphs parses deb822 stanzas the way dpkg does, so values
+// are written back byte for byte: the first line of a value loses its
+// leading blanks, the whole value its trailing whitespace, and nothing else
+// changes (apt.ParseParagraphs also trims the first line's end, which
+// would drop e.g. the trailing space some Description lines have).
+func parseDpkgParagraphs(data []byte, fn func(apt.Paragraph) error) error {
+	var cur apt.Paragraph
+	flush := func() error {
+		if len(cur) == 0 {
+			return nil
+		}
+		for i := range cur {
+			cur[i].Value = strings.TrimRight(cur[i].Value, " \t\r\n")
+		}
+		p := cur
+		cur = nil
+		return fn(p)
+	}
+	for n, line := range strings.Split(string(data), "\n") {
+		if strings.TrimSpace(line) == "" {
+			if err := flush(); err != nil {
+				return err
+			}
+			continue
+		}
+		switch line[0] {
+		case ' ', '\t':
+			if len(cur) == 0 {
+				return fmt.Errorf("line %d: continuation line outside a field", n+1)
+			}
+			cur[len(cur)-1].Value += "\n" + line
+			continue
+		case '#':
+			if len(cur) == 0 {
+				continue
+			}
+		}
+		i := strings.IndexByte(line, ':')
+		if i <= 0 {
+			return fmt.Errorf("line %d: %q is not a field", n+1, line)
+		}
+		cur = append(cur, apt.Field{Name: line[:i], Value: strings.TrimLeft(line[i+1:], " \t")})
+	}
+	return flush()
 }

@@ -168,7 +168,8 @@ func TestAgainstDpkg(t *testing.T) {
 	filters := []string{"--path-exclude=/usr/share/doc/*", "--path-include=/usr/share/doc/*/copyright"}
 	debs := dbDebs()
 	debs = append(debs, debtest.Deb{
-		Control: debtest.Control("Package", "docs", "Version", "1", "Architecture", "amd64", "Maintainer", "m", "Description", "d"),
+		Control: debtest.Control("Package", "docs", "Version", "1", "Architecture", "amd64", "Maintainer", "m",
+			"Description", "trailing space kept \n  second line  \n .", "X-Custom", "value with trailing blanks  "),
 		Files: []debtest.File{
 			{Path: "/etc/zz/b", Body: "b"}, {Path: "/etc/aa", Body: "a"}, // unsorted on purpose
 			{Path: "/usr/share/existing", Type: tar.TypeSymlink, Linkname: "y"}, // dpkg keeps the directory
