@@ -68,6 +68,10 @@ type Deb struct {
 	SHA256 string
 	// Package is the index entry the file was resolved from (optional).
 	Package *apt.Package
+	// Auto marks a package pulled in as a dependency (not requested): it
+	// gets an "Auto-Installed: 1" stanza in var/lib/apt/extended_states,
+	// as apt-get writes, so apt-get autoremove and apt-mark work in images.
+	Auto bool
 }
 
 // Builder converts stages of packages into layers on top of one base.
@@ -87,6 +91,8 @@ type Builder struct {
 	baseInfo  map[string][]string // stem -> info members, from the base
 	owners    map[string]int      // shipped path -> number of packages listing it
 	finished  bool
+	auto      []autoMark // packages apt would mark auto-installed, install order
+	removed   map[string]bool
 	lastTimes phaseTimes // of the last converted stage, for benchmarks and logs
 }
 
@@ -253,6 +259,7 @@ func (b *Builder) AddStage(ctx context.Context, debs []Deb) (v1.Layer, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.markAuto(debs, infos)
 	if l, meta, ok := b.loadCached(key); ok {
 		if err := b.observeCached(ctx, key, l, meta); err != nil {
 			return nil, err
@@ -462,6 +469,16 @@ func (b *Builder) Finish(ctx context.Context) (v1.Layer, error) {
 			return nil, fmt.Errorf("replay file %s: unsupported type %q", f.Path, f.Type)
 		}
 		entries[p] = e
+	}
+	if es, err := b.extendedStates(); err != nil {
+		return nil, err
+	} else if es != nil {
+		p, err := t.resolveParent(extendedStatesPath)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v: %w", extendedStatesPath, err, ErrUnsafePath)
+		}
+		entries[p] = &outEntry{data: es, hdr: tar.Header{Name: p, Typeflag: tar.TypeReg, Mode: 0o644,
+			Size: int64(len(es)), ModTime: b.epoch}}
 	}
 	status := StatusFile(stanzas)
 	entries["var/lib/dpkg/status"] = &outEntry{data: status, hdr: tar.Header{Name: "var/lib/dpkg/status",

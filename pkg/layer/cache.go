@@ -274,6 +274,12 @@ func (b *Builder) applyMeta(m *stageMeta) {
 		b.overlay[o.Path] = node{kind: o.Kind, link: o.Link}
 	}
 	for _, k := range m.Removed {
+		if p, ok := b.pkgs[k]; ok {
+			if b.removed == nil {
+				b.removed = map[string]bool{}
+			}
+			b.removed[p.stanza.Get("Package")+":"+p.stanza.Get("Architecture")] = true
+		}
 		delete(b.pkgs, k)
 	}
 	for k, l := range m.Lists {

@@ -3,6 +3,7 @@ package layer
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"sort"
 	"strings"
 
@@ -190,4 +191,65 @@ func parseDpkgParagraphs(data []byte, fn func(apt.Paragraph) error) error {
 		cur = append(cur, apt.Field{Name: line[:i], Value: strings.TrimLeft(line[i+1:], " \t")})
 	}
 	return flush()
+}
+
+const extendedStatesPath = "var/lib/apt/extended_states"
+
+type autoMark struct{ name, arch string }
+
+// markAuto records the stage's dependency packages for extended_states.
+// A package the base already has keeps the base's mark, as apt does on
+// upgrade.
+func (b *Builder) markAuto(debs []Deb, infos []*ControlInfo) {
+	for i, d := range debs {
+		if !d.Auto {
+			continue
+		}
+		p := infos[i].Paragraph
+		name, arch := p.Get("Package"), p.Get("Architecture")
+		if cur, ok := b.pkgs[installedKey(name, arch, p.Get("Multi-Arch"))]; ok && cur.fromBase {
+			continue
+		}
+		if arch == "all" && b.opts.Arch != "" {
+			arch = b.opts.Arch // apt records the native architecture for arch: all
+		}
+		b.auto = append(b.auto, autoMark{name, arch})
+	}
+}
+
+// extendedStates returns var/lib/apt/extended_states: the base's stanzas
+// (minus removed packages), then one stanza per auto-installed package in
+// install order (apt writes its cache order; same set, other order). nil
+// when there is nothing to write.
+func (b *Builder) extendedStates() ([]byte, error) {
+	data, err := fs.ReadFile(b.base.fsys, extendedStatesPath)
+	if err != nil && !isNotExist(err) {
+		return nil, fmt.Errorf("read base %s: %w", extendedStatesPath, err)
+	}
+	if data == nil && len(b.auto) == 0 {
+		return nil, nil
+	}
+	var out bytes.Buffer
+	have := map[string]bool{}
+	err = parseDpkgParagraphs(data, func(p apt.Paragraph) error {
+		k := p.Get("Package") + ":" + p.Get("Architecture")
+		if b.removed[k] {
+			return nil
+		}
+		have[k] = true
+		p.WriteTo(&out)
+		out.WriteByte('\n')
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("parse base %s: %w", extendedStatesPath, err)
+	}
+	for _, a := range b.auto {
+		if have[a.name+":"+a.arch] {
+			continue
+		}
+		have[a.name+":"+a.arch] = true
+		fmt.Fprintf(&out, "Package: %s\nArchitecture: %s\nAuto-Installed: 1\n\n", a.name, a.arch)
+	}
+	return out.Bytes(), nil
 }

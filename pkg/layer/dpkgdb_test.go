@@ -283,3 +283,25 @@ func normalizeStatus(b []byte) string {
 	sort.Strings(ps)
 	return strings.Join(ps, "\n")
 }
+
+func TestExtendedStates(t *testing.T) {
+	base := makeBase(t, baseSpec{files: map[string]string{
+		"var/lib/dpkg/status":         baseStatus,
+		"var/lib/apt/extended_states": "Package: zlib1g\nArchitecture: amd64\nAuto-Installed: 1\n\n",
+	}})
+	b := newTestBuilder(t, base, Options{})
+	debs := writeDebs(t, append(dbDebs(), pkgDeb("requested"))...)
+	debs[0].Auto, debs[1].Auto = true, true
+	addStage(t, b, debs)
+	fin, err := b.Finish(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := byName(readLayer(t, fin))["var/lib/apt/extended_states"].Body
+	want := "Package: zlib1g\nArchitecture: amd64\nAuto-Installed: 1\n\n" +
+		"Package: pgtest-common\nArchitecture: amd64\nAuto-Installed: 1\n\n" +
+		"Package: libpgtest5\nArchitecture: amd64\nAuto-Installed: 1\n\n"
+	if got != want {
+		t.Errorf("extended_states:\n%s\nwant\n%s", got, want)
+	}
+}
