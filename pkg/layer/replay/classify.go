@@ -102,9 +102,6 @@ func classifyCommand(pkg, script string, c Command, s *Script, e *Effects, creat
 		cl.Verdict, cl.Reason = v, reason
 		return cl
 	}
-	if strings.ContainsAny(c.Name, "$`") {
-		return set(Unhandled, "the command name is computed at run time")
-	}
 	if s.Functions[c.Name] {
 		return set(NoOp, whyFunction)
 	}
@@ -132,6 +129,9 @@ func classifyCommand(pkg, script string, c Command, s *Script, e *Effects, creat
 				return set(r.Verdict, r.Reason)
 			}
 		}
+	}
+	if strings.ContainsAny(c.Name, "$`") {
+		return set(Unhandled, "the command name is computed at run time")
 	}
 	if c.Base() == "cat" && writesFile(c) {
 		return set(Unhandled, fmt.Sprintf("writes %s", strings.Join(c.Redirects, ", ")))
@@ -164,4 +164,58 @@ func sortedScripts(scripts map[string][]byte) []string {
 	}
 	sort.Strings(out[len(out):])
 	return out
+}
+
+// upgradeIdempotent are commands whose fresh-install effect the base already
+// has when a stage upgrades one of its packages: the postinst re-asserts
+// state that exists (an alternative, an account, a link, a copied default).
+var upgradeIdempotent = []Rule{
+	noop("update-alternatives", `--install `, "re-installs an alternative the base already has"),
+	noop("adduser", `--system`, "the account exists in the base"),
+	noop("addgroup", `--system`, "the group exists in the base"),
+	noop("groupadd", ``, "the group exists in the base"),
+	noop("cp", `^-p[dZ]* `, "copies a default only when the file is missing; the base has it"),
+	noop("ln", `^-s`, "the link exists in the base"),
+	noop("mkdir", ``, "the directory exists in the base"),
+	noop("touch", ``, "the file exists in the base"),
+	noop("chown", ``, "ownership as the base has it"),
+	noop("chmod", ``, "mode as the base has it"),
+	noop("dpkg-divert", `--add`, "the diversion exists in the base"),
+	noop("dpkg-trigger", ``, "activates restart triggers of an upgrade; nothing runs in an image build"),
+	noop("systemd-tmpfiles", ``, "systemd-tmpfiles is not run in an image build"),
+	noop("busctl", ``, "talks to a running systemd-logind; none in an image build"),
+	noop("systemd", `^--help$`, "probes systemd's version"),
+	noop("perl", `^-e $`, "checks that perl runs"),
+	noop("who", ``, whyFilter), noop("runlevel", ``, whyFilter), noop("pidof", ``, whyFilter),
+	noop("update-shells", ``, "/etc/shells already lists the base's shells"),
+	noop("update-menus", ``, "the menu system is not installed"),
+	noop("dpkg-realpath", ``, whyFilter),
+}
+
+// reclassifyUpgrade turns the unhandled commands of a package the base
+// already has (an upgrade) into no-ops where the fresh-install effect is
+// already in place. Everything else stays unhandled.
+func reclassifyUpgrade(cls []Classification, src []byte) []Classification {
+	s := ParseScript(string(src))
+	byText := map[string]Command{}
+	for _, c := range s.Commands {
+		byText[c.String()] = c
+	}
+	for i, c := range cls {
+		if c.Verdict != Unhandled {
+			continue
+		}
+		cmd, ok := byText[c.Command]
+		if !ok {
+			continue
+		}
+		for _, r := range upgradeIdempotent {
+			if r.match(cmd) {
+				cls[i].Verdict = NoOp
+				cls[i].Reason = "upgrade of a base package: " + r.Reason
+				break
+			}
+		}
+	}
+	return cls
 }

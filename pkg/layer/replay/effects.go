@@ -365,6 +365,18 @@ var Table = []Effects{
 		},
 	},
 	{
+		// Only ever an upgrade of the base's package.
+		Package: "libpam0g",
+		Rules: []Rule{
+			noop("$idl", ``, "restarts services after a PAM upgrade; nothing runs in an image build"),
+			noop("who", ``, whyFilter), noop("runlevel", ``, whyFilter),
+		},
+	},
+	{
+		Package: "passwd",
+		Rules:   []Rule{noop("shadowconfig", `^on$`, "shadow passwords are on in every Debian base")},
+	},
+	{
 		Package: "libpam-runtime",
 		Rules:   []Rule{noop("pam-auth-update", ``, "part of the base image; only re-run on upgrade of the base")},
 	},

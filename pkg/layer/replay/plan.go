@@ -32,13 +32,16 @@ type Plan struct {
 	acct    *accounts
 	adduser string // adduser version (base or installed), for its gecos format
 
-	pkgs     []*pkgState
-	byName   map[string]*pkgState
-	classes  []Classification
-	mainOn   bool // create_main_cluster left enabled by the variant
-	observed map[string]entry
-	captured map[string][]byte // bodies of wanted files, by relative path
-	ld       *ldState
+	pkgs    []*pkgState
+	byName  map[string]*pkgState
+	classes []Classification
+	mainOn  bool // create_main_cluster left enabled by the variant
+	// installed are the packages of the base (name -> version); a package
+	// of the base that a stage installs again is an upgrade.
+	installed map[string]string
+	observed  map[string]entry
+	captured  map[string][]byte // bodies of wanted files, by relative path
+	ld        *ldState
 }
 
 type pkgState struct {
@@ -97,28 +100,29 @@ func New(base fs.FS, opts Options) (*Plan, error) {
 	if regexp.MustCompile(`^\s*create_main_cluster\s*=\s*(false|off|no|0)\s*$`).Match(bytes.TrimSpace(line)) {
 		p.mainOn = false
 	}
-	p.adduser = baseVersion(base, "adduser")
+	p.installed = baseInstalled(base)
+	p.adduser = p.installed["adduser"]
 	if p.ld, err = newLdState(base, opts.Arch); err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
 	return p, nil
 }
 
-// baseVersion returns the version of an installed package of the base.
-func baseVersion(base fs.FS, name string) string {
+// baseInstalled returns the installed packages of the base and their versions.
+func baseInstalled(base fs.FS) map[string]string {
+	m := map[string]string{}
 	f, err := base.Open("var/lib/dpkg/status")
 	if err != nil {
-		return ""
+		return m
 	}
 	defer f.Close()
-	v := ""
 	_ = apt.ParseParagraphs(f, func(p apt.Paragraph) error {
-		if p.Get("Package") == name && strings.HasSuffix(p.Get("Status"), " installed") {
-			v = p.Get("Version")
+		if strings.HasSuffix(p.Get("Status"), " installed") {
+			m[p.Get("Package")] = p.Get("Version")
 		}
 		return nil
 	})
-	return v
+	return m
 }
 
 // AddPackages classifies every maintainer script command of pkgs (in
@@ -133,8 +137,12 @@ func (p *Plan) AddPackages(pkgs []Package) error {
 		if pk.Name == "adduser" {
 			p.adduser = pk.Version
 		}
+		_, upgrade := p.installed[pk.Name]
 		for _, name := range sortedScripts(pk.Scripts) {
 			cls := ClassifyScript(pk.Name, name, pk.Scripts[name], ps.effects, p.mainOn)
+			if upgrade {
+				cls = reclassifyUpgrade(cls, pk.Scripts[name])
+			}
 			p.classes = append(p.classes, cls...)
 			for _, c := range cls {
 				if c.Verdict == Unhandled {

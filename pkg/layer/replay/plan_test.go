@@ -489,3 +489,31 @@ func TestInitLinks(t *testing.T) {
 		t.Error("no user dsh-also")
 	}
 }
+
+func TestUpgradeOfBasePackage(t *testing.T) {
+	post := "update-alternatives --install /usr/bin/pager pager /bin/more 50\nif [ ! -f /etc/x ]; then cp -p /usr/share/x /etc/x; fi\nfrobnicate\n"
+	base := debianBase()
+	base["var/lib/dpkg/status"] = &fstest.MapFile{Data: []byte("Package: util-linux\nStatus: install ok installed\nVersion: 2.40\n\n")}
+	p, _ := New(base, Options{Arch: "amd64", AllowUnhandled: true})
+	_ = p.AddPackages([]Package{pkg("util-linux", "", map[string]string{"postinst": post})})
+	var got []Verdict
+	for _, c := range p.Explain() {
+		got = append(got, c.Verdict)
+	}
+	// [, cp, update-alternatives..., frobnicate: only the unknown command stays unhandled
+	want := []Verdict{NoOp, NoOp, NoOp, Unhandled}
+	if len(got) != len(want) {
+		t.Fatalf("got %v", p.Explain())
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("command %d (%s): %v, want %v", i, p.Explain()[i].Command, got[i], want[i])
+		}
+	}
+	// The same script as a fresh install: the alternative is not in the table.
+	p, _ = New(debianBase(), Options{Arch: "amd64", AllowUnhandled: true})
+	_ = p.AddPackages([]Package{pkg("util-linux", "", map[string]string{"postinst": post})})
+	if ex := p.Explain(); ex[0].Verdict != Unhandled {
+		t.Errorf("fresh install: %+v", ex[0])
+	}
+}
