@@ -90,6 +90,7 @@ type Builder struct {
 	prevDiffs []string
 	baseInfo  map[string][]string // stem -> info members, from the base
 	owners    map[string]int      // shipped path -> number of packages listing it
+	pathIdx   map[string][]string // shipped path -> packages listing it
 	finished  bool
 	auto      []autoMark // packages apt would mark auto-installed, install order
 	removed   map[string]bool

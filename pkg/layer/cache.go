@@ -290,6 +290,6 @@ func (b *Builder) applyMeta(m *stageMeta) {
 	for _, p := range m.Packages {
 		b.pkgs[p.Key] = &pkgState{key: p.Key, stem: p.Stem, stanza: p.Stanza, list: p.List, loaded: true, members: p.Members}
 	}
-	b.owners = nil
+	b.owners, b.pathIdx = nil, nil
 	b.prevDiffs = append(b.prevDiffs, m.DiffID)
 }

@@ -53,6 +53,7 @@ type stage struct {
 	conff   [][]Conffile      // conffiles with md5
 	isDir   []map[string]bool // shipped paths that are directories
 	written []map[string]bool // resolved paths written for the package
+	placed  []map[string]bool // shipped paths the package put on disk
 	whited  map[string]bool
 }
 
@@ -115,6 +116,7 @@ func (s *stage) addPackage(d *decodedDeb) error {
 	dirs := map[string]bool{}
 	conffMD5 := map[string]string{}
 	written := map[string]bool{}
+	placed := map[string]bool{} // shipped paths this package put on disk
 	var err error
 	for i := range d.entries {
 		e := &d.entries[i]
@@ -220,6 +222,7 @@ func (s *stage) addPackage(d *decodedDeb) error {
 		out.hdr = h
 		s.entries[q] = out
 		written[q] = true
+		placed[abs] = true
 		k := byte('f')
 		switch e.typ {
 		case tar.TypeDir:
@@ -244,6 +247,7 @@ func (s *stage) addPackage(d *decodedDeb) error {
 	s.conff = append(s.conff, conff)
 	s.isDir = append(s.isDir, dirs)
 	s.written = append(s.written, written)
+	s.placed = append(s.placed, placed)
 	return nil
 }
 
@@ -337,6 +341,9 @@ func (s *stage) finishDB(decoded []*decodedDeb) error {
 		}
 		pm.Written = sortedKeys(s.written[i])
 		s.meta.Packages = append(s.meta.Packages, pm)
+	}
+	if err := s.elide(stageKeys); err != nil {
+		return err
 	}
 	// Parents that exist nowhere yet (e.g. usr/bin after bin/x moved there
 	// on a base without usr/bin) become plain directories.
@@ -555,7 +562,7 @@ func (s *stage) replaces(d *decodedDeb, self string, list []string, dirs map[str
 		}
 		var kept []string
 		changed, files := false, 0
-		for _, l := range x.list {
+		for _, l := range s.listOf(x) {
 			if ships[l] {
 				changed = true
 				continue
@@ -576,10 +583,96 @@ func (s *stage) replaces(d *decodedDeb, self string, list []string, dirs map[str
 			continue
 		}
 		s.meta.Lists[x.key] = kept
-		s.addDB(x.stem+".list", 0o644, listFile(kept))
 	}
 	return nil
 }
+
+// listOf is an installed package's .list as this stage has left it so far.
+func (s *stage) listOf(x *pkgState) []string {
+	if l, ok := s.meta.Lists[x.key]; ok {
+		return l
+	}
+	return x.list
+}
+
+// elide removes from other installed packages' lists the paths a package
+// of this stage put on disk: dpkg flags every object it places
+// (FNNF_ELIDE_OTHER_LISTS) and rewrites the lists of the other packages
+// that had them. Shared directories that already existed are not placed,
+// so they stay listed everywhere; one that did not exist (e.g. removed by
+// an image's slimming although its package still lists it) moves to the
+// package that creates it, as with perl-base's /usr/share/doc/perl.
+func (s *stage) elide(stageKeys map[string]bool) error {
+	idx, err := s.b.pathIndex()
+	if err != nil {
+		return err
+	}
+	removed := map[string]bool{}
+	for _, k := range s.meta.Removed {
+		removed[k] = true
+	}
+	drop := map[string]map[string]bool{} // key -> paths
+	for _, placed := range s.placed {
+		for p := range placed {
+			for _, k := range idx[p] {
+				if stageKeys[k] || removed[k] {
+					continue
+				}
+				if drop[k] == nil {
+					drop[k] = map[string]bool{}
+				}
+				drop[k][p] = true
+			}
+		}
+	}
+	for _, k := range sortedKeys(drop) {
+		x, ok := s.b.pkgs[k]
+		if !ok {
+			continue
+		}
+		var kept []string
+		changed := false
+		for _, l := range s.listOf(x) {
+			if drop[k][l] {
+				changed = true
+				continue
+			}
+			kept = append(kept, l)
+		}
+		if changed {
+			s.meta.Lists[k] = kept
+		}
+	}
+	for _, k := range sortedKeys(s.meta.Lists) {
+		if x, ok := s.b.pkgs[k]; ok && !removed[k] {
+			s.addDB(x.stem+".list", 0o644, listFile(s.meta.Lists[k]))
+		}
+	}
+	return nil
+}
+
+// pathIndex maps every path listed by an installed package to the keys of
+// the packages listing it. Built on first need.
+func (b *Builder) pathIndex() (map[string][]string, error) {
+	if b.pathIdx != nil {
+		return b.pathIdx, nil
+	}
+	idx := map[string][]string{}
+	for _, k := range sortedKeys(b.pkgs) {
+		p := b.pkgs[k]
+		if err := b.loadList(p); err != nil {
+			return nil, err
+		}
+		for _, l := range p.list {
+			if l != "/." {
+				idx[l] = append(idx[l], k)
+			}
+		}
+	}
+	b.pathIdx = idx
+	return idx, nil
+}
+
 
 // remove takes an installed package out: its files not taken over and not
 // listed by others are whited out, and so are its info files.

@@ -63,6 +63,7 @@ func TestUpgradeAndReplacesAgainstDpkg(t *testing.T) {
 			debtest.File{Path: "/usr/share/app/old-only", Body: "gone in v2"},
 			debtest.File{Path: "/usr/share/app/kept", Body: "k1"}),
 		withFiles(ctl("tools", "1.0"), nil,
+			debtest.File{Path: "/usr/share/tooldoc/readme", Body: "r"},
 			debtest.File{Path: "/usr/bin/tool-a", Body: "a"},
 			debtest.File{Path: "/usr/bin/tool-b", Body: "b"}),
 		withFiles(ctl("legacy", "1.0"), nil,
@@ -77,6 +78,7 @@ func TestUpgradeAndReplacesAgainstDpkg(t *testing.T) {
 			debtest.File{Path: "/usr/share/app/new", Body: "n"}),
 		// takes over one file of tools: tools keeps the other
 		withFiles(ctl("newtool", "1.0", "Replaces", "tools (<< 2)"), nil,
+			debtest.File{Path: "/usr/share/tooldoc/other", Body: "o"},
 			debtest.File{Path: "/usr/bin/tool-a", Body: "a2"}),
 		// replaces and conflicts with legacy: legacy goes
 		withFiles(ctl("modern", "1.0", "Replaces", "legacy", "Conflicts", "legacy", "Provides", "legacy"), nil,
@@ -86,6 +88,10 @@ func TestUpgradeAndReplacesAgainstDpkg(t *testing.T) {
 	os.WriteFile(filepath.Join(base, "var/lib/dpkg/available"), nil, 0o644)
 	os.MkdirAll(filepath.Join(base, "var/lib/dpkg/updates"), 0o755)
 	dpkgInstall(t, base, v1)
+	// As an image's slimming does: files gone, still listed by their package.
+	if err := os.RemoveAll(filepath.Join(base, "usr/share/tooldoc")); err != nil {
+		t.Fatal(err)
+	}
 	ours := t.TempDir()
 	copyTree(t, base, ours)
 	b := newTestBuilder(t, ours, Options{})
