@@ -673,7 +673,6 @@ func (b *Builder) pathIndex() (map[string][]string, error) {
 	return idx, nil
 }
 
-
 // remove takes an installed package out: its files not taken over and not
 // listed by others are whited out, and so are its info files.
 func (s *stage) remove(x *pkgState, takenOver map[string]bool) {
