@@ -42,6 +42,10 @@ type Plan struct {
 	observed  map[string]entry
 	captured  map[string][]byte // bodies of wanted files, by relative path
 	ld        *ldState
+	// file-trigger interests (base and added) and those observed files
+	// activate, with the first path that did.
+	interests []fileInterest
+	activated map[fileInterest]string
 }
 
 type pkgState struct {
@@ -101,6 +105,7 @@ func New(base fs.FS, opts Options) (*Plan, error) {
 		p.mainOn = false
 	}
 	p.installed = baseInstalled(base)
+	p.interests = readFileInterests(base)
 	p.adduser = p.installed["adduser"]
 	if p.ld, err = newLdState(base, opts.Arch); err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
@@ -153,6 +158,7 @@ func (p *Plan) AddPackages(pkgs []Package) error {
 		if t, ok := pk.Scripts["triggers"]; ok {
 			p.classes = append(p.classes, classifyTriggers(pk.Name, t)...)
 		}
+		p.addFileInterests(pk)
 		if err := p.allocate(ps); err != nil {
 			return fmt.Errorf("replay %s: %w", pk.Name, err)
 		}
@@ -290,7 +296,7 @@ func (p *Plan) LookupGroup(name string) (int, bool) { return p.acct.gid(name) }
 // Explain returns the classification of every script command, per package
 // in configure order.
 func (p *Plan) Explain() []Classification {
-	return append([]Classification(nil), p.classes...)
+	return append(append([]Classification(nil), p.classes...), p.fileTriggerClasses()...)
 }
 
 // Observe is called for every entry the layer writes for pkg (relative,
@@ -303,6 +309,7 @@ func (p *Plan) Observe(pkg string, hdr *tar.Header, r io.Reader) error {
 		e.typ = tar.TypeReg
 	}
 	p.observed[name] = e
+	p.noteFileTrigger(pkg, name)
 	if ps := p.byName[pkg]; ps != nil && manPageRE.MatchString(name) {
 		ps.manPages = append(ps.manPages, name)
 	}
@@ -464,6 +471,17 @@ func (fl files) reg(path string, mode int64, uid, gid int, data []byte) {
 // Files returns what the final state layer must contain, sorted by path,
 // parents before children.
 func (p *Plan) Files() ([]File, error) {
+	if !p.opts.AllowUnhandled {
+		var bad []Classification
+		for _, c := range p.fileTriggerClasses() {
+			if c.Verdict == Unhandled {
+				bad = append(bad, c)
+			}
+		}
+		if len(bad) > 0 {
+			return nil, &UnhandledError{Commands: bad}
+		}
+	}
 	out := files{}
 	p.accountFiles(out)
 	if err := p.tableFiles(out); err != nil {

@@ -317,6 +317,11 @@ func TestRealFidelity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			for _, c := range p.Explain() {
+				if c.Script == "triggered" {
+					t.Logf("file trigger: %s %s: %s", c.Package, c.Command, c.Verdict)
+				}
+			}
 			diffs := compareWithRoot(t, files, rootDir)
 			for _, d := range diffs {
 				t.Log(d)
