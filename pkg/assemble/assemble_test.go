@@ -175,6 +175,11 @@ func TestBuildPublishesTwoPlatformIndex(t *testing.T) {
 		if st := files["var/lib/dpkg/status"]; !strings.Contains(st, "Package: postgresql-17-pgvector\nStatus: install ok installed") {
 			t.Errorf("dpkg status lacks the new packages")
 		}
+		// apt's auto-installed marks: dependencies yes, requested packages no.
+		ext := files["var/lib/apt/extended_states"]
+		if !strings.Contains(ext, "Package: postgresql-client-17\n") || strings.Contains(ext, "Package: postgresql-17\n") {
+			t.Errorf("extended_states should mark dependencies only:\n%s", ext)
+		}
 	}
 }
 

@@ -140,7 +140,7 @@ func (b *Builder) buildPlatform(ctx context.Context, t variants.Target, pp *Plat
 	for _, s := range pp.Stages {
 		debs := make([]layer.Deb, len(s.Packages))
 		for j, p := range s.Packages {
-			debs[j] = layer.Deb{Path: paths[i], SHA256: p.SHA256, Package: p.Package}
+			debs[j] = layer.Deb{Path: paths[i], SHA256: p.SHA256, Package: p.Package, Auto: p.Reason != "requested"}
 			i++
 		}
 		if len(debs) == 0 {
