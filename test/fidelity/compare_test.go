@@ -136,13 +136,15 @@ func TestCompareTrees(t *testing.T) {
 		t.Fatal(err)
 	}
 	mk(ours, map[string]string{"etc/hard": "h", "etc/hard2": "h",
-		"var/lib/dpkg/diversions": "/a\n/a.x\np\n/b\n/b.x\nq\n",
-		"etc/shadow":              "root:*:10957:0:99999:7:::\npostgres:!:10957::::::\n",
-		"etc/gshadow":             "x\n"}, nil)
+		"var/lib/dpkg/diversions":     "/a\n/a.x\np\n/b\n/b.x\nq\n",
+		"etc/shadow":                  "root:*:10957:0:99999:7:::\npostgres:!:10957::::::\n",
+		"etc/gshadow":                 "x\n",
+		"var/lib/apt/extended_states": "Package: a\nAuto-Installed: 1\n\nPackage: b\nAuto-Installed: 1\n\n"}, nil)
 	mk(apt, map[string]string{
-		"var/lib/dpkg/diversions": "/b\n/b.x\nq\n/a\n/a.x\np\n",
-		"etc/shadow":              "root:*:20780:0:99999:7:::\npostgres:!:20781::::::\n",
-		"etc/gshadow":             "y\n"}, nil)
+		"var/lib/dpkg/diversions":     "/b\n/b.x\nq\n/a\n/a.x\np\n",
+		"etc/shadow":                  "root:*:20780:0:99999:7:::\npostgres:!:20781::::::\n",
+		"etc/gshadow":                 "y\n",
+		"var/lib/apt/extended_states": "Package: b\nAuto-Installed: 1\n\nPackage: a\nAuto-Installed: 1\n\n"}, nil)
 	skip := func(p string) bool { return p == "/var/cache" }
 	a, err := Walk(ours, skip)
 	if err != nil {
@@ -167,6 +169,7 @@ func TestCompareTrees(t *testing.T) {
 		"mode /etc/same",
 		"date /etc/shadow",
 		"type /etc/typed",
+		"order /var/lib/apt/extended_states",
 		"order /var/lib/dpkg/diversions",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

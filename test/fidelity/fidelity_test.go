@@ -353,7 +353,8 @@ func (r *run) buildOurs(ctx context.Context, stages [][]apt.Planned, debs map[st
 	for i, st := range stages {
 		var in []layer.Deb
 		for _, p := range st {
-			in = append(in, layer.Deb{Path: debs[p.SHA256], SHA256: p.SHA256, Package: p.Package})
+			// What apt-get marks Auto-Installed: whatever was not asked for.
+			in = append(in, layer.Deb{Path: debs[p.SHA256], SHA256: p.SHA256, Package: p.Package, Auto: p.Reason != "requested"})
 		}
 		l, err := b.AddStage(ctx, in)
 		if err != nil {

@@ -34,10 +34,11 @@ type Entry struct {
 	Dateless string
 }
 
-// recordFiles are files made of fixed-size line records whose order no
-// reader depends on, with the record size in lines.
+// recordFiles are files made of records whose order no reader depends on,
+// with the record size in lines (0: blank-line separated paragraphs).
 var recordFiles = map[string]int{
-	"/var/lib/dpkg/diversions": 3, // path, diverted-to, package: dpkg-divert writes its hash order
+	"/var/lib/dpkg/diversions":     3, // path, diverted-to, package: dpkg-divert writes its hash order
+	"/var/lib/apt/extended_states": 0, // apt writes its cache order; read as a set of stanzas
 }
 
 // Kinds of difference, in the order reports list them.
@@ -309,19 +310,24 @@ func Compare(ours, apt Tree, oursNames, aptNames Names) []Diff {
 	return out
 }
 
-// recordsDigest hashes the file's n-line records, sorted.
+// recordsDigest hashes the file's n-line records (n == 0: paragraphs),
+// sorted.
 func recordsDigest(name string, n int) (string, error) {
 	b, err := os.ReadFile(name)
 	if err != nil {
 		return "", err
 	}
-	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
-	if len(lines)%n != 0 {
-		return "", nil // not records: compare bytes only
-	}
 	var recs []string
-	for i := 0; i < len(lines); i += n {
-		recs = append(recs, strings.Join(lines[i:i+n], "\n"))
+	if n == 0 {
+		recs = strings.Split(strings.TrimRight(string(b), "\n"), "\n\n")
+	} else {
+		lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+		if len(lines)%n != 0 {
+			return "", nil // not records: compare bytes only
+		}
+		for i := 0; i < len(lines); i += n {
+			recs = append(recs, strings.Join(lines[i:i+n], "\n"))
+		}
 	}
 	sort.Strings(recs)
 	h := sha256.Sum256([]byte(strings.Join(recs, "\n\n")))
