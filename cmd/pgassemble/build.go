@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -48,6 +49,7 @@ type buildFlags struct {
 	ignoreValidUntil bool
 	insecure         bool
 	revision         string
+	xz               string
 }
 
 func (f *buildFlags) register(c *cobra.Command, filters bool) {
@@ -80,6 +82,7 @@ func (f *buildFlags) register(c *cobra.Command, filters bool) {
 	fl.BoolVar(&f.allowUnhandled, "allow-unhandled-scripts", false, "build even if a maintainer script does something pgassemble cannot replay")
 	fl.BoolVar(&f.ignoreValidUntil, "ignore-valid-until", false, "accept expired Release files (snapshot mirrors)")
 	fl.BoolVar(&f.insecure, "insecure", false, "plain HTTP to a registry that is not on this machine")
+	fl.StringVar(&f.xz, "xz", "auto", "xz decoder for data.tar.xz: auto (the system's xz when installed), go (built in), or a `PATH`; the output is the same")
 	fl.StringVar(&f.revision, "revision", os.Getenv("PGASSEMBLE_REVISION"), "revision label value (the build recipe's commit)")
 }
 
@@ -122,6 +125,10 @@ func newSession(cmd *cobra.Command, f *buildFlags) (*session, error) {
 	default:
 		return nil, usagef("--compression %q: want gzip or zstd", f.compression)
 	}
+	xz, err := xzCommand(f.xz)
+	if err != nil {
+		return nil, err
+	}
 	epoch, created, err := sourceDateEpoch()
 	if err != nil {
 		return nil, usagef("%w", err)
@@ -138,13 +145,32 @@ func newSession(cmd *cobra.Command, f *buildFlags) (*session, error) {
 		DebianMirror: f.debianMirror, DebianSecurityMirror: f.securityMirror,
 		PGSource: src, PGDGMirror: f.pgdgMirror, Keyrings: f.keyrings,
 		CacheDir: filepath.Join(f.cacheDir, "layers"), Compression: comp,
-		Epoch: epoch, Created: created, AllowUnhandled: f.allowUnhandled,
+		Epoch: epoch, Created: created, AllowUnhandled: f.allowUnhandled, XZCommand: xz,
 		Revision: f.revision, Progress: stepProgress{s.ui}, Logger: logger,
 	})
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// xzCommand turns --xz into an xz binary path, or "" for the pure-Go decoder.
+func xzCommand(v string) (string, error) {
+	switch v {
+	case "go":
+		return "", nil
+	case "auto", "":
+		p, err := exec.LookPath("xz")
+		if err != nil {
+			return "", nil
+		}
+		return p, nil
+	}
+	p, err := exec.LookPath(v)
+	if err != nil {
+		return "", usagef("--xz %q: %w", v, err)
+	}
+	return p, nil
 }
 
 // sourceDateEpoch reads SOURCE_DATE_EPOCH: it clamps file times and is the

@@ -51,6 +51,9 @@ type Options struct {
 	Compression    layer.Compression
 	Epoch          time.Time // SOURCE_DATE_EPOCH; zero = layer.DefaultEpochUnix
 	AllowUnhandled bool      // --allow-unhandled-scripts
+	// XZCommand is an xz binary for data.tar.xz (faster than the pure-Go
+	// decoder, same bytes out); empty uses the pure-Go decoder.
+	XZCommand string
 	// Created is the image creation time written to the config and labels;
 	// zero = Epoch, so builds are reproducible by default.
 	Created time.Time
