@@ -429,3 +429,27 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 }
+
+// The system's xz and the pure-Go decoder must give the same image.
+func TestExternalXZSameDigest(t *testing.T) {
+	xz, err := exec.LookPath("xz")
+	if err != nil {
+		t.Skipf("xz not installed: only the pure-Go decoder can be checked (CI installs xz-utils)")
+	}
+	f := fixture.New(t)
+	ctx := context.Background()
+	tg := target(t, "17", "standard")
+	goRes, err := builder(f, t, t.TempDir()).Build(ctx, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	extRes, err := builder(f, t, t.TempDir(), func(o *Options) { o.XZCommand = xz }).Build(ctx, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, _ := goRes.Index.Digest()
+	d2, _ := extRes.Index.Digest()
+	if d1 != d2 {
+		t.Errorf("pure-Go xz gave %s, %s gave %s", d1, xz, d2)
+	}
+}
