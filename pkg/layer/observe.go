@@ -20,7 +20,7 @@ import (
 // a replay that only needs an ELF header reads (and we record) a few KiB.
 // If a stage's recorded bytes exceed maxObserveCapture, no sidecar is kept
 // and a hit falls back to reading the cached layer.
-const maxObserveCapture = 64 << 20
+const maxObserveCapture = 32 << 20
 
 type obsRange struct {
 	Off  int64
