@@ -125,9 +125,20 @@ func firstFree(used map[int]bool) (int, error) {
 	return 0, fmt.Errorf("no free id in %d-%d", firstSystemID, lastSystemID)
 }
 
+// lastFree returns the highest free id of the system range, the way
+// systemd-sysusers allocates.
+func lastFree(used map[int]bool) (int, error) {
+	for id := lastSystemID; id >= firstSystemID; id-- {
+		if !used[id] {
+			return id, nil
+		}
+	}
+	return 0, fmt.Errorf("no free id in %d-%d", firstSystemID, lastSystemID)
+}
+
 // addGroup creates a system group like `addgroup --system`; an existing
 // group is kept as it is.
-func (a *accounts) addGroup(name string, fixed int, hasFixed bool) (int, error) {
+func (a *accounts) addGroup(name string, fixed int, hasFixed, sysusers bool) (int, error) {
 	if gid, ok := a.gid(name); ok {
 		return gid, nil
 	}
@@ -138,13 +149,21 @@ func (a *accounts) addGroup(name string, fixed int, hasFixed bool) (int, error) 
 			return 0, fmt.Errorf("group %s: fixed gid %d is already used", name, gid)
 		}
 	} else {
+		pick := firstFree
+		if sysusers {
+			pick = lastFree
+		}
 		var err error
-		if gid, err = firstFree(used); err != nil {
+		if gid, err = pick(used); err != nil {
 			return 0, fmt.Errorf("group %s: %w", name, err)
 		}
 	}
 	a.group.append(name, "x", strconv.Itoa(gid), "")
-	a.gshadow.append(name, "!", "", "")
+	if sysusers {
+		a.gshadow.append(name, "!*", "", "") // as systemd-sysusers writes it
+	} else {
+		a.gshadow.append(name, "!", "", "")
+	}
 	return gid, nil
 }
 
@@ -170,7 +189,7 @@ func (a *accounts) addUser(u User, fixedUID int, hasFixedUID bool, fixedGID int,
 	gid, ok := 65534, false // adduser --system without --group: nogroup
 	if u.OwnGroup {
 		var err error
-		if gid, err = a.addGroup(u.Name, fixedGID, hasFixedGID); err != nil {
+		if gid, err = a.addGroup(u.Name, fixedGID, hasFixedGID, false); err != nil {
 			return err
 		}
 	} else if gid, ok = a.gid("nogroup"); !ok {

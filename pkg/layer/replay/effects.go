@@ -233,6 +233,7 @@ var Table = []Effects{
 		StatOverrides: []StatOverride{{"root", "ssl-cert", 0o710, "/etc/ssl/private"}},
 		Rules: []Rule{
 			handled("addgroup", `--system .*ssl-cert$`, "system group ssl-cert"),
+			handled("systemd-sysusers", `ssl-cert\.conf$`, "system group ssl-cert, allocated like systemd-sysusers: the highest free gid of the system range"),
 			noop("make-ssl-cert", `generate-default-snakeoil`, whySnakeoil),
 			handled("dpkg-statoverride", `--add root ssl-cert 710 /etc/ssl/private$`, "var/lib/dpkg/statoverride and /etc/ssl/private 0710 root:ssl-cert"),
 		},
@@ -254,6 +255,10 @@ var Table = []Effects{
 			noop("rm", `ca-certificates.conf.dpkg-new`, "only when /etc/ca-certificates.conf existed before"),
 			noop("dpkg-statoverride", `--list`, whyFilter),
 			writes("echo", `ca-certificates\.conf`, "part of the /etc/ca-certificates.conf generation"),
+			// dh_usrlocal (newer versions): the same directory, 0755 root:root
+			handled("mkdir", `^\$dir$`, "dh_usrlocal: /usr/local/share/ca-certificates, 0755 root:root"),
+			handled("chown", `^\$user:\$group \$dir$`, "dh_usrlocal: /usr/local/share/ca-certificates, 0755 root:root"),
+			handled("chmod", `^\$mode \$dir$`, "dh_usrlocal: /usr/local/share/ca-certificates, 0755 root:root"),
 			writes("sed", `ca-certificates\.conf`, "part of the /etc/ca-certificates.conf generation"),
 		},
 	},

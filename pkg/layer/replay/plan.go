@@ -245,9 +245,10 @@ func (p *Plan) allocate(ps *pkgState) error {
 	if e == nil {
 		return nil
 	}
+	sysusers := usesSysusers(ps.Scripts["postinst"])
 	for _, g := range e.Groups {
 		fixed, has := p.opts.FixedGroupIDs[g.Name]
-		if _, err := p.acct.addGroup(g.Name, fixed, has); err != nil {
+		if _, err := p.acct.addGroup(g.Name, fixed, has, sysusers); err != nil {
 			return err
 		}
 	}
@@ -272,6 +273,20 @@ func (p *Plan) allocate(ps *pkgState) error {
 		}
 	}
 	return nil
+}
+
+// usesSysusers reports whether a postinst creates its accounts with
+// systemd-sysusers (newer Debian packages) instead of adduser.
+func usesSysusers(src []byte) bool {
+	if !bytes.Contains(src, []byte("systemd-sysusers")) {
+		return false
+	}
+	for _, c := range ParseScript(string(src)).Commands {
+		if c.Base() == "systemd-sysusers" {
+			return true
+		}
+	}
+	return false
 }
 
 // adduserCommas reports whether adduser writes empty gecos sub-fields

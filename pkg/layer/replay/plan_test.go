@@ -517,3 +517,18 @@ func TestUpgradeOfBasePackage(t *testing.T) {
 		t.Errorf("fresh install: %+v", ex[0])
 	}
 }
+
+func TestSysusersGroup(t *testing.T) {
+	p, _ := New(debianBase(), Options{Arch: "amd64"})
+	post := "systemd-sysusers ${DPKG_ROOT:+--root=\"$DPKG_ROOT\"} ssl-cert.conf\nmake-ssl-cert generate-default-snakeoil\n"
+	if err := p.AddPackages([]Package{pkg("ssl-cert", "", map[string]string{"postinst": post})}); err != nil {
+		t.Fatal(err)
+	}
+	if gid, _ := p.LookupGroup("ssl-cert"); gid != 999 {
+		t.Errorf("ssl-cert gid %d, want 999 (systemd-sysusers allocates from the top)", gid)
+	}
+	files := fileMap(t, p)
+	if g := lines(files["etc/gshadow"].Data); g[len(g)-1] != "ssl-cert:!*::" {
+		t.Errorf("gshadow %q", g[len(g)-1])
+	}
+}
