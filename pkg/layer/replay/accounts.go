@@ -85,9 +85,6 @@ func readAccounts(base fs.FS, days int64) (*accounts, error) {
 func (a *accounts) uid(name string) (int, bool) { return idOf(a.passwd, name, 2) }
 func (a *accounts) gid(name string) (int, bool) { return idOf(a.group, name, 2) }
 
-// primaryGID returns the primary group id of a user.
-func (a *accounts) primaryGID(name string) (int, bool) { return idOf(a.passwd, name, 3) }
-
 func idOf(d *dbFile, name string, field int) (int, bool) {
 	i := d.find(name)
 	if i < 0 {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 )
@@ -153,8 +152,8 @@ func writesFile(c Command) bool {
 	return false
 }
 
-// sortedScripts returns the script member names of a package present in
-// scripts, in dpkg's run order, then any other executable-looking member.
+// sortedScripts returns the install-time scripts a package has, in the
+// order dpkg runs them.
 func sortedScripts(scripts map[string][]byte) []string {
 	var out []string
 	for _, n := range scriptNames {
@@ -162,7 +161,6 @@ func sortedScripts(scripts map[string][]byte) []string {
 			out = append(out, n)
 		}
 	}
-	sort.Strings(out[len(out):])
 	return out
 }
 

@@ -320,7 +320,7 @@ func (p *Plan) Explain() []Classification {
 func (p *Plan) Observe(pkg string, hdr *tar.Header, r io.Reader) error {
 	name := strings.TrimSuffix(strings.TrimPrefix(hdr.Name, "./"), "/")
 	e := entry{typ: hdr.Typeflag, mode: hdr.Mode & 0o7777, linkname: hdr.Linkname, pkg: pkg}
-	if e.typ == tar.TypeRegA {
+	if e.typ == 0 { // '\x00': old tar writers' regular file
 		e.typ = tar.TypeReg
 	}
 	p.observed[name] = e
