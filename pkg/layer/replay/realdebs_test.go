@@ -562,3 +562,52 @@ func TestRealArm64NoUnhandled(t *testing.T) {
 		}
 	}
 }
+
+// TestRealFixedUID compares a replay with FixedIDs{"postgres": 26} with the
+// real root after CloudNativePG's `usermod -u 26 postgres`. usermod only
+// re-owns the home directory's files; the replay creates the postgres
+// directories owned by uid 26 directly, so those two differ by design.
+func TestRealFixedUID(t *testing.T) {
+	dir := researchDir(t)
+	baseDir, rootDir := filepath.Join(dir, "trixie-base"), filepath.Join(dir, "trixie-usermod")
+	if _, err := os.Stat(rootDir); err != nil {
+		t.Skipf("no %s (see testdata/make-research-roots.sh)", rootDir)
+	}
+	names := addedPackages(t, baseDir, rootDir)
+	debs := loadDebs(t, filepath.Join(dir, "trixie", "debs"), names)
+	base := os.DirFS(baseDir)
+	p, err := New(base, Options{Arch: "amd64", Edits: []Edit{cnpgCreateClusterEdit},
+		FixedIDs: map[string]int{"postgres": 26}, Epoch: shadowDate(t, rootDir, "postgres")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AddPackages(toPackages(debs)); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range debs {
+		if n := d.control.Get("Package"); n == "locales-all" || n == "libllvm19" {
+			continue // nothing the replay generates comes from them
+		}
+		observeDeb(t, p, d, base)
+	}
+	files, err := p.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	expected := map[string]bool{
+		"etc/postgresql: owner 26:102 vs real 100:102": true,
+		"run/postgresql: owner 26:102 vs real 100:102": true,
+	}
+	for _, d := range compareWithRoot(t, files, rootDir) {
+		switch {
+		case expected[d]:
+			delete(expected, d)
+		case strings.HasPrefix(d, "var/lib/dpkg/diversions:"), strings.HasPrefix(d, "etc/ld.so.cache:"):
+		default:
+			t.Errorf("unexpected difference: %s", d)
+		}
+	}
+	for d := range expected {
+		t.Errorf("expected difference not seen: %s", d)
+	}
+}

@@ -69,6 +69,10 @@ EOS
 	trap - EXIT
 	mkdir -p "$DIR/$suite/debs"
 	cp "$root"/var/cache/apt/archives/*.deb "$DIR/$suite/debs/"
+	# CloudNativePG's last step: the postgres user gets uid 26.
+	rm -rf "$DIR/$suite-usermod"
+	cp -a "$root" "$DIR/$suite-usermod"
+	chroot "$DIR/$suite-usermod" usermod -u 26 postgres
 done
 
 # The arm64 .debs of the same trixie set, for TestRealArm64NoUnhandled.
