@@ -204,6 +204,36 @@ func loopDiversions(script []byte) []Diversion {
 	return out
 }
 
+// diversionsOf returns the diversions a package's scripts add.
+func diversionsOf(ps *pkgState) []Diversion {
+	e := ps.effects
+	if e == nil {
+		return nil
+	}
+	ds := append([]Diversion(nil), e.Diversions...)
+	for _, g := range e.Generators {
+		if g == genLoopDiversions {
+			ds = append(ds, loopDiversions(ps.Scripts["preinst"])...)
+		}
+	}
+	return ds
+}
+
+// Diverted reports a diversion that a package already added (AddPackages)
+// made with dpkg-divert: files of other packages at abs ("/usr/bin/x") are
+// unpacked at to. pkg is the diverting package, whose own file is not
+// diverted. It implements pkg/layer's Diverter.
+func (p *Plan) Diverted(abs string) (to, pkg string, ok bool) {
+	for _, ps := range p.pkgs {
+		for _, d := range diversionsOf(ps) {
+			if d.From == abs {
+				return d.To, d.Package, true
+			}
+		}
+	}
+	return "", "", false
+}
+
 // dpkgStateFiles writes dpkg's own state that scripts change:
 // var/lib/dpkg/diversions, statoverride and the trigger interest files.
 func (p *Plan) dpkgStateFiles(out files) error {
@@ -212,16 +242,10 @@ func (p *Plan) dpkgStateFiles(out files) error {
 	named := map[string]*strings.Builder{}
 	var namedOrder []string
 	for _, ps := range p.pkgs {
+		for _, d := range diversionsOf(ps) {
+			fmt.Fprintf(&div, "%s\n%s\n%s\n", d.From, d.To, d.Package)
+		}
 		if e := ps.effects; e != nil {
-			ds := append([]Diversion(nil), e.Diversions...)
-			for _, g := range e.Generators {
-				if g == genLoopDiversions {
-					ds = append(ds, loopDiversions(ps.Scripts["preinst"])...)
-				}
-			}
-			for _, d := range ds {
-				fmt.Fprintf(&div, "%s\n%s\n%s\n", d.From, d.To, d.Package)
-			}
 			for _, s := range e.StatOverrides {
 				fmt.Fprintf(&so, "%s %s %o %s\n", s.Owner, s.Group, s.Mode, s.Path)
 			}

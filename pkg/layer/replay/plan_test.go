@@ -532,3 +532,20 @@ func TestSysusersGroup(t *testing.T) {
 		t.Errorf("gshadow %q", g[len(g)-1])
 	}
 }
+
+func TestDiverted(t *testing.T) {
+	p, _ := New(debianBase(), Options{Arch: "amd64"})
+	if _, _, ok := p.Diverted("/usr/bin/pg_config"); ok {
+		t.Error("diversion before the package is added")
+	}
+	if err := p.AddPackages([]Package{pkg("postgresql-common", "", map[string]string{"preinst": "dpkg-divert --package postgresql-common --rename --divert /usr/bin/pg_config.libpq-dev --add /usr/bin/pg_config\n"})}); err != nil {
+		t.Fatal(err)
+	}
+	to, who, ok := p.Diverted("/usr/bin/pg_config")
+	if !ok || to != "/usr/bin/pg_config.libpq-dev" || who != "postgresql-common" {
+		t.Errorf("Diverted = %q %q %v", to, who, ok)
+	}
+	if _, _, ok := p.Diverted("/usr/bin/psql"); ok {
+		t.Error("unexpected diversion")
+	}
+}
