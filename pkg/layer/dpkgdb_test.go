@@ -165,13 +165,17 @@ func TestAgainstDpkg(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: dpkg --root chowns files")
 	}
-	filters := []string{"--path-exclude=/usr/share/doc/*", "--path-include=/usr/share/doc/*/copyright"}
+	filters := []string{"--path-exclude=/usr/share/doc/*", "--path-include=/usr/share/doc/*/copyright",
+		"--path-exclude=/usr/share/locale/*", "--path-include=/usr/share/locale/locale.alias"}
 	debs := dbDebs()
 	debs = append(debs, debtest.Deb{
 		Control: debtest.Control("Package", "docs", "Version", "1", "Architecture", "amd64", "Maintainer", "m",
 			"Description", "trailing space kept \n  second line  \n .", "X-Custom", "value with trailing blanks  "),
 		Files: []debtest.File{
 			{Path: "/etc/zz/b", Body: "b"}, {Path: "/etc/aa", Body: "a"}, // unsorted on purpose
+			{Path: "/usr/share/locale/locale.alias", Body: "a"}, {Path: "/usr/share/locale/de/LC_MESSAGES/x.mo", Body: "m"},
+			{Path: "/usr/share/locale/lo/x", Body: "m"}, {Path: "/usr/share/doc/docs/sub/f", Body: "s"},
+			{Path: "/usr/share/doc/lnk", Type: tar.TypeSymlink, Linkname: "../../share"},
 			{Path: "/usr/share/existing", Type: tar.TypeSymlink, Linkname: "y"}, // dpkg keeps the directory
 			{Path: "/usr/share/midlink", Type: tar.TypeSymlink, Linkname: "y"},
 			{Path: "/usr/share/doc/docs/README", Body: "r"}, {Path: "/usr/share/doc/docs/copyright", Body: "c"},

@@ -118,13 +118,13 @@ func (fs Filters) Skip(abs string, isDirOrLink bool) bool {
 		if !f.Include {
 			continue
 		}
-		// Compare the path with the literal prefix of the include pattern.
+		// dpkg: strncmp(path, pattern, offset of the first wildcard) == 0,
+		// i.e. the path starts with the pattern's literal prefix.
 		wl := strings.IndexAny(f.Pattern, "*?[\\")
 		if wl < 0 {
 			wl = len(f.Pattern)
 		}
-		n := min(len(abs), wl)
-		if abs[:n] == f.Pattern[:n] {
+		if strings.HasPrefix(abs, f.Pattern[:wl]) {
 			return false
 		}
 	}
