@@ -697,11 +697,16 @@ func (r *run) checks(who, root string, added []string, ref *checkResult) *checkR
 		}
 		t.Error(msg)
 	}
+	pass := func(format string, args ...any) {
+		t.Logf("%s %s: ok: %s", r.arch, who, fmt.Sprintf(format, args...))
+	}
 	_ = r.timed("checks "+who, func() error {
 		fmt.Fprintf(r.log, "### checks on %s\n", who)
 		// dpkg --audit: nothing to say, exit 0.
 		if out, err := r.chroot(root, nil, nil, "dpkg --audit"); err != nil || strings.TrimSpace(out) != "" {
 			fail("dpkg --audit: %v\n%s", err, out)
+		} else {
+			pass("dpkg --audit reports nothing")
 		}
 		// dpkg -V: only files the dpkg path filters kept out may be missing.
 		filters, err := layer.ReadFilters(os.DirFS(root))
@@ -714,6 +719,7 @@ func (r *run) checks(who, root string, added []string, ref *checkResult) *checkR
 			out = ""
 		}
 		var bad []string
+		filtered := 0
 		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 			if line == "" {
 				continue
@@ -722,6 +728,7 @@ func (r *run) checks(who, root string, added []string, ref *checkResult) *checkR
 			f := strings.Fields(line)
 			p := f[len(f)-1]
 			if f[0] == "missing" && (filters.Skip(p, false) || filters.Skip(p, true) || pruned(p)) {
+				filtered++
 				continue
 			}
 			bad = append(bad, line)
@@ -738,6 +745,8 @@ func (r *run) checks(who, root string, added []string, ref *checkResult) *checkR
 				note = fmt.Sprintf(" (%d of them also on apt-get's tree)", len(same))
 			}
 			fail("dpkg -V reports %d changed files%s:\n  %s", len(bad), note, strings.Join(bad, "\n  "))
+		} else if err == nil {
+			pass("dpkg -V of the %d added packages: no changed file (%d \"missing\" lines, all path-excluded or pruned)", len(added), filtered)
 		}
 		// dpkg -l: every added package "ii". dpkg-query -W prints what
 		// dpkg -l shows without its column truncation.
@@ -761,6 +770,8 @@ func (r *run) checks(who, root string, added []string, ref *checkResult) *checkR
 		}
 		if len(notII) > 0 && out != "" {
 			fail("dpkg -l: %d of the %d added packages are not \"ii\": %s", len(notII), len(added), strings.Join(notII, " "))
+		} else if out != "" {
+			pass("dpkg -l: the %d added packages are all ii", len(added))
 		}
 		// The postgres account: uid 26.
 		out, err = r.chroot(root, nil, nil, "getent passwd postgres")
@@ -770,11 +781,14 @@ func (r *run) checks(who, root string, added []string, ref *checkResult) *checkR
 			return nil
 		}
 		gid := f[3]
+		pass("getent passwd postgres: %s", strings.TrimSpace(out))
 		// The CA bundle.
 		if fi, err := os.Stat(filepath.Join(root, "etc/ssl/certs/ca-certificates.crt")); err != nil || fi.Size() == 0 {
 			fail("/etc/ssl/certs/ca-certificates.crt: missing or empty (%v)", err)
 		} else if b, _ := os.ReadFile(filepath.Join(root, "etc/ssl/certs/ca-certificates.crt")); bytes.Count(b, []byte("BEGIN CERTIFICATE")) < 100 {
 			fail("/etc/ssl/certs/ca-certificates.crt has %d certificates, want >= 100", bytes.Count(b, []byte("BEGIN CERTIFICATE")))
+		} else {
+			pass("/etc/ssl/certs/ca-certificates.crt: %d bytes, %d certificates", len(b), bytes.Count(b, []byte("BEGIN CERTIFICATE")))
 		}
 		// A server as uid 26: initdb in a locale of locales-all, start with
 		// the standard extensions preloaded, query, stop.
