@@ -41,6 +41,9 @@ type stageMeta struct {
 	// names still map to the same ids.
 	Users  map[string]int
 	Groups map[string]int
+	// Diverted records the diversions applied ("to pkg" by path); a hit
+	// requires the same diversions still apply to those paths.
+	Diverted map[string]string
 }
 
 type pkgMeta struct {
@@ -58,7 +61,8 @@ type overlayNode struct {
 }
 
 func newStageMeta() *stageMeta {
-	return &stageMeta{Version: formatVersion, Lists: map[string][]string{}, Users: map[string]int{}, Groups: map[string]int{}}
+	return &stageMeta{Version: formatVersion, Lists: map[string][]string{}, Users: map[string]int{}, Groups: map[string]int{},
+		Diverted: map[string]string{}}
 }
 
 func (m *stageMeta) fill(l *fileLayer) {
@@ -209,6 +213,12 @@ func (b *Builder) loadCached(key string) (*fileLayer, *stageMeta, bool) {
 			cur = -1
 		}
 		if cur != id {
+			return nil, nil, false
+		}
+	}
+	for abs, want := range m.Diverted {
+		dv, ok := b.diversion(abs)
+		if !ok || dv.To+" "+dv.Package != want {
 			return nil, nil, false
 		}
 	}

@@ -143,6 +143,7 @@ func (s *stage) addPackage(d *decodedDeb) error {
 		}
 		target := e.name
 		if dv, ok := s.b.diversion(abs); ok && dv.Package != pkg {
+			s.meta.Diverted[abs] = dv.To + " " + dv.Package
 			// dpkg-divert: unpacked at the diverted name; .list keeps abs.
 			if target, err = cleanName(strings.TrimPrefix(dv.To, "/")); err != nil {
 				return fmt.Errorf("%s: %s: diversion: %w", pkg, abs, err)
