@@ -628,6 +628,20 @@ func (r *run) compareTrees() {
 			fmt.Fprintf(&rep, "  line %d: %s %s\n", a.Line, a.Glob, kindsString(a.Kinds))
 		}
 	}
+	// Not compared, but not hidden either: what each tree keeps where
+	// upstream deletes everything after each RUN.
+	fmt.Fprintf(&rep, "\n## not compared: contents of the directories upstream prunes after each RUN\n")
+	for _, d := range []string{"/var/cache", "/var/log", "/var/lib/apt/lists"} {
+		no, eo := listUnder(r.ours, d)
+		na, ea := listUnder(r.apt, d)
+		fmt.Fprintf(&rep, "  %s: pgassemble %d entries %v, apt-get %d entries %v\n", d, len(no), no, len(na), na)
+		if eo != nil || ea != nil {
+			t.Errorf("list %s: %v %v", d, eo, ea)
+		}
+		if len(no) != len(na) {
+			t.Logf("%s: NOT COMPARED (pruned upstream): %s holds %d entries in pgassemble's tree, %d in apt-get's: %v", r.arch, d, len(no), len(na), no)
+		}
+	}
 	writeFile(t, filepath.Join(r.results, "report.txt"), rep.String())
 	r.textDiffs(c.Unexplained)
 
@@ -644,6 +658,19 @@ func (r *run) compareTrees() {
 		}
 		t.Errorf("FIDELITY: %d differences with apt-get are neither fixed nor allow-listed:\n%s", len(c.Unexplained), b.String())
 	}
+}
+
+// listUnder lists the top-level entries of dir inside root.
+func listUnder(root, dir string) ([]string, error) {
+	ents, err := os.ReadDir(filepath.Join(root, dir))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names, err
 }
 
 func kindsString(k []string) string {
