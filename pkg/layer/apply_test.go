@@ -7,6 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/pgassemble/pgassemble/internal/debtest"
+	"github.com/pgassemble/pgassemble/pkg/layer/replay"
 )
 
 type tEntry struct {
@@ -97,5 +102,34 @@ func TestApplyTar(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
 		t.Errorf("wrote outside the root: %v", ents)
+	}
+}
+
+func TestPruneInFinish(t *testing.T) {
+	base := makeBase(t, baseSpec{files: map[string]string{"var/cache/apt/pkgcache.bin": "x", "var/log/dpkg.log": "l"}})
+	fr := &fakeReplay{users: map[string]int{}, groups: map[string]int{},
+		files: []replay.File{{Path: "var/log/postgresql", Type: tar.TypeDir, Mode: 0o1775}, {Path: "etc/kept", Type: tar.TypeReg, Mode: 0o644, Data: []byte("k")}}}
+	b := newTestBuilder(t, base, Options{Replayer: fr, Prune: []string{"var/cache/*", "/var/log/*", "var/nonexistent/*"}})
+	l := addStage(t, b, writeDebs(t, pkgDeb("p", debtest.File{Path: "/var/log/p/x.log", Body: "l"}, debtest.File{Path: "/usr/bin/p", Body: "p"})))
+	fin, err := b.Finish(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, x := range []v1.Layer{l, fin} {
+		if err := ApplyToDir(ctx, x, base); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"var/cache", "var/log"} {
+		ents, err := os.ReadDir(filepath.Join(base, d))
+		if err != nil || len(ents) != 0 {
+			t.Errorf("%s: %v %v, want empty", d, ents, err)
+		}
+	}
+	for _, f := range []string{"usr/bin/p", "etc/kept", "var/lib/dpkg/info/p.list"} {
+		if _, err := os.Stat(filepath.Join(base, f)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
 	}
 }

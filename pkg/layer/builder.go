@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -56,6 +57,12 @@ type Options struct {
 	// XZCommand, when set, is an xz binary used to decompress data.tar.xz
 	// (see WithXZCommand); empty uses the pure-Go decoder.
 	XZCommand string
+	// Prune lists directories whose contents the image must not have, as
+	// upstream's `rm -rf /var/lib/apt/lists/* /var/cache/* /var/log/*`
+	// after each install: "var/cache/*" or "var/cache". Finish hides their
+	// contents with an opaque whiteout (stage layers stay independent of
+	// it) and drops replay files beneath them.
+	Prune []string
 	// Logger receives progress at debug level; nil discards.
 	Logger *slog.Logger
 }
@@ -480,6 +487,25 @@ func (b *Builder) Finish(ctx context.Context) (v1.Layer, error) {
 		}
 		entries[p] = &outEntry{data: es, hdr: tar.Header{Name: p, Typeflag: tar.TypeReg, Mode: 0o644,
 			Size: int64(len(es)), ModTime: b.epoch}}
+	}
+	for _, pr := range b.opts.Prune {
+		d, err := cleanName(strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(pr, "/"), "*"), "/"))
+		if err != nil || d == "" || strings.ContainsAny(d, "*?[") {
+			return nil, fmt.Errorf("prune %q: want a directory or dir/*: %w", pr, ErrUnsafePath)
+		}
+		if d, err = t.resolveFull(d); err != nil {
+			return nil, fmt.Errorf("prune %q: %v: %w", pr, err, ErrUnsafePath)
+		}
+		for k := range entries {
+			if strings.HasPrefix(k, d+"/") {
+				delete(entries, k)
+			}
+		}
+		if t.lookup(d).kind != 'd' {
+			continue // nothing to empty
+		}
+		opq := d + "/.wh..wh..opq"
+		entries[opq] = &outEntry{hdr: tar.Header{Name: opq, Typeflag: tar.TypeReg, Mode: 0o644, ModTime: b.epoch}}
 	}
 	status := StatusFile(stanzas)
 	entries["var/lib/dpkg/status"] = &outEntry{data: status, hdr: tar.Header{Name: "var/lib/dpkg/status",
