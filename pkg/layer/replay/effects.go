@@ -353,6 +353,9 @@ var Table = []Effects{
 		Rules: []Rule{
 			noop("chmod", `^\+x /etc/init.d/procps$`, whyUpgrade),
 			noop("sysctl", ``, "never in a chroot or container build"),
+			// bookworm
+			noop("mv", `CONFFILE`, "moves conffiles of versions before 1:3.2.7-3 (upgrade only)"),
+			noop("update-alternatives", `^--install \$BINPATH/\$BINNAME `, "only for a <name>.procps binary, which the package does not ship"),
 		},
 	},
 	{
