@@ -12,6 +12,7 @@
 # Environment (all optional):
 #   PGASSEMBLE            the binary to test (default: built from this tree into the work directory)
 #   PGASSEMBLE_ARGS       extra arguments for every pgassemble build (e.g. --debian-mirror URL)
+#   PGASSEMBLE_REVISION   revision label of the images (default: git rev-parse HEAD of this tree)
 #   E2E_REGISTRY_ADDR     registry listen address (default 127.0.0.1:5000)
 #   E2E_CACHE             base-image cache (default /var/cache/pgassemble-e2e)
 #   E2E_DEBIAN_MIRROR     Debian archive URL (default: read from the host's apt sources)
@@ -77,8 +78,18 @@ e2e_build() {
 	[ "$rc" = 0 ] || e2e_log "build $name FAILED (exit $rc), log: $log"
 }
 
+# e2e_revision sets the revision label the way a CI job does: the commit being tested.
+e2e_revision() {
+	if [ -z "${PGASSEMBLE_REVISION:-}" ]; then
+		PGASSEMBLE_REVISION=$(git -C "$E2E_REPO" rev-parse HEAD 2>/dev/null || true)
+		[ -n "$PGASSEMBLE_REVISION" ] || e2e_log "no git revision for the org.opencontainers.image.revision label; set PGASSEMBLE_REVISION"
+	fi
+	export PGASSEMBLE_REVISION
+}
+
 e2e_builds() {
 	e2e_pgassemble_bin
+	e2e_revision
 	: >"$E2E_WORK/builds.tsv"
 	e2e_build standard-17-trixie --pg 17 --type standard --base trixie --pg-source debian \
 		--base-image "$E2E_IMAGE_BASE_TRIXIE" --registry "$E2E_REGISTRY_ADDR"
@@ -217,6 +228,7 @@ cmd_demo() {
 	e2e_init
 	e2e_env trixie
 	e2e_pgassemble_bin
+	e2e_revision
 	: >"$E2E_WORK/builds.tsv"
 	e2e_build minimal-17-trixie --pg 17 --type minimal --base trixie --pg-source debian \
 		--base-image "$E2E_IMAGE_BASE_TRIXIE" --registry "$E2E_REGISTRY_ADDR"
