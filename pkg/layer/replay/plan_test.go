@@ -549,3 +549,22 @@ func TestDiverted(t *testing.T) {
 		t.Error("unexpected diversion")
 	}
 }
+
+func FuzzParseAltGroup(f *testing.F) {
+	f.Add("auto\n/usr/bin/pager\npager.1.gz\n/usr/share/man/man1/pager.1.gz\n\n/bin/more\n50\n/usr/share/man/man1/more.1.gz\n\n")
+	f.Add("manual\n/x\n\n/y\n10\n\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		g, err := parseAltGroup(s)
+		if err != nil {
+			return
+		}
+		// What parses writes back to something that parses the same.
+		g2, err := parseAltGroup(g.String())
+		if err != nil {
+			t.Fatalf("rewrite does not parse: %v", err)
+		}
+		if len(g2.Choices) != len(g.Choices) {
+			t.Fatalf("choices %d vs %d", len(g2.Choices), len(g.Choices))
+		}
+	})
+}

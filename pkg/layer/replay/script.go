@@ -611,6 +611,7 @@ func (lx *lexer) dollarParen() string {
 			break
 		}
 	}
+	i = min(i, len(lx.src))
 	lx.pos = i
 	raw := lx.src[start:i]
 	if strings.HasPrefix(raw, "$((") {
@@ -635,6 +636,7 @@ func (lx *lexer) backtick() string {
 	if i < len(lx.src) {
 		i++
 	}
+	i = min(i, len(lx.src))
 	lx.pos = i
 	raw := lx.src[start:i]
 	inner := strings.TrimSuffix(strings.TrimPrefix(raw, "`"), "`")
