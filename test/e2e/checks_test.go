@@ -396,7 +396,8 @@ type dpkgFilters []dpkgFilter
 func parseDpkgFilters(cfg string) dpkgFilters {
 	var fs dpkgFilters
 	for _, line := range strings.Split(cfg, "\n") {
-		fields := strings.Fields(line)
+		// "option value" and "option=value" are both dpkg.cfg syntax.
+		fields := strings.Fields(strings.Replace(strings.TrimSpace(line), "=", " ", 1))
 		if len(fields) != 2 {
 			continue
 		}
@@ -408,7 +409,7 @@ func parseDpkgFilters(cfg string) dpkgFilters {
 		default:
 			continue
 		}
-		fs = append(fs, dpkgFilter{include: inc, glob: globRegexp(strings.TrimPrefix(fields[1], "="))})
+		fs = append(fs, dpkgFilter{include: inc, glob: globRegexp(fields[1])})
 	}
 	return fs
 }
