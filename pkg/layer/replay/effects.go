@@ -153,7 +153,6 @@ const (
 var Table = []Effects{
 	{
 		Package: "postgresql-common",
-		Groups:  []Group{{"postgres"}},
 		Users: []User{{Name: "postgres", Home: "/var/lib/postgresql", Shell: "/bin/bash",
 			Gecos: "PostgreSQL administrator", OwnGroup: true}},
 		Members: []Member{{"postgres", "ssl-cert"}}, // only if ssl-cert exists (fresh install)
