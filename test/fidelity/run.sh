@@ -17,7 +17,8 @@
 #   FIDELITY_SUITE        Debian suite (default trixie)
 #   FIDELITY_RESULTS      where diff lists and logs go (default /var/tmp/pgassemble-fidelity-results)
 #   FIDELITY_CACHE        apt index/.deb and layer cache (default /var/cache/pgassemble-fidelity)
-#   FIDELITY_KEEP=1       keep the two root trees under FIDELITY_RESULTS/<arch>/
+#   FIDELITY_KEEP=1       keep the root trees (their paths are logged)
+#   FIDELITY_SERIAL=1     one architecture after the other (default: in parallel)
 #   E2E_CACHE, E2E_DEBIAN_MIRROR, E2E_DEBIAN_SECURITY   as for test/e2e/run.sh
 set -Eeuo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
