@@ -1,8 +1,11 @@
 package replay
 
 import (
+	"archive/tar"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -52,5 +55,31 @@ func BenchmarkWriteLdCache(b *testing.B) {
 	}
 	for b.Loop() {
 		WriteLdCache(c.Entries, c.Generator, c.BigEndian)
+	}
+}
+
+// BenchmarkObserve: the per-entry cost the layer pays on every stage
+// (also on cache hits), for a stage of 10,000 entries.
+func BenchmarkObserve(b *testing.B) {
+	var pkgs []Package
+	for i := range 70 {
+		pkgs = append(pkgs, pkg(fmt.Sprintf("pkg%d", i), "", nil))
+	}
+	pkgs = append(pkgs, pkg("postgresql-common", "", map[string]string{"postinst": pgCommonPostinst, "triggers": "interest-noawait /usr/share/postgresql\n"}))
+	hdrs := make([]*tar.Header, 10000)
+	for i := range hdrs {
+		hdrs[i] = &tar.Header{Name: fmt.Sprintf("usr/share/locale/l%d/LC_MESSAGES/x%d.mo", i%300, i), Typeflag: tar.TypeReg, Size: 3}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		p, _ := New(debianBase(), Options{Arch: "amd64"})
+		_ = p.AddPackages(pkgs)
+		b.StartTimer()
+		for _, h := range hdrs {
+			if err := p.Observe("pkg1", h, strings.NewReader("abc")); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 }

@@ -46,6 +46,8 @@ type Plan struct {
 	// activate, with the first path that did.
 	interests []fileInterest
 	activated map[fileInterest]string
+	// sources are the files the table copies (ucf templates, defaults).
+	sources map[string]bool
 }
 
 type pkgState struct {
@@ -90,6 +92,7 @@ func New(base fs.FS, opts Options) (*Plan, error) {
 		byName:   map[string]*pkgState{},
 		observed: map[string]entry{},
 		captured: map[string][]byte{},
+		sources:  map[string]bool{},
 		mainOn:   true,
 	}
 	// postgresql-common's template ships "#create_main_cluster = true";
@@ -159,6 +162,14 @@ func (p *Plan) AddPackages(pkgs []Package) error {
 			p.classes = append(p.classes, classifyTriggers(pk.Name, t)...)
 		}
 		p.addFileInterests(pk)
+		if e := ps.effects; e != nil {
+			for _, u := range e.Ucf {
+				p.sources[rel(u.Source)] = true
+			}
+			for _, c := range e.Copies {
+				p.sources[rel(c.Source)] = true
+			}
+		}
 		if err := p.allocate(ps); err != nil {
 			return fmt.Errorf("replay %s: %w", pk.Name, err)
 		}
@@ -325,7 +336,7 @@ func (p *Plan) Observe(pkg string, hdr *tar.Header, r io.Reader) error {
 	}
 	p.observed[name] = e
 	p.noteFileTrigger(pkg, name)
-	if ps := p.byName[pkg]; ps != nil && manPageRE.MatchString(name) {
+	if ps := p.byName[pkg]; ps != nil && strings.HasPrefix(name, "usr/share/postgresql/") && manPageRE.MatchString(name) {
 		ps.manPages = append(ps.manPages, name)
 	}
 	if e.typ != tar.TypeReg || r == nil {
@@ -373,21 +384,7 @@ func (p *Plan) wants(name string) bool {
 		"usr/share/postgresql-common/maintscripts-functions":
 		return true
 	}
-	for _, ps := range p.pkgs {
-		if e := ps.effects; e != nil {
-			for _, u := range e.Ucf {
-				if rel(u.Source) == name {
-					return true
-				}
-			}
-			for _, c := range e.Copies {
-				if rel(c.Source) == name {
-					return true
-				}
-			}
-		}
-	}
-	return false
+	return p.sources[name]
 }
 
 func rel(abs string) string { return strings.TrimPrefix(path.Clean("/"+abs), "/") }
