@@ -191,3 +191,46 @@ func BenchmarkNewUniverse(b *testing.B) {
 		NewUniverse("amd64", pkgs)
 	}
 }
+
+// standardRequests is the package list of a postgresql-17 "standard" image.
+var standardRequests = []string{
+	"postgresql-17", "postgresql-17-pgaudit", "postgresql-17-pgvector", "postgresql-17-pg-failover-slots",
+	"locales-all", "postgresql-common", "ca-certificates", "gnupg", "libsasl2-modules", "libldap-common",
+}
+
+// minbaseStatus reads testdata/trixie-minbase-arm64.status (a debootstrap
+// --variant=minbase trixie system) and relabels its arm64 packages as
+// amd64, so that it can stand for an amd64 minbase: the package set and
+// versions of minbase are the same on both architectures.
+func minbaseStatus(tb testing.TB) []*Package {
+	f, err := os.Open("../../testdata/trixie-minbase-arm64.status")
+	if err != nil {
+		tb.Fatalf("minbase status: %v", err)
+	}
+	defer f.Close()
+	pkgs, err := ParseStatus(f)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, p := range pkgs {
+		if p.Architecture == "arm64" {
+			p.Architecture = "amd64"
+		}
+	}
+	return pkgs
+}
+
+func BenchmarkResolveStandard(b *testing.B) {
+	u := NewUniverse("amd64", benchPackages(b))
+	installed := minbaseStatus(b)
+	b.ReportAllocs()
+	var set *InstallSet
+	for b.Loop() {
+		var err error
+		set, err = Resolve(u, installed, standardRequests, ResolveOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(set.Packages)), "packages")
+}

@@ -16,6 +16,7 @@ type Package struct {
 	Architecture  string // "amd64", "arm64", "all"
 	MultiArch     string // "", "same", "foreign", "allowed"
 	Essential     bool
+	Protected     bool // "Protected: yes" (or the older "Important: yes")
 	Priority      string
 	Section       string
 	Source        string // source package name, without version
@@ -42,6 +43,10 @@ type Package struct {
 	Repository *Repository
 
 	Paragraph Paragraph
+
+	// Raw Suggests and Enhances: not followed, but their names count for
+	// the apt-like cache order (see NewUniverse).
+	suggests, enhances string
 }
 
 // Repository identifies where a package index came from. It is filled in by
@@ -96,6 +101,10 @@ const (
 	fSize
 	fSHA256
 	fStatus
+	fProtected
+	fImportant
+	fSuggests
+	fEnhances
 )
 
 var knownFields = [...]string{
@@ -105,7 +114,8 @@ var knownFields = [...]string{
 	fPreDepends: "Pre-Depends", fDepends: "Depends", fRecommends: "Recommends",
 	fProvides: "Provides", fConflicts: "Conflicts", fBreaks: "Breaks",
 	fReplaces: "Replaces", fFilename: "Filename", fSize: "Size",
-	fSHA256: "SHA256", fStatus: "Status",
+	fSHA256: "SHA256", fStatus: "Status", fProtected: "Protected", fImportant: "Important",
+	fSuggests: "Suggests", fEnhances: "Enhances",
 }
 
 // fieldID maps a field name to its identifier. The exact spelling is
@@ -153,7 +163,13 @@ func fieldID(name string) int {
 		return fSHA256
 	case "Status":
 		return fStatus
-	case "Description", "Maintainer", "MD5sum", "Homepage", "Tag", "Description-md5", "Suggests", "Enhances", "Built-Using":
+	case "Protected":
+		return fProtected
+	case "Suggests":
+		return fSuggests
+	case "Enhances":
+		return fEnhances
+	case "Description", "Maintainer", "MD5sum", "Homepage", "Tag", "Description-md5", "Built-Using":
 		return fUnknown
 	}
 	for id, k := range knownFields {
@@ -217,6 +233,12 @@ func PackageFromParagraph(p Paragraph) (*Package, error) {
 			pkg.SHA256 = f.Value
 		case fStatus:
 			pkg.Status = f.Value
+		case fProtected, fImportant:
+			pkg.Protected = f.Value == "yes"
+		case fSuggests:
+			pkg.suggests = f.Value
+		case fEnhances:
+			pkg.enhances = f.Value
 		}
 		if rel != nil {
 			*rel, err = ParseRelations(f.Value)

@@ -80,8 +80,8 @@ type InstallSet struct {
 // marked package is left alone; otherwise the candidates of its
 // alternatives (real packages and providers) are tried, those of installed
 // packages first, each sorted like apt's CompareProviders (installed, same
-// name, Essential, Priority field, then by name, where apt would fall back on
-// its internal cache order). Installed packages are kept unless a relation
+// name, Essential, Protected, Priority field, then apt's cache order, which
+// NewUniverse reproduces from the order of the packages it is given). Installed packages are kept unless a relation
 // needs a newer version, or they are requested and a newer candidate exists;
 // then they are upgraded. Packages are never removed: where apt would remove
 // something the result is an ErrConflict error.
@@ -345,8 +345,8 @@ func priorityRank(p string) int {
 }
 
 // compareProviders sorts the candidates for a relation on target the way
-// apt's CompareProviders does, with the package name as the final, stable
-// tie-breaker where apt uses its cache's internal order.
+// apt's CompareProviders does, down to its last resort, the order of its
+// cache (see NewUniverse); the name breaks what ties remain.
 func (r *resolver) compareProviders(a, b *Package, target string) int {
 	ai, bi := r.inst[a.Name] != nil, r.inst[b.Name] != nil
 	if ai != bi {
@@ -367,7 +367,17 @@ func (r *resolver) compareProviders(a, b *Package, target string) int {
 		}
 		return 1
 	}
+	if a.Protected != b.Protected {
+		if a.Protected {
+			return -1
+		}
+		return 1
+	}
 	if c := cmp.Compare(priorityRank(a.Priority), priorityRank(b.Priority)); c != 0 {
+		return c
+	}
+	// apt: "unable to decide…", the package its cache numbered last wins.
+	if c := cmp.Compare(r.u.cacheOrder(b.Name), r.u.cacheOrder(a.Name)); c != 0 {
 		return c
 	}
 	return strings.Compare(a.Name, b.Name)

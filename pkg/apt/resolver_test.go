@@ -249,12 +249,12 @@ Provides: mail-transport-agent`,
 			want:     []string{"postfix 3 <- app Depends: mail-transport-agent", "app 1 <- requested"},
 		},
 		{
-			name: "virtual package with several providers: Priority, then name",
+			name: "virtual package with several providers: Priority, then the one apt's cache numbers last",
 			available: `Package: app
 Version: 1
 Depends: awk
 
-Package: mawk
+Package: busybox-awk
 Version: 1
 Priority: required
 Provides: awk
@@ -264,12 +264,29 @@ Version: 1
 Priority: optional
 Provides: awk
 
-Package: busybox-awk
+Package: mawk
 Version: 1
 Priority: required
 Provides: awk`,
 			requests: []string{"app"},
-			want:     []string{"busybox-awk 1 <- app Depends: awk", "app 1 <- requested"},
+			want:     []string{"mawk 1 <- app Depends: awk", "app 1 <- requested"},
+		},
+		{
+			name: "cache order counts names as relations first mention them",
+			available: `Package: app
+Version: 1
+Depends: sopv
+Recommends: zsop, asop
+
+Package: asop
+Version: 1
+Provides: sopv
+
+Package: zsop
+Version: 1
+Provides: sopv`,
+			requests: []string{"app"},
+			want:     []string{"asop 1 <- app Depends: sopv", "app 1 <- requested"},
 		},
 		{
 			name: "installed provider satisfies a virtual dependency",

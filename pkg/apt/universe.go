@@ -3,6 +3,7 @@ package apt
 import (
 	"cmp"
 	"slices"
+	"strings"
 )
 
 // DefaultPriority is apt's pin priority of a repository without preferences.
@@ -15,6 +16,11 @@ type Universe struct {
 	arch      string
 	byName    map[string][]*Package   // versions, best candidate first
 	providers map[string][]providedBy // virtual name -> providing versions
+	// order numbers names the way apt's cache numbers its packages: in
+	// the order they are first mentioned while reading the indexes. apt's
+	// CompareProviders falls back on that number (higher first) when it
+	// has no better reason to prefer one provider over another.
+	order map[string]int32
 }
 
 // providedBy is one Provides entry of one package version.
@@ -28,17 +34,24 @@ type providedBy struct {
 // foreign packages could never be installed. When the same name and version
 // comes from several repositories, the one with the highest
 // Repository.Priority is kept.
+//
+// pkgs should come in the order apt reads them (indexes in sources order,
+// stanzas in file order): where apt has no reason to prefer one of several
+// equally good providers of a virtual package, it takes the one its cache
+// numbered last, and NewUniverse numbers names the same way.
 func NewUniverse(arch string, pkgs []*Package) *Universe {
 	u := &Universe{
 		arch:      arch,
 		byName:    make(map[string][]*Package, len(pkgs)),
 		providers: make(map[string][]providedBy, len(pkgs)/8),
+		order:     make(map[string]int32, len(pkgs)+len(pkgs)/2),
 	}
 	for _, p := range pkgs {
 		if p.Architecture != arch && p.Architecture != "all" {
 			continue
 		}
 		u.byName[p.Name] = append(u.byName[p.Name], p)
+		u.number(p)
 	}
 	for name, vs := range u.byName {
 		if len(vs) > 1 {
@@ -120,3 +133,62 @@ func (u *Universe) Providers(name string) []*Package {
 
 // Len returns the number of distinct real package names.
 func (u *Universe) Len() int { return len(u.byName) }
+
+// number gives p's name, and the names its relation fields mention, the
+// next free numbers, in the order apt's cache generator creates packages:
+// the stanza's own name, then Pre-Depends, Depends, Conflicts, Breaks,
+// Recommends, Suggests, Replaces, Enhances, Provides.
+func (u *Universe) number(p *Package) {
+	u.numberName(p.Name)
+	for _, rs := range [...]Relations{p.PreDepends, p.Depends, p.Conflicts, p.Breaks, p.Recommends} {
+		u.numberRelations(rs)
+	}
+	u.numberRaw(p.suggests)
+	u.numberRelations(p.Replaces)
+	u.numberRaw(p.enhances)
+	u.numberRelations(p.Provides)
+}
+
+func (u *Universe) numberName(name string) {
+	if _, ok := u.order[name]; !ok {
+		u.order[name] = int32(len(u.order))
+	}
+}
+
+func (u *Universe) numberRelations(rs Relations) {
+	for _, g := range rs {
+		for _, r := range g {
+			u.numberName(r.Name)
+		}
+	}
+}
+
+// numberRaw numbers the names of an unparsed relation field without
+// parsing it fully: each name starts a ',' or '|' separated entry.
+func (u *Universe) numberRaw(s string) {
+	for s != "" {
+		i := strings.IndexAny(s, ",|")
+		entry := s
+		if i >= 0 {
+			entry, s = s[:i], s[i+1:]
+		} else {
+			s = ""
+		}
+		entry = strings.TrimLeft(entry, " \t\n")
+		if j := strings.IndexAny(entry, " \t\n(:[<"); j >= 0 {
+			entry = entry[:j]
+		}
+		if entry != "" {
+			u.numberName(entry)
+		}
+	}
+}
+
+// cacheOrder returns the apt-like number of name, or a number after all of
+// the universe's for names it does not know (apt reads the dpkg status last).
+func (u *Universe) cacheOrder(name string) int32 {
+	if n, ok := u.order[name]; ok {
+		return n
+	}
+	return int32(len(u.order))
+}
