@@ -292,6 +292,9 @@ var cnpgCreateClusterEdit = Edit{Path: "etc/postgresql-common/createcluster.conf
 // compares every generated file with what apt-get and the maintainer
 // scripts left in the real root.
 func TestRealFidelity(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: decompresses every package of two real package sets (about a minute)")
+	}
 	dir := researchDir(t)
 	for _, suite := range []string{"trixie", "bookworm"} {
 		t.Run(suite, func(t *testing.T) {
@@ -568,6 +571,9 @@ func TestRealArm64NoUnhandled(t *testing.T) {
 // re-owns the home directory's files; the replay creates the postgres
 // directories owned by uid 26 directly, so those two differ by design.
 func TestRealFixedUID(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: decompresses a real package set")
+	}
 	dir := researchDir(t)
 	baseDir, rootDir := filepath.Join(dir, "trixie-base"), filepath.Join(dir, "trixie-usermod")
 	if _, err := os.Stat(rootDir); err != nil {
