@@ -416,17 +416,26 @@ func BenchmarkPhaseGzip(b *testing.B) {
 	n, _ := io.Copy(out, rc)
 	rc.Close()
 	out.Close()
-	b.SetBytes(n)
-	cpu0 := cpuSeconds()
-	defer func() { b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op") }()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		f, _ := os.Open(rawPath)
-		zw, _ := pgzip.NewWriterLevel(io.Discard, pgzip.DefaultCompression)
-		zw.SetConcurrency(gzipBlockSize, max(2, runtime.GOMAXPROCS(0)))
-		io.Copy(zw, f)
-		zw.Close()
-		f.Close()
+	for _, level := range []int{pgzip.DefaultCompression, pgzip.BestSpeed} {
+		b.Run(fmt.Sprintf("level=%d", level), func(b *testing.B) {
+			b.SetBytes(n)
+			cpu0 := cpuSeconds()
+			var out int64
+			defer func() {
+				b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
+				b.ReportMetric(float64(out)/1e6, "MB-compressed")
+			}()
+			for i := 0; i < b.N; i++ {
+				f, _ := os.Open(rawPath)
+				cw := &countWriter{w: io.Discard}
+				zw, _ := pgzip.NewWriterLevel(cw, level)
+				zw.SetConcurrency(gzipBlockSize, 2*runtime.GOMAXPROCS(0)+2)
+				io.Copy(zw, f)
+				zw.Close()
+				f.Close()
+				out = cw.n
+			}
+		})
 	}
 }
 

@@ -45,6 +45,10 @@ type Options struct {
 	Epoch time.Time
 	// Compression of the layers; "" means Gzip.
 	Compression Compression
+	// Level is the compression level: gzip 1 (fastest) to 9, zstd 1 to 22
+	// (mapped to klauspost's four speeds); 0 means the default (gzip 6,
+	// zstd "default"). Part of the cache key: digests depend on it.
+	Level int
 	// CacheDir holds converted layers and parsed control members. Empty: a
 	// temporary directory removed by Close.
 	CacheDir string
@@ -346,7 +350,7 @@ func (b *Builder) convert(ctx context.Context, debs []Deb, infos []*ControlInfo,
 		b.lastTimes = phaseTimes{Decode: t1.Sub(t0), Merge: t2.Sub(t1), Write: time.Since(t2)}
 		b.log.Debug("stage phases", "decode", b.lastTimes.Decode, "merge", b.lastTimes.Merge, "write", b.lastTimes.Write)
 	}()
-	bw, err := newBlobWriter(filepath.Join(b.cacheDir, "tmp"), b.opts.Compression)
+	bw, err := newBlobWriter(filepath.Join(b.cacheDir, "tmp"), b.opts.Compression, b.opts.Level)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -515,7 +519,7 @@ func (b *Builder) Finish(ctx context.Context) (v1.Layer, error) {
 		list = append(list, entries[k])
 	}
 	sortEntries(list)
-	bw, err := newBlobWriter(filepath.Join(b.cacheDir, "tmp"), b.opts.Compression)
+	bw, err := newBlobWriter(filepath.Join(b.cacheDir, "tmp"), b.opts.Compression, b.opts.Level)
 	if err != nil {
 		return nil, err
 	}

@@ -135,8 +135,8 @@ func writeFileAtomic(p string, data []byte) error {
 // stageKey hashes every input of a stage's conversion.
 func (b *Builder) stageKey(debs []Deb) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "pgassemble-layer v%d\narch %s\nepoch %d\ncompression %s\nbase %x\n",
-		formatVersion, b.opts.Arch, b.epoch.Unix(), b.opts.Compression, b.base.digest)
+	fmt.Fprintf(h, "pgassemble-layer v%d\narch %s\nepoch %d\ncompression %s level %d\nbase %x\n",
+		formatVersion, b.opts.Arch, b.epoch.Unix(), b.opts.Compression, b.opts.Level, b.base.digest)
 	for _, d := range b.prevDiffs {
 		fmt.Fprintf(h, "prev %s\n", d)
 	}

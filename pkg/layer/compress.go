@@ -80,7 +80,7 @@ type blobWriter struct {
 	closed bool
 }
 
-func newBlobWriter(dir string, comp Compression) (*blobWriter, error) {
+func newBlobWriter(dir string, comp Compression, level int) (*blobWriter, error) {
 	f, err := os.CreateTemp(dir, "blob-*")
 	if err != nil {
 		return nil, err
@@ -91,7 +91,11 @@ func newBlobWriter(dir string, comp Compression) (*blobWriter, error) {
 	case Zstd:
 		// The zstd stream encoder's output does not depend on its
 		// concurrency (blocks are cut at fixed sizes); tested.
-		zw, err := zstd.NewWriter(b.cw, zstd.WithEncoderLevel(zstd.SpeedDefault),
+		zl := zstd.SpeedDefault
+		if level != 0 {
+			zl = zstd.EncoderLevelFromZstd(level)
+		}
+		zw, err := zstd.NewWriter(b.cw, zstd.WithEncoderLevel(zl),
 			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithEncoderCRC(true))
 		if err != nil {
 			f.Close()
@@ -100,7 +104,10 @@ func newBlobWriter(dir string, comp Compression) (*blobWriter, error) {
 		}
 		b.zw = zw
 	default:
-		zw, err := pgzip.NewWriterLevel(b.cw, gzip.DefaultCompression)
+		if level == 0 {
+			level = gzip.DefaultCompression
+		}
+		zw, err := pgzip.NewWriterLevel(b.cw, level)
 		if err != nil {
 			f.Close()
 			os.Remove(f.Name())
