@@ -6,6 +6,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -184,6 +185,22 @@ func TestAgainstDpkg(t *testing.T) {
 		Scripts: map[string]string{"postrm": "#!/bin/sh\nexit 0\n", "conffiles": "remove-on-upgrade /etc/gone.conf\n/etc/aa\n"},
 	})
 	files := writeDebs(t, debs...)
+	// A package without an md5sums member: dpkg generates one.
+	nosums := debtest.Deb{
+		Control: debtest.Control("Package", "nosums", "Version", "1", "Architecture", "all", "Maintainer", "m", "Description", "d"),
+		Files: []debtest.File{
+			{Path: "/usr/bin/zz", Body: "b"}, {Path: "/usr/bin/aa", Body: "a"},
+			{Path: "/usr/bin/hl", Type: tar.TypeLink, Linkname: "/usr/bin/aa"},
+			{Path: "/usr/share/doc/nosums/README", Body: "r"}, {Path: "/usr/share/doc/nosums/copyright", Body: "c"},
+		},
+		ControlCompression: "none",
+	}
+	raw := withoutMember(t, nosums.MustBytes(), "md5sums")
+	np := filepath.Join(t.TempDir(), "nosums.deb")
+	if err := os.WriteFile(np, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, Deb{Path: np})
 
 	// dpkg's root
 	const divs = "/usr/bin/pgtest\n/usr/bin/pgtest.distrib\nother-pkg\n"
@@ -308,4 +325,29 @@ func TestExtendedStates(t *testing.T) {
 	if got != want {
 		t.Errorf("extended_states:\n%s\nwant\n%s", got, want)
 	}
+}
+
+// withoutMember rebuilds a .deb (plain control.tar) without one control member.
+func withoutMember(t *testing.T, deb []byte, member string) []byte {
+	t.Helper()
+	m := splitAr(t, deb)
+	var ctl bytes.Buffer
+	tw := tar.NewWriter(&ctl)
+	tr := tar.NewReader(bytes.NewReader(m["control.tar"]))
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		body, _ := io.ReadAll(tr)
+		if strings.TrimPrefix(h.Name, "./") == member {
+			continue
+		}
+		tw.WriteHeader(h)
+		tw.Write(body)
+	}
+	tw.Close()
+	out := append([]byte(arMagic), arMember("debian-binary", []byte("2.0\n"))...)
+	out = append(out, arMember("control.tar", ctl.Bytes())...)
+	return append(out, arMember("data.tar.xz", m["data.tar.xz"])...)
 }

@@ -106,6 +106,9 @@ func (d *decodedDeb) readData(ctx context.Context, tr *tar.Reader) error {
 	for _, c := range d.info.Conffiles {
 		conff[strings.TrimPrefix(path.Clean("/"+c), "/")] = true
 	}
+	// Without an md5sums member, dpkg computes the sums itself: hash every
+	// body then (and only conffiles otherwise).
+	allSums := d.info.Member("md5sums") == nil
 	w := bufio.NewWriterSize(d.spool, 256<<10)
 	var off int64
 	buf := make([]byte, 128<<10)
@@ -132,7 +135,7 @@ func (d *decodedDeb) readData(ctx context.Context, tr *tar.Reader) error {
 			e.off, e.size = off, h.Size
 			var dst io.Writer = w
 			var sum = md5.New()
-			if conff[name] {
+			if conff[name] || allSums {
 				dst = io.MultiWriter(w, sum)
 			}
 			nw, err := io.CopyBuffer(dst, tr, buf)
@@ -143,7 +146,7 @@ func (d *decodedDeb) readData(ctx context.Context, tr *tar.Reader) error {
 				return fmt.Errorf("data.tar: %s: short body", name)
 			}
 			off += nw
-			if conff[name] {
+			if conff[name] || allSums {
 				e.md5 = hex.EncodeToString(sum.Sum(nil))
 			}
 		case tar.TypeLink:

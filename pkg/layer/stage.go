@@ -54,6 +54,7 @@ type stage struct {
 	isDir   []map[string]bool // shipped paths that are directories
 	written []map[string]bool // resolved paths written for the package
 	placed  []map[string]bool // shipped paths the package put on disk
+	genSums [][]byte          // md5sums dpkg would generate (packages without one)
 	whited  map[string]bool
 }
 
@@ -117,6 +118,8 @@ func (s *stage) addPackage(d *decodedDeb) error {
 	conffMD5 := map[string]string{}
 	written := map[string]bool{}
 	placed := map[string]bool{} // shipped paths this package put on disk
+	genSums := d.info.Member("md5sums") == nil
+	var sums strings.Builder // dpkg's own md5sums when the package has none
 	var err error
 	for i := range d.entries {
 		e := &d.entries[i]
@@ -137,6 +140,12 @@ func (s *stage) addPackage(d *decodedDeb) error {
 		}
 		if e.md5 != "" {
 			conffMD5[abs] = e.md5
+		}
+		sumOf := func() string {
+			if e.typ == tar.TypeLink {
+				return conffMD5["/"+e.link]
+			}
+			return e.md5
 		}
 		if s.b.base.filters.Skip(abs, e.typ == tar.TypeDir || e.typ == tar.TypeSymlink) {
 			continue
@@ -224,6 +233,9 @@ func (s *stage) addPackage(d *decodedDeb) error {
 		s.entries[q] = out
 		written[q] = true
 		placed[abs] = true
+		if genSums && (e.typ == tar.TypeReg || e.typ == tar.TypeLink) {
+			fmt.Fprintf(&sums, "%s  %s\n", sumOf(), e.name)
+		}
 		k := byte('f')
 		switch e.typ {
 		case tar.TypeDir:
@@ -249,6 +261,7 @@ func (s *stage) addPackage(d *decodedDeb) error {
 	s.isDir = append(s.isDir, dirs)
 	s.written = append(s.written, written)
 	s.placed = append(s.placed, placed)
+	s.genSums = append(s.genSums, []byte(sums.String()))
 	return nil
 }
 
@@ -339,6 +352,10 @@ func (s *stage) finishDB(decoded []*decodedDeb) error {
 		for _, m := range d.info.Members {
 			s.addDB(stem+"."+m.Name, m.Mode, m.Data)
 			pm.Members = append(pm.Members, m.Name)
+		}
+		if d.info.Member("md5sums") == nil && len(s.genSums[i]) > 0 {
+			s.addDB(stem+".md5sums", 0o644, s.genSums[i])
+			pm.Members = append(pm.Members, "md5sums")
 		}
 		pm.Written = sortedKeys(s.written[i])
 		s.meta.Packages = append(s.meta.Packages, pm)
