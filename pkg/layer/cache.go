@@ -21,7 +21,7 @@ import (
 // formatVersion is part of every cache key: bump it whenever the bytes a
 // stage produces change for the same inputs (normalization, tar format,
 // compression settings, library versions that change compressed output).
-const formatVersion = 3
+const formatVersion = 4
 
 // stageMeta is stored next to a cached layer: what the builder must know
 // about the stage without reading the layer or any .deb again.
