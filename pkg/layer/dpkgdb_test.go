@@ -187,7 +187,8 @@ func TestAgainstDpkg(t *testing.T) {
 	files := writeDebs(t, debs...)
 	// A package without an md5sums member: dpkg generates one.
 	nosums := debtest.Deb{
-		Control: debtest.Control("Package", "nosums", "Version", "1", "Architecture", "all", "Maintainer", "m", "Description", "d"),
+		Control: debtest.Control("Package", "nosums", "Version", "1", "Architecture", "all", "Maintainer", "m", "Description", "d",
+			"Essential", "yes", "Protected", "yes", "Built-Using", "gcc (= 1)", "Multi-Arch", "foreign", "Priority", "important"),
 		Files: []debtest.File{
 			{Path: "/usr/bin/zz", Body: "b"}, {Path: "/usr/bin/aa", Body: "a"},
 			{Path: "/usr/bin/hl", Type: tar.TypeLink, Linkname: "/usr/bin/aa"},
