@@ -58,6 +58,11 @@ type Options struct {
 	Replayer Replayer
 	// NoReplay disables the replay entirely (no accounts, no Observe).
 	NoReplay bool
+	// Workers bounds how many .debs are decoded at once; 0 means
+	// GOMAXPROCS. Builders running side by side (one per platform) can
+	// share the cores this way instead of each holding GOMAXPROCS
+	// decoders' memory.
+	Workers int
 	// XZCommand, when set, is an xz binary used to decompress data.tar.xz
 	// (see WithXZCommand); empty uses the pure-Go decoder.
 	XZCommand string
@@ -308,7 +313,11 @@ func (b *Builder) convert(ctx context.Context, debs []Deb, infos []*ControlInfo,
 	}()
 	t0 := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
+	workers := b.opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	g.SetLimit(workers)
 	// Largest first: decoding is the long pole, and a big package started
 	// last would leave the other cores idle at the end. The merge below
 	// still follows install order.
