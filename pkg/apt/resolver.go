@@ -140,8 +140,8 @@ func newResolver(u *Universe, installed []*Package, opts ResolveOptions) *resolv
 		p := r.inst[name]
 		r.instBySource[p.Source] = append(r.instBySource[p.Source], p)
 		for _, alt := range p.Provides {
-			for _, pr := range alt {
-				r.instProv[pr.Name] = append(r.instProv[pr.Name], providedBy{pkg: p, rel: pr})
+			for i := range alt {
+				r.instProv[alt[i].Name] = append(r.instProv[alt[i].Name], providedBy{pkg: p, rel: &alt[i]})
 			}
 		}
 		for _, f := range [2]Relations{p.PreDepends, p.Depends} {
@@ -188,8 +188,8 @@ func (r *resolver) mark(p *Package, reason string) {
 	r.sel[p.Name] = p
 	r.reason[p.Name] = reason
 	for _, alt := range p.Provides {
-		for _, pr := range alt {
-			r.selProv[pr.Name] = append(r.selProv[pr.Name], providedBy{pkg: p, rel: pr})
+		for i := range alt {
+			r.selProv[alt[i].Name] = append(r.selProv[alt[i].Name], providedBy{pkg: p, rel: &alt[i]})
 		}
 	}
 }
@@ -257,7 +257,7 @@ func (r *resolver) relSatisfied(rel Relation) bool {
 	}
 	for _, m := range [2]map[string][]providedBy{r.instProv, r.selProv} {
 		for _, pb := range m[rel.Name] {
-			if r.current(pb.pkg) && r.archOK(pb.pkg, rel) && provideSatisfies(pb.rel, rel) {
+			if r.current(pb.pkg) && r.archOK(pb.pkg, rel) && provideSatisfies(*pb.rel, rel) {
 				return true
 			}
 		}
@@ -291,40 +291,66 @@ func (r *resolver) groupSatisfied(g Alternatives) bool {
 	return false
 }
 
-// solutions returns the candidate versions that could satisfy g, in the
-// order apt tries them: per alternative sorted by compareProviders, those
-// of installed packages (upgrades) before new packages.
-func (r *resolver) solutions(g Alternatives) []*Package {
-	var upgrades, news []*Package
+// candidates returns, unsorted, the candidate versions that satisfy the
+// alternative a: the candidate of the package named, and candidates of
+// packages providing it.
+func (r *resolver) candidates(a Relation) []*Package {
 	var vl []*Package
+	if c := r.candidate(a.Name); c != nil && r.satisfies(c, a) {
+		vl = append(vl, c)
+	}
+	for _, pb := range r.u.providers[a.Name] {
+		if pb.pkg.Name == a.Name {
+			continue
+		}
+		if r.candidate(pb.pkg.Name) == pb.pkg && r.archOK(pb.pkg, a) && provideSatisfies(*pb.rel, a) && !slices.Contains(vl, pb.pkg) {
+			vl = append(vl, pb.pkg)
+		}
+	}
+	return vl
+}
+
+// hasSolution reports whether some candidate could satisfy g.
+func (r *resolver) hasSolution(g Alternatives) bool {
 	for _, a := range g {
-		vl = vl[:0]
-		if c := r.candidate(a.Name); c != nil && r.satisfies(c, a) {
-			vl = append(vl, c)
+		if len(r.candidates(a)) > 0 {
+			return true
 		}
-		for _, pb := range r.u.providers[a.Name] {
-			if pb.pkg.Name == a.Name {
-				continue
-			}
-			if r.candidate(pb.pkg.Name) == pb.pkg && r.archOK(pb.pkg, a) && provideSatisfies(pb.rel, a) && !slices.Contains(vl, pb.pkg) {
-				vl = append(vl, pb.pkg)
-			}
-		}
-		if len(vl) > 1 {
-			target := a.Name
-			slices.SortStableFunc(vl, func(x, y *Package) int { return r.compareProviders(x, y, target) })
-		}
-		for _, v := range vl {
-			if r.inst[v.Name] != nil {
-				if !slices.Contains(upgrades, v) {
-					upgrades = append(upgrades, v)
+	}
+	return false
+}
+
+// trySolutions calls try with the candidate versions that could satisfy g,
+// in the order apt tries them, until try returns true: those of installed
+// packages (upgrades) before new packages, and within that alternative by
+// alternative, each sorted by compareProviders. It reports whether a try
+// succeeded. Sorting is done only as far as trying goes.
+func (r *resolver) trySolutions(g Alternatives, try func(*Package) bool) bool {
+	lists := make([][]*Package, len(g))
+	for i, a := range g {
+		lists[i] = r.candidates(a)
+	}
+	var seen, part []*Package
+	for _, upgrades := range [2]bool{true, false} {
+		for i, a := range g {
+			part = part[:0]
+			for _, v := range lists[i] {
+				if (r.inst[v.Name] != nil) == upgrades && !slices.Contains(seen, v) {
+					part = append(part, v)
 				}
-			} else if !slices.Contains(news, v) {
-				news = append(news, v)
+			}
+			if len(part) > 1 {
+				slices.SortStableFunc(part, func(x, y *Package) int { return r.compareProviders(x, y, a.Name) })
+			}
+			for _, v := range part {
+				seen = append(seen, v)
+				if try(v) {
+					return true
+				}
 			}
 		}
 	}
-	return append(upgrades, news...)
+	return false
 }
 
 // priorityRank orders the Priority field like apt: required first.
@@ -404,7 +430,7 @@ func (r *resolver) satisfiableNow(p *Package) *ResolveError {
 			if !ok || r.groupSatisfied(g) {
 				continue
 			}
-			if len(r.solutions(g)) == 0 {
+			if !r.hasSolution(g) {
 				return r.unmet(p, f.name, g0, g)
 			}
 		}
@@ -541,24 +567,19 @@ func (r *resolver) process(p *Package, depth int) *ResolveError {
 			if !ok || r.groupSatisfied(g) {
 				continue
 			}
-			sols := r.solutions(g)
-			if len(sols) == 0 {
-				return r.unmet(p, f.name, g0, g)
-			}
 			reason := fmt.Sprintf("%s %s: %s", p.Name, f.name, g0)
 			var first *ResolveError
-			done := false
-			for _, s := range sols {
+			done := r.trySolutions(g, func(s *Package) bool {
 				e := r.markInstall(s, reason, depth+1)
-				if e == nil {
-					done = true
-					break
-				}
-				if first == nil {
+				if e != nil && first == nil {
 					first = e
 				}
-			}
+				return e == nil
+			})
 			if !done {
+				if first == nil {
+					return r.unmet(p, f.name, g0, g)
+				}
 				return first.prepend(fmt.Sprintf("%s %s %s: %s", p.Name, p.Version, f.name, g0))
 			}
 		}
@@ -576,7 +597,7 @@ func (r *resolver) conflictTargets(p *Package, rel Relation) []*Package {
 	}
 	for _, m := range [2]map[string][]providedBy{r.instProv, r.selProv} {
 		for _, pb := range m[rel.Name] {
-			if pb.pkg.Name != p.Name && r.current(pb.pkg) && provideSatisfies(pb.rel, rel) && !slices.Contains(out, pb.pkg) {
+			if pb.pkg.Name != p.Name && r.current(pb.pkg) && provideSatisfies(*pb.rel, rel) && !slices.Contains(out, pb.pkg) {
 				out = append(out, pb.pkg)
 			}
 		}
@@ -875,7 +896,7 @@ func (r *resolver) groupProviders(g Alternatives) []*Package {
 			out = append(out, p)
 		}
 		for _, pb := range r.selProv[a.Name] {
-			if r.current(pb.pkg) && provideSatisfies(pb.rel, a) && !slices.Contains(out, pb.pkg) {
+			if r.current(pb.pkg) && provideSatisfies(*pb.rel, a) && !slices.Contains(out, pb.pkg) {
 				out = append(out, pb.pkg)
 			}
 		}

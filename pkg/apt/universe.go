@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // DefaultPriority is apt's pin priority of a repository without preferences.
@@ -16,17 +17,20 @@ type Universe struct {
 	arch      string
 	byName    map[string][]*Package   // versions, best candidate first
 	providers map[string][]providedBy // virtual name -> providing versions
-	// order numbers names the way apt's cache numbers its packages: in
-	// the order they are first mentioned while reading the indexes. apt's
-	// CompareProviders falls back on that number (higher first) when it
-	// has no better reason to prefer one provider over another.
-	order map[string]int32
+	// order numbers providers the way apt's cache numbers its packages:
+	// in the order they are first mentioned while reading the indexes.
+	// apt's CompareProviders falls back on that number (higher first) when
+	// it has no better reason to prefer one provider over another.
+	// It is computed on first need, from pkgs, because few resolutions need it.
+	orderOnce sync.Once
+	order     map[string]int32
+	pkgs      []*Package
 }
 
 // providedBy is one Provides entry of one package version.
 type providedBy struct {
 	pkg *Package
-	rel Relation // the Provides entry (Op is "=" or none)
+	rel *Relation // the Provides entry (Op is "=" or none), inside pkg.Provides
 }
 
 // NewUniverse indexes pkgs for arch. Only packages of that architecture and
@@ -44,14 +48,12 @@ func NewUniverse(arch string, pkgs []*Package) *Universe {
 		arch:      arch,
 		byName:    make(map[string][]*Package, len(pkgs)),
 		providers: make(map[string][]providedBy, len(pkgs)/8),
-		order:     make(map[string]int32, len(pkgs)+len(pkgs)/2),
 	}
 	for _, p := range pkgs {
 		if p.Architecture != arch && p.Architecture != "all" {
 			continue
 		}
 		u.byName[p.Name] = append(u.byName[p.Name], p)
-		u.number(p)
 	}
 	for name, vs := range u.byName {
 		if len(vs) > 1 {
@@ -81,7 +83,8 @@ func NewUniverse(arch string, pkgs []*Package) *Universe {
 		}
 		for _, p := range vs {
 			for _, alt := range p.Provides {
-				for _, r := range alt {
+				for i := range alt {
+					r := &alt[i]
 					if r.ArchQ != "" && r.ArchQ != arch && r.ArchQ != "any" && r.ArchQ != "native" {
 						continue
 					}
@@ -90,6 +93,7 @@ func NewUniverse(arch string, pkgs []*Package) *Universe {
 			}
 		}
 	}
+	u.pkgs = pkgs
 	return u
 }
 
@@ -134,61 +138,87 @@ func (u *Universe) Providers(name string) []*Package {
 // Len returns the number of distinct real package names.
 func (u *Universe) Len() int { return len(u.byName) }
 
-// number gives p's name, and the names its relation fields mention, the
-// next free numbers, in the order apt's cache generator creates packages:
-// the stanza's own name, then Pre-Depends, Depends, Conflicts, Breaks,
-// Recommends, Suggests, Replaces, Enhances, Provides.
-func (u *Universe) number(p *Package) {
-	u.numberName(p.Name)
-	for _, rs := range [...]Relations{p.PreDepends, p.Depends, p.Conflicts, p.Breaks, p.Recommends} {
-		u.numberRelations(rs)
-	}
-	u.numberRaw(p.suggests)
-	u.numberRelations(p.Replaces)
-	u.numberRaw(p.enhances)
-	u.numberRelations(p.Provides)
-}
-
-func (u *Universe) numberName(name string) {
-	if _, ok := u.order[name]; !ok {
-		u.order[name] = int32(len(u.order))
-	}
-}
-
-func (u *Universe) numberRelations(rs Relations) {
-	for _, g := range rs {
-		for _, r := range g {
-			u.numberName(r.Name)
+// numberProviders fills u.order for the packages that may have to be told
+// apart by it: providers of a virtual name with more than one provider.
+// apt numbers packages in the order its cache generator first meets their
+// names: a stanza's own name, then those in Pre-Depends, Depends,
+// Conflicts, Breaks, Recommends, Suggests, Replaces, Enhances and
+// Provides. Only the relative order matters, so the position of the first
+// mention stands for apt's number.
+func (u *Universe) numberProviders(pkgs []*Package) {
+	u.order = make(map[string]int32)
+	for _, pbs := range u.providers {
+		if len(pbs) < 2 {
+			continue
+		}
+		for _, pb := range pbs[1:] {
+			if pb.pkg.Name != pbs[0].pkg.Name {
+				for _, pb := range pbs {
+					u.order[pb.pkg.Name] = -1
+				}
+				break
+			}
 		}
 	}
-}
-
-// numberRaw numbers the names of an unparsed relation field without
-// parsing it fully: each name starts a ',' or '|' separated entry.
-func (u *Universe) numberRaw(s string) {
-	for s != "" {
-		i := strings.IndexAny(s, ",|")
-		entry := s
-		if i >= 0 {
-			entry, s = s[:i], s[i+1:]
-		} else {
-			s = ""
+	if len(u.order) == 0 {
+		return
+	}
+	var pos int32
+	mention := func(name string) {
+		pos++
+		if n, ok := u.order[name]; ok && n < 0 {
+			u.order[name] = pos
 		}
-		entry = strings.TrimLeft(entry, " \t\n")
-		if j := strings.IndexAny(entry, " \t\n(:[<"); j >= 0 {
-			entry = entry[:j]
+	}
+	rels := func(rs Relations) {
+		for _, g := range rs {
+			for _, r := range g {
+				mention(r.Name)
+			}
 		}
-		if entry != "" {
-			u.numberName(entry)
+	}
+	raw := func(s string) {
+		for s != "" {
+			i := strings.IndexAny(s, ",|")
+			entry := s
+			if i >= 0 {
+				entry, s = s[:i], s[i+1:]
+			} else {
+				s = ""
+			}
+			entry = strings.TrimLeft(entry, " \t\n")
+			if j := strings.IndexAny(entry, " \t\n(:[<"); j >= 0 {
+				entry = entry[:j]
+			}
+			if entry != "" {
+				mention(entry)
+			}
 		}
+	}
+	for _, p := range pkgs {
+		if p.Architecture != u.arch && p.Architecture != "all" {
+			continue
+		}
+		mention(p.Name)
+		rels(p.PreDepends)
+		rels(p.Depends)
+		rels(p.Conflicts)
+		rels(p.Breaks)
+		rels(p.Recommends)
+		raw(p.suggests)
+		rels(p.Replaces)
+		raw(p.enhances)
+		rels(p.Provides)
 	}
 }
 
 // cacheOrder returns the apt-like number of name, or a number after all of
-// the universe's for names it does not know (apt reads the dpkg status last).
+// the universe's for names it did not number (apt reads the dpkg status
+// last, so packages only installed come after the indexes' ones).
 func (u *Universe) cacheOrder(name string) int32 {
-	if n, ok := u.order[name]; ok {
+	u.orderOnce.Do(func() { u.numberProviders(u.pkgs) })
+	if n, ok := u.order[name]; ok && n >= 0 {
 		return n
 	}
-	return int32(len(u.order))
+	return 1<<31 - 1
 }
