@@ -101,16 +101,17 @@ type Builder struct {
 	tmpCache bool
 	log      *slog.Logger
 
-	overlay   map[string]node      // what earlier stages placed
-	pkgs      map[string]*pkgState // installed packages: base, then added
-	prevDiffs []string
-	baseInfo  map[string][]string // stem -> info members, from the base
-	owners    map[string]int      // shipped path -> number of packages listing it
-	pathIdx   map[string][]string // shipped path -> packages listing it
-	finished  bool
-	auto      []autoMark // packages apt would mark auto-installed, install order
-	removed   map[string]bool
-	lastTimes phaseTimes // of the last converted stage, for benchmarks and logs
+	overlay     map[string]node      // what earlier stages placed
+	pkgs        map[string]*pkgState // installed packages: base, then added
+	prevDiffs   []string
+	baseInfo    map[string][]string // stem -> info members, from the base
+	owners      map[string]int      // shipped path -> number of packages listing it
+	pathIdx     map[string][]string // shipped path -> packages listing it
+	finished    bool
+	auto        []autoMark // packages apt would mark auto-installed, install order
+	removed     map[string]bool
+	lastTimes   phaseTimes // of the last converted stage, for benchmarks and logs
+	fingerprint string     // of the replay code, names observation sidecars
 }
 
 // phaseTimes splits a conversion's wall time: decoding the .debs (all

@@ -170,8 +170,35 @@ func (b *Builder) metaPath(key string) string {
 	return filepath.Join(b.cacheDir, "layers", key+".json")
 }
 
+// observePath names a stage's observation sidecar. It is only valid for
+// the replay code that recorded it (another version may read other
+// bytes), so the name carries a fingerprint of that code.
 func (b *Builder) observePath(key string) string {
-	return filepath.Join(b.cacheDir, "layers", key+".observe")
+	return filepath.Join(b.cacheDir, "layers", key+"."+b.replayFingerprint()+".observe")
+}
+
+// Fingerprinter is optionally implemented by a Replayer to name the
+// version of its Observe behaviour; otherwise the running executable's
+// hash stands for it.
+type Fingerprinter interface {
+	Fingerprint() string
+}
+
+func (b *Builder) replayFingerprint() string {
+	if b.fingerprint != "" {
+		return b.fingerprint
+	}
+	fp := "unknown"
+	if f, ok := b.rp.(Fingerprinter); ok {
+		fp = f.Fingerprint()
+	} else if exe, err := os.Executable(); err == nil {
+		if sum, err := fileSHA256(exe); err == nil {
+			fp = sum
+		}
+	}
+	h := sha256.Sum256([]byte(fp))
+	b.fingerprint = hex.EncodeToString(h[:6])
+	return b.fingerprint
 }
 
 func (b *Builder) saveMeta(key string, m *stageMeta) error {
@@ -240,6 +267,24 @@ func (b *Builder) observeCached(ctx context.Context, key string, l *fileLayer, m
 	if ok, err := b.replayObservations(b.observePath(key)); ok {
 		return err
 	}
+	// No sidecar for this replay version: observe from the cached layer,
+	// spooling bodies so the replay still gets random access, and record
+	// a sidecar for the next hit.
+	tmp, err := os.MkdirTemp(filepath.Join(b.cacheDir, "tmp"), "observe-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	spool, err := os.CreateTemp(tmp, "bodies-*")
+	if err != nil {
+		return err
+	}
+	defer spool.Close()
+	obs, err := newObsWriter(tmp)
+	if err != nil {
+		return err
+	}
+	var off int64
 	owner := map[string]string{}
 	for _, p := range m.Packages {
 		name := p.Stanza.Get("Package")
@@ -259,9 +304,10 @@ func (b *Builder) observeCached(ctx context.Context, key string, l *fileLayer, m
 		}
 		h, err := tr.Next()
 		if err == io.EOF {
-			return nil
+			return obs.finish(b.observePath(key))
 		}
 		if err != nil {
+			obs.abort()
 			return fmt.Errorf("read cached layer %s: %w", l.path, err)
 		}
 		pkg, ok := owner[strings.TrimSuffix(h.Name, "/")]
@@ -269,11 +315,28 @@ func (b *Builder) observeCached(ctx context.Context, key string, l *fileLayer, m
 			continue
 		}
 		var r io.Reader
+		var c *captureReader
 		if h.Typeflag == tar.TypeReg {
-			r = tr
+			n, err := io.Copy(io.NewOffsetWriter(spool, off), tr)
+			if err != nil {
+				obs.abort()
+				return fmt.Errorf("read cached layer %s: %w", l.path, err)
+			}
+			budget := obs.budget
+			c = &captureReader{ra: io.NewSectionReader(spool, off, n), size: n, budget: &budget}
+			r = c
+			off += n
 		}
 		if err := b.rp.Observe(pkg, h, r); err != nil {
+			obs.abort()
 			return fmt.Errorf("replay observe %s %s: %w", pkg, h.Name, err)
+		}
+		if c != nil {
+			obs.budget = *c.budget
+		}
+		if err := obs.write(pkg, h, c); err != nil {
+			obs.abort()
+			return err
 		}
 	}
 }

@@ -135,6 +135,9 @@ func TestCacheHitReadsNoDeb(t *testing.T) {
 	if strings.Join(fr1.observed, "\n") != strings.Join(fr4.observed, "\n") {
 		t.Errorf("fallback observations differ")
 	}
+	if again, _ := filepath.Glob(filepath.Join(cache, "layers", "*.observe")); len(again) != 2 {
+		t.Errorf("the fallback recorded %d sidecars, want 2", len(again))
+	}
 	// A changed owner mapping invalidates the entry (and needs the .debs).
 	fr3 := &fakeReplay{users: map[string]int{"root": 7}, groups: map[string]int{}}
 	b3 := newTestBuilder(t, base, Options{CacheDir: cache, Replayer: fr3})
