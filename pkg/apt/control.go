@@ -131,7 +131,7 @@ func (s *paragraphScanner) fill(keep int) int {
 		copy(nb, s.buf[:s.end])
 		s.buf = nb
 	}
-	for i := 0; i < 100; i++ {
+	for i := 0; ; i++ {
 		n, err := s.r.Read(s.buf[s.end:])
 		s.end += n
 		if err != nil {
@@ -141,9 +141,10 @@ func (s *paragraphScanner) fill(keep int) int {
 		if n > 0 {
 			break
 		}
-	}
-	if s.err == nil && shift == 0 && s.end == 0 {
-		s.err = io.ErrNoProgress
+		if i == 100 { // like bufio: a reader that keeps returning nothing is broken
+			s.err = io.ErrNoProgress
+			break
+		}
 	}
 	return shift
 }
@@ -219,7 +220,7 @@ func (s *paragraphScanner) next() (string, int, error) {
 }
 
 func (s *paragraphScanner) readErr() error {
-	if s.err == nil || s.err == io.ErrNoProgress {
+	if s.err == nil {
 		return io.EOF
 	}
 	return s.err

@@ -155,6 +155,9 @@ func TestParseParagraphsErrors(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("read error: got %v", err)
 	}
+	if err := ParseParagraphs(zeroReader{}, func(Paragraph) error { return nil }); !errors.Is(err, io.ErrNoProgress) {
+		t.Fatalf("reader returning nothing: got %v", err)
+	}
 	stop := errors.New("stop")
 	n := 0
 	err = ParseParagraphs(strings.NewReader("A: 1\n\nB: 2\n"), func(Paragraph) error { n++; return stop })
@@ -200,3 +203,7 @@ func FuzzParseParagraphs(f *testing.F) {
 		}
 	})
 }
+
+type zeroReader struct{}
+
+func (zeroReader) Read([]byte) (int, error) { return 0, nil }
