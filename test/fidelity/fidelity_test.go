@@ -64,6 +64,7 @@ type run struct {
 	suite   string
 	target  variants.Target
 	results string // results directory of this arch
+	foreign bool   // arch is not the host's: binaries run under qemu-user
 	ours    string // root built by pgassemble
 	apt     string // root built by apt-get (compare arches only)
 	log     io.Writer
@@ -119,7 +120,8 @@ func TestFidelity(t *testing.T) {
 
 func (r *run) main(ctx context.Context, client *archive.Client, cache string, compare bool) {
 	t := r.t
-	if r.arch != hostArch(t) {
+	r.foreign = r.arch != hostArch(t)
+	if r.foreign {
 		if why := os.Getenv("FIDELITY_BINFMT_MISSING"); why != "" {
 			t.Fatalf("NOT CHECKED: %s cannot run in a chroot on this host: %s. Install qemu-user-static and binfmt-support, or run with FIDELITY_ARCHES=%s to leave %s out explicitly", r.arch, why, hostArch(t), r.arch)
 		}
@@ -507,6 +509,10 @@ func (r *run) chroot(root string, chrootOpts []string, extra []string, script st
 	cmd.Stderr = io.MultiWriter(&out, r.log)
 	err = cmd.Run()
 	fmt.Fprintf(r.log, "### exit: %v\n", err)
+	if err != nil && r.foreign && !binfmtEnabled(r.arch) {
+		// Another program on the host removed the qemu entry mid-run.
+		err = fmt.Errorf("%w; NOT CHECKED: the qemu binfmt_misc entry for %s is gone (removed by another program while this ran)", err, r.arch)
+	}
 	return out.String(), err
 }
 
