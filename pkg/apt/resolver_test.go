@@ -730,6 +730,7 @@ Version: 17.12-1`,
 			if err != nil {
 				t.Fatal(err)
 			}
+			checkInstallSet(t, "amd64", mkInstalled(t, tt.installed), set)
 			if got := render(set); !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
 			}
