@@ -233,16 +233,16 @@ cmd_demo() {
 	e2e_build minimal-17-trixie --pg 17 --type minimal --base trixie --pg-source debian \
 		--base-image "$E2E_IMAGE_BASE_TRIXIE" --registry "$E2E_REGISTRY_ADDR"
 	local ref=$E2E_REGISTRY_ADDR/$E2E_REPOSITORY:17-minimal-trixie
-	local run="podman run --rm --runtime runc --tls-verify=false --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 --network none $ref"
-	local session="initdb -D /tmp/pgdata -A trust >/dev/null && pg_ctl -D /tmp/pgdata -l /tmp/pg.log -w start >/dev/null && psql -h /tmp -d postgres -Atc 'select version()' && pg_ctl -D /tmp/pgdata -w stop >/dev/null"
+	local run="podman run --rm --quiet --runtime runc --tls-verify=false --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 --network none $ref"
+	local session="initdb -D /tmp/pgdata -A trust >/dev/null && pg_ctl -D /tmp/pgdata -o '-c listen_addresses= -c unix_socket_directories=/tmp' -l /tmp/pg.log -w start >/dev/null && psql -h /tmp -d postgres -Atc 'select version()' && pg_ctl -D /tmp/pgdata -w stop >/dev/null"
 	echo
 	echo "The image is published. Start it with:"
 	echo
 	echo "  $run bash -c \"$session\""
 	echo
 	e2e_log "running it once"
+	# shellcheck disable=SC2086 # $run is the line printed above, split as the shell would
 	$run bash -c "$session"
-	podman rmi -f "$ref" >/dev/null 2>&1 || true
 }
 
 # e2e_podman_rmi removes the images podman holds from the suite's registry: that registry is
@@ -277,4 +277,5 @@ main() {
 	esac
 }
 
-main "$@"
+# One line, so that bash never reads this file again after main returns.
+main "$@"; exit
