@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -157,6 +158,69 @@ func checkConfig(c *checkT, img imageRef) {
 		}
 		if d := cfg.Config.Labels["org.opencontainers.image.base.digest"]; d != "" && !strings.HasPrefix(d, "sha256:") {
 			c.Errorf("%s: label base.digest %q is not a digest", p, d)
+		}
+	}
+}
+
+// checkBase: each platform image is built on the base it names: the base.name label points
+// at the base image, base.digest is its digest (the index's or the platform manifest's), and
+// the base's layers are the first layers of the image, byte for byte.
+func checkBase(c *checkT, img imageRef) {
+	idx, _ := fetchIndex(c, img)
+	ctx := ctxFor(c.T, 2*time.Minute)
+	for _, m := range idx.Manifests {
+		p := m.Platform.OS + "/" + m.Platform.Architecture
+		cfg := fetchConfig(c, img, m.Digest.String())
+		label := cfg.Config.Labels["org.opencontainers.image.base.name"]
+		// The suite names the base it passed with --base-image; upstream's label is the base
+		// the build used, so with an override it must be the override.
+		baseName := os.Getenv("E2E_IMAGE_BASE_" + strings.ToUpper(img.Suite))
+		switch {
+		case baseName == "" && label == "":
+			c.Errorf("%s: no base.name label", p)
+			continue
+		case baseName == "":
+			baseName = label
+		case label != baseName:
+			c.Errorf("%s: base.name label %q, but the image was built on %s", p, label, baseName)
+		}
+		baseIdx, err := run(ctx, "crane", "digest", baseName)
+		if err != nil {
+			c.Errorf("%s: base.name %s: %v", p, baseName, err)
+			continue
+		}
+		baseIdx = strings.TrimSpace(baseIdx)
+		baseRepo := baseName[:strings.LastIndex(baseName, ":")]
+		if at := strings.Index(baseName, "@"); at >= 0 {
+			baseRepo = baseName[:at]
+		}
+		basePlat, err := run(ctx, "crane", "digest", "--platform", p, baseName)
+		if err != nil {
+			c.Errorf("%s: base %s has no %s image: %v", p, baseName, p, err)
+			continue
+		}
+		basePlat = strings.TrimSpace(basePlat)
+		if d := cfg.Config.Labels["org.opencontainers.image.base.digest"]; d != baseIdx && d != basePlat {
+			c.Errorf("%s: base.digest %s is neither %s's index %s nor its %s image %s", p, d, baseName, baseIdx, p, basePlat)
+		}
+		var base, mine ocispec.Manifest
+		for ref, dst := range map[string]*ocispec.Manifest{baseRepo + "@" + basePlat: &base, img.Repo + "@" + m.Digest.String(): &mine} {
+			out, err := run(ctx, "crane", "manifest", ref)
+			if err == nil {
+				err = json.Unmarshal([]byte(out), dst)
+			}
+			if err != nil {
+				c.Fatalf("manifest %s: %v", ref, err)
+			}
+		}
+		if len(mine.Layers) <= len(base.Layers) {
+			c.Errorf("%s: %d layers, the base alone has %d", p, len(mine.Layers), len(base.Layers))
+			continue
+		}
+		for i, l := range base.Layers {
+			if mine.Layers[i].Digest != l.Digest {
+				c.Errorf("%s: layer %d is %s, the base's is %s: the base layers were not reused as they are", p, i, mine.Layers[i].Digest, l.Digest)
+			}
 		}
 	}
 }
@@ -562,6 +626,7 @@ func pgChecks(t *testing.T, env string, want sessionWant) {
 	t.Run("index", func(t *testing.T) { checkIndex(begin(t, img.Ref, "index"), img, true, false) })
 	t.Run("config", func(t *testing.T) { checkConfig(begin(t, img.Ref, "config"), img) })
 	t.Run("tags", func(t *testing.T) { want.minor = checkTags(begin(t, img.Ref, "tags"), img) })
+	t.Run("base", func(t *testing.T) { checkBase(begin(t, img.Ref, "built on the base"), img) })
 	t.Run("amd64-session", func(t *testing.T) {
 		checkSession(begin(t, img.Ref, "amd64 PostgreSQL session"), img, "amd64", want)
 	})
