@@ -194,6 +194,13 @@ func (r *resolver) mark(p *Package, reason string) {
 	}
 }
 
+// unmark takes back the mark on name: the installed version, if any, stays.
+func (r *resolver) unmark(name string) {
+	r.undo = append(r.undo, undoEntry{name: name, prev: r.sel[name], reason: r.reason[name]})
+	delete(r.sel, name)
+	delete(r.reason, name)
+}
+
 func (r *resolver) rollback(to int) {
 	for len(r.undo) > to {
 		e := r.undo[len(r.undo)-1]
@@ -503,7 +510,18 @@ func (r *resolver) process(p *Package, depth int) *ResolveError {
 				}
 				for _, t := range r.conflictTargets(p, rel) {
 					if r.inst[t.Name] != t {
-						return &ResolveError{Err: ErrConflict, Problem: fmt.Sprintf("%s %s %s: %s and %s %s is to be installed", p.Name, p.Version, f.name, rel, t.Name, t.Version)}
+						// t is only marked. Like apt (MarkKeep in
+						// MarkInstall_RemoveConflictsIfNotUpgradeable) take the
+						// mark back unless the user asked for t; what needed t
+						// is looked at again once everything is marked.
+						if r.reason[t.Name] == "requested" {
+							return &ResolveError{Err: ErrConflict, Problem: fmt.Sprintf("%s %s %s: %s and %s %s is to be installed", p.Name, p.Version, f.name, rel, t.Name, t.Version)}
+						}
+						r.debug("unmark", "package", t.Name, "because", p.Name+" "+f.name+": "+rel.String())
+						r.unmark(t.Name)
+						if t = r.state(t.Name); t == nil || t.Name == p.Name || !r.satisfies(t, rel) {
+							continue
+						}
 					}
 					c := r.candidate(t.Name)
 					if c == t || r.satisfies(c, rel) {
@@ -768,7 +786,52 @@ func (r *resolver) run(requests []string) (*InstallSet, error) {
 	if err := r.fixInstalledConflicts(); err != nil {
 		return nil, err
 	}
+	if err := r.fixUnmet(); err != nil {
+		return nil, err
+	}
 	return r.installSet(), nil
+}
+
+// fixUnmet satisfies again the dependencies of marked packages that a
+// taken-back mark left unmet (see process), the way apt's problem resolver
+// would install another alternative.
+func (r *resolver) fixUnmet() error {
+	for round := 0; round < 20; round++ {
+		changed := false
+		for _, name := range sortedKeys(r.sel) {
+			p := r.sel[name]
+			if p == nil || !r.current(p) {
+				continue
+			}
+			for _, f := range depFields(p) {
+				for _, g0 := range f.rels {
+					g, ok := r.applicable(g0)
+					if !ok || r.groupSatisfied(g) {
+						continue
+					}
+					reason := fmt.Sprintf("%s %s: %s", p.Name, f.name, g0)
+					var first *ResolveError
+					if !r.trySolutions(g, func(s *Package) bool {
+						e := r.markInstall(s, reason, 1)
+						if e != nil && first == nil {
+							first = e
+						}
+						return e == nil
+					}) {
+						if first == nil {
+							return r.unmet(p, f.name, g0, g)
+						}
+						return first.prepend(fmt.Sprintf("%s %s %s: %s", p.Name, p.Version, f.name, g0))
+					}
+					changed = true
+				}
+			}
+		}
+		if !changed {
+			return nil
+		}
+	}
+	return &ResolveError{Err: ErrUnsatisfiable, Problem: "dependencies do not settle after 20 rounds"}
 }
 
 // fixInstalledConflicts looks for installed packages whose own Conflicts or

@@ -491,6 +491,29 @@ Version: 1.5`,
 			errText:  "foo 1.0 Conflicts: bar (<< 2) and bar 1.5 is to be installed",
 		},
 		{
+			name: "a marked alternative that a later package conflicts with is taken back",
+			available: `Package: app
+Version: 1
+Depends: liba | libb, tool
+
+Package: tool
+Version: 1
+Depends: libb
+
+Package: liba
+Version: 1
+
+Package: libb
+Version: 1
+Conflicts: liba`,
+			requests: []string{"app"},
+			want: []string{
+				"libb 1 <- tool Depends: libb",
+				"tool 1 <- app Depends: tool",
+				"app 1 <- requested",
+			},
+		},
+		{
 			name: "conflict with an installed package that cannot be upgraded",
 			available: `Package: foo
 Version: 1.0
