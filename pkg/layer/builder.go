@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -502,24 +503,10 @@ func (b *Builder) Finish(ctx context.Context) (v1.Layer, error) {
 		entries[p] = &outEntry{data: es, hdr: tar.Header{Name: p, Typeflag: tar.TypeReg, Mode: 0o644,
 			Size: int64(len(es)), ModTime: b.epoch}}
 	}
-	for _, pr := range b.opts.Prune {
-		d, err := cleanName(strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(pr, "/"), "*"), "/"))
-		if err != nil || d == "" || strings.ContainsAny(d, "*?[") {
-			return nil, fmt.Errorf("prune %q: want a directory or dir/*: %w", pr, ErrUnsafePath)
+	if len(b.opts.Prune) > 0 {
+		if err := b.prune(t, entries); err != nil {
+			return nil, err
 		}
-		if d, err = t.resolveFull(d); err != nil {
-			return nil, fmt.Errorf("prune %q: %v: %w", pr, err, ErrUnsafePath)
-		}
-		for k := range entries {
-			if strings.HasPrefix(k, d+"/") {
-				delete(entries, k)
-			}
-		}
-		if t.lookup(d).kind != 'd' {
-			continue // nothing to empty
-		}
-		opq := d + "/.wh..wh..opq"
-		entries[opq] = &outEntry{hdr: tar.Header{Name: opq, Typeflag: tar.TypeReg, Mode: 0o644, ModTime: b.epoch}}
 	}
 	status := StatusFile(stanzas)
 	entries["var/lib/dpkg/status"] = &outEntry{data: status, hdr: tar.Header{Name: "var/lib/dpkg/status",
@@ -538,6 +525,72 @@ func (b *Builder) Finish(ctx context.Context) (v1.Layer, error) {
 		return nil, err
 	}
 	return bw.finishHashed(filepath.Join(b.cacheDir, "layers"))
+}
+
+// prune empties the Prune directories as upstream's rm -rf does, except for
+// what an installed package lists (dpkg -V would report it missing): those
+// paths and their parents stay. Entries the state layer would add beneath
+// are dropped unless owned; what the base or a stage put there is whited
+// out, one whiteout per top-most unowned entry.
+func (b *Builder) prune(t *tree, entries map[string]*outEntry) error {
+	b.owners = nil // stages may have added packages since it was built
+	owners, err := b.ownerIndex()
+	if err != nil {
+		return err
+	}
+	for _, pr := range b.opts.Prune {
+		d, err := cleanName(strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(pr, "/"), "*"), "/"))
+		if err != nil || d == "" || strings.ContainsAny(d, "*?[") {
+			return fmt.Errorf("prune %q: want a directory or dir/*: %w", pr, ErrUnsafePath)
+		}
+		if d, err = t.resolveFull(d); err != nil {
+			return fmt.Errorf("prune %q: %v: %w", pr, err, ErrUnsafePath)
+		}
+		keep := map[string]bool{}
+		for l := range owners {
+			rp, err := t.resolveParent(strings.TrimPrefix(l, "/"))
+			if err != nil || !strings.HasPrefix(rp, d+"/") {
+				continue
+			}
+			for q := rp; q != d && !keep[q]; q = path.Dir(q) {
+				keep[q] = true
+			}
+		}
+		for k := range entries {
+			if strings.HasPrefix(k, d+"/") && !keep[k] {
+				delete(entries, k)
+			}
+		}
+		if t.lookup(d).kind != 'd' {
+			continue // nothing to empty
+		}
+		if len(keep) == 0 {
+			opq := d + "/.wh..wh..opq"
+			entries[opq] = &outEntry{hdr: tar.Header{Name: opq, Typeflag: tar.TypeReg, Mode: 0o644, ModTime: b.epoch}}
+			continue
+		}
+		// Everything present under d: the base's entries and the stages'.
+		present := map[string]bool{}
+		_ = fs.WalkDir(b.base.fsys, d, func(p string, de fs.DirEntry, err error) error {
+			if err == nil && p != d {
+				present[p] = true
+			}
+			return nil
+		})
+		for p, n := range b.overlay {
+			if strings.HasPrefix(p, d+"/") {
+				present[p] = n.kind != 0
+			}
+		}
+		for p, ok := range present {
+			if !ok || keep[p] || (path.Dir(p) != d && !keep[path.Dir(p)]) {
+				continue // owned, gone, or under a whited-out parent
+			}
+			wh := path.Join(path.Dir(p), ".wh."+path.Base(p))
+			entries[wh] = &outEntry{hdr: tar.Header{Name: wh, Typeflag: tar.TypeReg, Mode: 0o644, ModTime: b.epoch}}
+		}
+	}
+	return nil
 }
 
 // finishHashed stores a blob under its own digest (for layers that are not
