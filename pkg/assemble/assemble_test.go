@@ -146,6 +146,9 @@ func TestBuildPublishesTwoPlatformIndex(t *testing.T) {
 				t.Errorf("label %s missing", key)
 			}
 		}
+		if got := cf.Config.Labels["org.opencontainers.image.base.name"]; got != f.BaseRef {
+			t.Errorf("base.name label %q, want the base actually used, %s", got, f.BaseRef)
+		}
 		if cf.Config.Labels["org.opencontainers.image.revision"] != "abc123" {
 			t.Errorf("revision label %q", cf.Config.Labels["org.opencontainers.image.revision"])
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -75,6 +76,10 @@ func (b *Builder) Build(ctx context.Context, t variants.Target) (*Result, error)
 		return nil, err
 	}
 	labels := t.Labels(variants.Facts{Created: b.opts.Created, Version: tp.Version, Revision: b.opts.Revision, BaseDigest: tp.Platforms[0].Base.Digest.String()})
+	if b.opts.BaseImage != "" {
+		// base.name and base.digest must describe the same image: the one used.
+		labels["org.opencontainers.image.base.name"] = baseName(b.opts.BaseImage)
+	}
 	images := make([]v1.Image, len(tp.Platforms))
 	reports := make([]PlatformReport, len(tp.Platforms))
 	g, gctx := errgroup.WithContext(ctx)
@@ -205,6 +210,19 @@ func (b *Builder) buildPlatform(ctx context.Context, t variants.Target, pp *Plat
 	}
 	rep.Manifest = d.String()
 	return img, rep, nil
+}
+
+// baseName is the fully qualified name of a base reference, without its
+// digest, as the base.name label carries it.
+func baseName(ref string) string {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return ref
+	}
+	if tag, ok := r.(name.Tag); ok {
+		return tag.Name()
+	}
+	return r.Context().Name()
 }
 
 func layerReport(l v1.Layer, stage string) (LayerReport, error) {
