@@ -514,6 +514,26 @@ Conflicts: liba`,
 			},
 		},
 		{
+			name: "a taken-back package needed again is a conflict",
+			available: `Package: app
+Version: 1
+Depends: tool, libb
+
+Package: tool
+Version: 1
+Depends: liba
+
+Package: liba
+Version: 1
+
+Package: libb
+Version: 1
+Conflicts: liba`,
+			requests: []string{"app"},
+			wantErr:  ErrConflict,
+			errText:  "libb 1 Conflicts: liba and liba 1 is to be installed",
+		},
+		{
 			name: "conflict with an installed package that cannot be upgraded",
 			available: `Package: foo
 Version: 1.0
