@@ -55,6 +55,7 @@ func NewUniverse(arch string, pkgs []*Package) *Universe {
 		}
 		u.byName[p.Name] = append(u.byName[p.Name], p)
 	}
+	dropped := map[*Package]bool{}
 	for name, vs := range u.byName {
 		if len(vs) > 1 {
 			// Stable so that among equal priority and version the first
@@ -74,22 +75,27 @@ func NewUniverse(arch string, pkgs []*Package) *Universe {
 						break
 					}
 				}
-				if !dup {
+				if dup {
+					dropped[v] = true
+				} else {
 					out = append(out, v)
 				}
 			}
 			u.byName[name] = out
-			vs = out
 		}
-		for _, p := range vs {
-			for _, alt := range p.Provides {
-				for i := range alt {
-					r := &alt[i]
-					if r.ArchQ != "" && r.ArchQ != arch && r.ArchQ != "any" && r.ArchQ != "native" {
-						continue
-					}
-					u.providers[r.Name] = append(u.providers[r.Name], providedBy{pkg: p, rel: r})
+	}
+	// Providers in input order, so that Providers lists them as read.
+	for _, p := range pkgs {
+		if p.Architecture != arch && p.Architecture != "all" || dropped[p] {
+			continue
+		}
+		for _, alt := range p.Provides {
+			for i := range alt {
+				r := &alt[i]
+				if r.ArchQ != "" && r.ArchQ != arch && r.ArchQ != "any" && r.ArchQ != "native" {
+					continue
 				}
+				u.providers[r.Name] = append(u.providers[r.Name], providedBy{pkg: p, rel: r})
 			}
 		}
 	}
