@@ -725,11 +725,12 @@ func (r *resolver) choose(q request) (*Package, error) {
 		}
 		return v == q.version || CompareVersions(v, q.version) == 0
 	}
+	// Like apt's version match: the highest matching version, whatever
+	// the priority of its repository.
 	var best *Package
-	for _, v := range versions { // candidate order: priority, then version
-		if match(v.Version) {
+	for _, v := range versions {
+		if match(v.Version) && (best == nil || CompareVersions(v.Version, best.Version) > 0) {
 			best = v
-			break
 		}
 	}
 	if best != nil && inst != nil && CompareVersions(best.Version, inst.Version) == 0 {

@@ -417,6 +417,21 @@ Version: 16.9-1`,
 			want:     []string{"pg 17.5-2 <- requested"},
 		},
 		{
+			name: "glob pin takes the highest version whatever the priority",
+			available: `Package: pg
+Version: 17.12-0+deb13u1
+
+Package: pg
+Version: 17.12-1.pgdg13+1
+X-Priority: 100
+
+Package: pg
+Version: 17.13-1
+X-Priority: 100`,
+			requests: []string{"pg=17.12*"},
+			want:     []string{"pg 17.12-1.pgdg13+1 <- requested"},
+		},
+		{
 			name: "glob pin with no match",
 			available: `Package: pg
 Version: 17.12-1`,
