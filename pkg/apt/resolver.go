@@ -72,19 +72,26 @@ type InstallSet struct {
 // would install on a system where installed is the dpkg status (see
 // ParseStatus), choosing from u.
 //
-// Requests are "name", "name=version", "name=glob" (with '*' wildcards,
-// matched against the whole version string like apt's pins) or
-// "name:arch[=version]". The algorithm follows apt's classic depcache:
-// requested packages are marked first, then their Pre-Depends and Depends
-// are followed depth-first; an or-group already satisfied by an installed or
-// marked package is left alone; otherwise the candidates of its
-// alternatives (real packages and providers) are tried, those of installed
-// packages first, each sorted like apt's CompareProviders (installed, same
-// name, Essential, Protected, Priority field, then apt's cache order, which
-// NewUniverse reproduces from the order of the packages it is given). Installed packages are kept unless a relation
-// needs a newer version, or they are requested and a newer candidate exists;
-// then they are upgraded. Packages are never removed: where apt would remove
-// something the result is an ErrConflict error.
+// Requests are "name", "name=version", "name=glob" ('*' and '?' wildcards
+// matched against the whole version string; the highest match wins, as in
+// apt) or "name:arch[=version]". A virtual name is accepted when exactly one
+// package provides it.
+//
+// The algorithm follows apt's classic depcache: requested packages are
+// marked first, then their Pre-Depends and Depends are followed
+// depth-first. An or-group already satisfied by an installed or marked
+// package is left alone; otherwise the candidates of its alternatives (real
+// packages and providers) are tried, those of installed packages first,
+// each sorted like apt's CompareProviders (installed, same name, Essential,
+// Protected, Priority field, then apt's cache order, which NewUniverse
+// reproduces from the order of the packages it is given), and one whose own
+// dependencies fail is rolled back for the next. Installed packages are kept
+// unless a relation needs a newer version, they conflict with a new
+// package, or they are requested and a newer candidate exists; then they
+// are upgraded, with the installed binaries of the same source. A marked
+// package that a later one conflicts with loses its mark, as in apt, and
+// whatever needed it is satisfied again. Packages are never removed: where
+// apt would remove something the result is an ErrConflict error.
 func Resolve(u *Universe, installed []*Package, requests []string, opts ResolveOptions) (*InstallSet, error) {
 	r := newResolver(u, installed, opts)
 	return r.run(requests)
