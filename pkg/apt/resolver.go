@@ -1080,7 +1080,7 @@ func topoOrder(n int, edges, pre [][]int) []int {
 		}
 		c := ready[bi]
 		ready = append(ready[:bi], ready[bi+1:]...)
-		out = append(out, orderCycle(members[c], comp, pre)...)
+		out = append(out, orderCycle(members[c], pre)...)
 		for _, u := range users[c] {
 			indeg[u]--
 			if indeg[u] == 0 {
@@ -1093,7 +1093,7 @@ func topoOrder(n int, edges, pre [][]int) []int {
 
 // orderCycle orders the members of one component by name, moving each
 // after its Pre-Depends inside the component when possible.
-func orderCycle(ms []int, comp []int, pre [][]int) []int {
+func orderCycle(ms []int, pre [][]int) []int {
 	if len(ms) == 1 {
 		return ms
 	}
@@ -1123,17 +1123,60 @@ func orderCycle(ms []int, comp []int, pre [][]int) []int {
 				break
 			}
 		}
-		if !progress { // a Pre-Depends cycle: take the first by name
+		if !progress {
+			// A Pre-Depends cycle, which no order satisfies: break it at
+			// the first member (by name) that is itself on the cycle
+			// holding it back, so that packages merely waiting for the
+			// cycle still come after it.
+			pick := -1
 			for _, m := range ms {
-				if !placed[m] {
-					placed[m] = true
-					out = append(out, m)
+				if placed[m] {
+					continue
+				}
+				if pick < 0 {
+					pick = m
+				}
+				onCycle := true
+				for _, j := range pre[m] {
+					if in[j] && !placed[j] && !preReaches(j, m, pre, in, placed) {
+						onCycle = false
+						break
+					}
+				}
+				if onCycle {
+					pick = m
 					break
 				}
 			}
+			placed[pick] = true
+			out = append(out, pick)
 		}
 	}
 	return out
+}
+
+// preReaches reports whether to can be reached from from along pre-edges
+// between unplaced members of a component.
+func preReaches(from, to int, pre [][]int, in, placed map[int]bool) bool {
+	seen := map[int]bool{}
+	stack := []int{from}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if n == to {
+			return true
+		}
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		for _, j := range pre[n] {
+			if in[j] && !placed[j] {
+				stack = append(stack, j)
+			}
+		}
+	}
+	return false
 }
 
 // tarjan returns the strongly connected component of each node.
