@@ -317,6 +317,13 @@ func checkSession(c *checkT, img imageRef, arch string, want sessionWant) {
 	if f["uid"] != "26" {
 		c.Errorf("runs as uid %q, want 26 (the image's User)", f["uid"])
 	}
+	// The image's own account database, not one the runtime made up.
+	if pw := strings.Split(f["postgres_passwd"], ":"); len(pw) < 7 || pw[2] != "26" || pw[5] != "/var/lib/postgresql" {
+		c.Errorf("getent passwd postgres = %q, want uid 26 and home /var/lib/postgresql", f["postgres_passwd"])
+	}
+	if f["user"] != "postgres" {
+		c.Errorf("uid 26 is %q in the image, want postgres", f["user"])
+	}
 	if wantArch := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[arch]; f["arch"] != wantArch {
 		c.Errorf("uname -m %q, want %q", f["arch"], wantArch)
 	}

@@ -224,7 +224,9 @@ func (p podmanRun) run(c *checkT) string {
 		defer cancel()
 		_, _ = run(rctx, "podman", "rmi", "--force", p.Image)
 	})
-	args := append([]string{"run", "--rm", "--pull=never", "--arch", p.Arch}, podmanUlimits...)
+	// --passwd=false: podman would otherwise add an /etc/passwd entry for a
+	// numeric --user the image lacks, hiding a missing or wrong account.
+	args := append([]string{"run", "--rm", "--pull=never", "--passwd=false", "--arch", p.Arch}, podmanUlimits...)
 	if p.User != "" {
 		args = append(args, "--user", p.User)
 	}

@@ -7,6 +7,8 @@ say() { printf '@@%s=%s\n' "$1" "$(printf '%s' "$2" | tr '\n' '\036' | sed 's/\x
 q() { psql -h /tmp -U postgres -d postgres -X -A -t -v ON_ERROR_STOP=1 -c "$1" 2>&1; }
 
 say uid "$(id -u)"
+say user "$(id -un 2>&1)"
+say postgres_passwd "$(getent passwd postgres)"
 say gid "$(id -g)"
 say path "$PATH"
 say arch "$(uname -m)"
