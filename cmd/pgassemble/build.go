@@ -224,6 +224,24 @@ func (s *session) withPlatforms(t variants.Target) (variants.Target, error) {
 	return t, nil
 }
 
+// newTargetSession is the start of build, plan and explain: the session
+// and the one target the flags name.
+func newTargetSession(cmd *cobra.Command, f *buildFlags) (*session, variants.Target, error) {
+	s, err := newSession(cmd, f)
+	if err != nil {
+		return nil, variants.Target{}, err
+	}
+	t, err := s.target()
+	return s, t, err
+}
+
+// printJSON writes v indented on stdout (--json).
+func (s *session) printJSON(v any) error {
+	enc := json.NewEncoder(s.out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
 // target is the single target of build, plan and explain.
 func (s *session) target() (variants.Target, error) {
 	f := s.flags
@@ -279,9 +297,7 @@ func (s *session) buildAndPublish(ctx context.Context, targets []variants.Target
 	}
 	s.ui.Wait()
 	if s.flags.json {
-		enc := json.NewEncoder(s.out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(reports)
+		return s.printJSON(reports)
 	}
 	return nil
 }
@@ -329,11 +345,7 @@ same digests.`,
 			if use == "pgassemble" && cmd.Flags().NFlag() == 0 {
 				return cmd.Help()
 			}
-			s, err := newSession(cmd, f)
-			if err != nil {
-				return err
-			}
-			t, err := s.target()
+			s, t, err := newTargetSession(cmd, f)
 			if err != nil {
 				return err
 			}
@@ -452,9 +464,7 @@ func newTargetsCmd() *cobra.Command {
 					}
 					rows = append(rows, r)
 				}
-				enc := json.NewEncoder(s.out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
+				return s.printJSON(rows)
 			}
 			for _, t := range targets {
 				fmt.Fprintf(s.out, "%-40s %-22s %s\n", t.Name, t.Base.Reference(), strings.Join(t.Platforms, ","))
@@ -476,11 +486,7 @@ platform the base image digest and each stage's packages with versions.`,
 		Example: `  pgassemble plan --pg 17 --type standard --base trixie --pg-source debian`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := newSession(cmd, f)
-			if err != nil {
-				return err
-			}
-			t, err := s.target()
+			s, t, err := newTargetSession(cmd, f)
 			if err != nil {
 				return err
 			}
@@ -492,9 +498,7 @@ platform the base image digest and each stage's packages with versions.`,
 				return err
 			}
 			if f.json {
-				enc := json.NewEncoder(s.out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(planJSON(tp))
+				return s.printJSON(planJSON(tp))
 			}
 			fmt.Fprintf(s.out, "%s: %s %s\n", t.Name, serverName(t), tp.Version)
 			for _, l := range tp.PackageLines() {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
@@ -22,11 +21,7 @@ With PACKAGE arguments, only those packages are shown.`,
 		Example: `  pgassemble explain --pg 17 --type minimal --base trixie --pg-source debian
   pgassemble explain --pg 17 --type standard --base trixie --pg-source debian postgresql-common ca-certificates`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := newSession(cmd, f)
-			if err != nil {
-				return err
-			}
-			t, err := s.target()
+			s, t, err := newTargetSession(cmd, f)
 			if err != nil {
 				return err
 			}
@@ -69,9 +64,7 @@ With PACKAGE arguments, only those packages are shown.`,
 				for _, c := range rows {
 					out = append(out, row{c.Package, c.Script, c.Command, c.Verdict.String(), c.Reason})
 				}
-				enc := json.NewEncoder(s.out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(out)
+				return s.printJSON(out)
 			}
 			tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PACKAGE\tSCRIPT\tVERDICT\tCOMMAND\tREASON")
