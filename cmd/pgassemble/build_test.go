@@ -163,3 +163,45 @@ func TestTargetsAndBakeShareEverything(t *testing.T) {
 		t.Errorf("bake uploaded %d blobs, one of them %d times; want each distinct blob once", n, maxPer)
 	}
 }
+
+func TestPlanAndExplain(t *testing.T) {
+	w := fixture.New(t)
+	cache := t.TempDir()
+	out, stderr, code := cli(t, worldArgs(w, cache, "plan", "--pg", "17", "--type", "standard", "--base", "trixie", "--json", "-q")...)
+	if code != 0 {
+		t.Fatalf("plan: exit %d\n%s", code, stderr)
+	}
+	var plan struct {
+		Target, Version string
+		Platforms       []struct {
+			Platform, BaseDigest string
+			Stages               []struct {
+				Name     string
+				Packages []struct{ Name, Version string }
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &plan); err != nil {
+		t.Fatalf("plan --json: %v\n%s", err, out)
+	}
+	if plan.Version != "17.12-1.pgdg13+1" || len(plan.Platforms) != 2 || len(plan.Platforms[0].Stages) != 2 {
+		t.Fatalf("plan: %+v", plan)
+	}
+	if st := plan.Platforms[0].Stages[1]; st.Name != "standard" || len(st.Packages) != 4 {
+		t.Errorf("standard stage adds %+v, want the 4 standard packages", st)
+	}
+	if w.Debian.HitsMatching(".deb")+w.PGDG.HitsMatching(".deb") != 1 {
+		t.Errorf("plan downloaded .debs beyond postgresql-common (for the PGDG key): %v", w.Debian.Requests())
+	}
+
+	out, stderr, code = cli(t, worldArgs(w, cache, "explain", "--pg", "17", "--type", "minimal", "--base", "trixie", "-q", "ca-certificates")...)
+	if code != 0 {
+		t.Fatalf("explain: exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(out, "ca-certificates") || !strings.Contains(out, "update-ca-certificates") || !strings.Contains(out, "handled") {
+		t.Errorf("explain ca-certificates:\n%s", out)
+	}
+	if strings.Contains(out, "postgresql-common") {
+		t.Errorf("explain with a PACKAGE argument shows other packages:\n%s", out)
+	}
+}
