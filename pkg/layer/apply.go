@@ -112,7 +112,7 @@ func applyTar(ctx context.Context, r io.Reader, dir string) error {
 				}
 			}
 			dirs = append(dirs, dirTime{name, h})
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg: // tar.Reader reports the old NUL type as TypeReg
 			f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 			if err != nil {
 				return fmt.Errorf("apply %s: %w", name, err)

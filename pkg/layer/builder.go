@@ -480,7 +480,7 @@ func (b *Builder) Finish(ctx context.Context) (v1.Layer, error) {
 		h := tar.Header{Name: p, Typeflag: f.Type, Mode: f.Mode & 0o7777, Uid: f.Uid, Gid: f.Gid, ModTime: b.epoch}
 		e := &outEntry{hdr: h}
 		switch f.Type {
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg: // tar.Reader reports the old NUL type as TypeReg
 			e.hdr.Typeflag = tar.TypeReg
 			e.hdr.Size = int64(len(f.Data))
 			e.data = f.Data

@@ -166,7 +166,7 @@ func readControlTar(r io.Reader) (*ControlInfo, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBadDeb, err)
 		}
-		if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeRegA {
+		if h.Typeflag != tar.TypeReg { // tar.Reader reports the old NUL type as TypeReg
 			continue
 		}
 		name := strings.TrimPrefix(h.Name, "./")

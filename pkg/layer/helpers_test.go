@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -227,10 +226,4 @@ func addStage(t testing.TB, b *Builder, debs []Deb) v1.Layer {
 		t.Fatal(err)
 	}
 	return l
-}
-
-func sortedStrings(s []string) []string {
-	s = append([]string(nil), s...)
-	sort.Strings(s)
-	return s
 }

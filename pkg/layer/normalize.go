@@ -130,7 +130,7 @@ func (d *decodedDeb) readData(ctx context.Context, tr *tar.Reader) error {
 		e := rawEntry{name: name, typ: h.Typeflag, mode: h.Mode & 0o7777, uid: h.Uid, gid: h.Gid,
 			uname: h.Uname, gname: h.Gname, mtime: h.ModTime, devmajor: h.Devmajor, devminor: h.Devminor}
 		switch h.Typeflag {
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg: // tar.Reader reports the old NUL type as TypeReg
 			e.typ = tar.TypeReg
 			e.off, e.size = off, h.Size
 			var dst io.Writer = w
