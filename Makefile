@@ -29,7 +29,7 @@ bench:
 
 lint:
 	$(GO) vet $(PKGS)
-	@command -v staticcheck >/dev/null 2>&1 || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+	@test -x "$$($(GO) env GOPATH)/bin/staticcheck" || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 	"$$($(GO) env GOPATH)/bin/staticcheck" $(PKGS)
 
 # Short runs of every fuzz target (each FUZZTIME long).
