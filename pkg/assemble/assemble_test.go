@@ -456,3 +456,36 @@ func TestExternalXZSameDigest(t *testing.T) {
 		t.Errorf("pure-Go xz gave %s, %s gave %s", d1, xz, d2)
 	}
 }
+
+func TestPGDGMirrorFromSetupScript(t *testing.T) {
+	script := []byte(`#!/bin/sh
+PG_REPOSITORY_DISTS="sid trixie bookworm"
+PG_ARCHIVE_DISTS="sid trixie bookworm buster stretch"
+if [ "${HOST:-}" ]; then
+    :
+elif echo "$PG_REPOSITORY_DISTS" | grep -qw "$CODENAME"; then
+    HOST="current.example"
+elif echo "$PG_ARCHIVE_DISTS" | grep -qw "$CODENAME"; then
+    HOST="archive.example"
+else
+    HOST="current.example"
+fi
+cat > $SOURCES <<END
+Types: deb
+URIs: https://$HOST/pub/repos/apt
+Suites: $CODENAME-pgdg
+END
+`)
+	for codename, want := range map[string]string{
+		"trixie": "https://current.example/pub/repos/apt",
+		"buster": "https://archive.example/pub/repos/apt",
+		"future": "https://current.example/pub/repos/apt",
+	} {
+		if got := pgdgMirror(script, codename); got != want {
+			t.Errorf("%s: mirror %q, want %q", codename, got, want)
+		}
+	}
+	if got := pgdgMirror([]byte("#!/bin/sh\necho no template\n"), "trixie"); got != "" {
+		t.Errorf("a script without a URIs template gave %q", got)
+	}
+}

@@ -2,7 +2,6 @@ package assemble
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/pgassemble/pgassemble/pkg/apt"
@@ -114,16 +114,63 @@ func osCodename(fsys fs.FS) (string, error) {
 	return "", errors.New("cannot tell the Debian codename: no VERSION_CODENAME in etc/os-release")
 }
 
-// pgdgDir is where Debian's postgresql-common ships the PGDG repository's
-// signing key and the script that configures it; upstream's Dockerfile runs
-// that script, we read the same two facts from the verified package.
+// pgdgDir is where Debian ships the PGDG repository's signing key and the
+// script that configures it (postgresql-client-common in trixie,
+// postgresql-common before); upstream's Dockerfile runs that script, we read
+// the same two facts from the verified package.
 const pgdgDir = "usr/share/postgresql-common/pgdg/"
 
-var mirrorRE = regexp.MustCompile(`(?m)^\s*:?\s*\$?\{?MIRROR[:=-]*"?(https?://[^"'\s}]+)`)
+var (
+	pgdgHostRE = regexp.MustCompile(`(?m)^\s*HOST="([^"$]+)"`)
+	pgdgURIsRE = regexp.MustCompile(`(?m)^\s*URIs:\s*(https?://)\$HOST(\S*)`)
+)
 
-// pgdgFacts reads the PGDG signing key and default mirror from a verified
-// postgresql-common .deb.
-func pgdgFacts(debPath string) (key []byte, mirror string, err error) {
+// pgdgMirror reads the mirror the setup script would write for codename:
+// its "URIs: scheme://$HOST/path" template, with HOST as the script picks it
+// (the current host for the distributions of PG_REPOSITORY_DISTS, the
+// archive host for those only in PG_ARCHIVE_DISTS).
+func pgdgMirror(script []byte, codename string) string {
+	uri := pgdgURIsRE.FindSubmatch(script)
+	hosts := pgdgHostRE.FindAllSubmatch(script, -1)
+	if uri == nil || len(hosts) == 0 {
+		return ""
+	}
+	dists := func(name string) []string {
+		m := regexp.MustCompile(`(?m)^` + name + `="([^"]*)"`).FindSubmatch(script)
+		if m == nil {
+			return nil
+		}
+		return strings.Fields(string(m[1]))
+	}
+	host := hosts[0][1]
+	if !slices.Contains(dists("PG_REPOSITORY_DISTS"), codename) && slices.Contains(dists("PG_ARCHIVE_DISTS"), codename) && len(hosts) > 1 {
+		host = hosts[1][1]
+	}
+	return strings.TrimRight(string(uri[1])+string(host)+string(uri[2]), "/")
+}
+
+// pgdgFacts reads the PGDG signing key and the mirror for codename from the
+// pgdg/ directory of whichever of the verified .debs ships it.
+func pgdgFacts(debPaths []string, codename string) (key []byte, mirror string, err error) {
+	for _, debPath := range debPaths {
+		k, m, err := pgdgFactsOf(debPath, codename)
+		if err != nil {
+			return nil, "", err
+		}
+		if k != nil {
+			key = k
+		}
+		if m != "" {
+			mirror = m
+		}
+	}
+	if key == nil {
+		return nil, "", fmt.Errorf("no package of postgresql-common's install set ships a PGDG key under /%s", pgdgDir)
+	}
+	return key, mirror, nil
+}
+
+func pgdgFactsOf(debPath, codename string) (key []byte, mirror string, err error) {
 	f, err := os.Open(debPath)
 	if err != nil {
 		return nil, "", err
@@ -161,13 +208,8 @@ func pgdgFacts(debPath string) (key []byte, mirror string, err error) {
 		case strings.HasSuffix(name, ".asc") || strings.HasSuffix(name, ".gpg"):
 			key = body
 		case strings.HasSuffix(name, ".sh") && mirror == "":
-			if m := mirrorRE.FindSubmatch(body); m != nil {
-				mirror = string(bytes.TrimRight(m[1], "/"))
-			}
+			mirror = pgdgMirror(body, codename)
 		}
-	}
-	if key == nil {
-		return nil, "", fmt.Errorf("%s ships no PGDG key under /%s", debPath, pgdgDir)
 	}
 	return key, mirror, nil
 }
@@ -185,8 +227,14 @@ func (b *Builder) pgdgRepo(ctx context.Context, t variants.Target, u *apt.Univer
 	if err != nil {
 		return repo, fmt.Errorf("PGDG: postgresql-common (which ships the PGDG key) from the Debian repositories: %w", err)
 	}
+	// The pgdg/ directory is in postgresql-common or, since trixie, in
+	// postgresql-client-common, which it depends on: read the whole set.
+	var pkgs []*apt.Package
 	var pc *apt.Package
 	for _, p := range set.Packages {
+		if strings.HasPrefix(p.Name, "postgresql-") {
+			pkgs = append(pkgs, p.Package)
+		}
 		if p.Name == "postgresql-common" {
 			pc = p.Package
 		}
@@ -194,13 +242,13 @@ func (b *Builder) pgdgRepo(ctx context.Context, t variants.Target, u *apt.Univer
 	if pc == nil {
 		return repo, errors.New("PGDG: postgresql-common not in the Debian repositories")
 	}
-	paths, err := b.download(ctx, []*apt.Package{pc})
+	paths, err := b.download(ctx, pkgs)
 	if err != nil {
 		return repo, fmt.Errorf("PGDG: %w", err)
 	}
-	key, mirror, err := pgdgFacts(paths[0])
+	key, mirror, err := pgdgFacts(paths, t.Base.Codename)
 	if err != nil {
-		return repo, fmt.Errorf("PGDG: %w", err)
+		return repo, fmt.Errorf("PGDG: postgresql-common %s: %w", pc.Version, err)
 	}
 	if repo.URI == "" {
 		if mirror == "" {
