@@ -860,27 +860,18 @@ func (r *resolver) verify() error {
 		if p == nil {
 			continue
 		}
-		for _, f := range [2]struct {
-			name string
-			rels Relations
-		}{{"Conflicts", p.Conflicts}, {"Breaks", p.Breaks}} {
-			for _, g := range f.rels {
-				for _, rel := range g {
-					if !rel.AppliesTo(r.arch) {
-						continue
-					}
-					for _, t := range r.conflictTargets(p, rel) {
-						if r.sel[p.Name] != p && r.sel[t.Name] != t {
-							continue // both installed already: not ours to judge
-						}
-						what := "is to be installed"
-						if r.sel[t.Name] != t {
-							what = "is installed"
-						}
-						return &ResolveError{Err: ErrConflict, Problem: fmt.Sprintf("%s %s %s: %s and %s %s %s", p.Name, p.Version, f.name, rel, t.Name, t.Version, what)}
-					}
-				}
+		err := r.eachConflict(p, func(field string, rel Relation, t *Package) error {
+			if r.sel[p.Name] != p && r.sel[t.Name] != t {
+				return nil // both installed already: not ours to judge
 			}
+			what := "is to be installed"
+			if r.sel[t.Name] != t {
+				what = "is installed"
+			}
+			return &ResolveError{Err: ErrConflict, Problem: fmt.Sprintf("%s %s %s: %s and %s %s %s", p.Name, p.Version, field, rel, t.Name, t.Version, what)}
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -897,31 +888,23 @@ func (r *resolver) fixInstalledConflicts() error {
 			if !r.current(q) {
 				continue
 			}
-			for _, f := range [2]struct {
-				name string
-				rels Relations
-			}{{"Conflicts", q.Conflicts}, {"Breaks", q.Breaks}} {
-				for _, g := range f.rels {
-					for _, rel := range g {
-						if !rel.AppliesTo(r.arch) {
-							continue
-						}
-						for _, t := range r.conflictTargets(q, rel) {
-							if r.sel[t.Name] != t {
-								continue // installed vs installed: not ours to judge
-							}
-							c := r.candidate(q.Name)
-							problem := fmt.Sprintf("%s %s (installed) %s: %s and %s %s is to be installed", q.Name, q.Version, f.name, rel, t.Name, t.Version)
-							if c == q || c.hits(r, f.name, t) {
-								return &ResolveError{Err: ErrConflict, Problem: problem + "; no version of " + q.Name + " without this relation is available"}
-							}
-							if e := r.markInstall(c, fmt.Sprintf("upgrade: %s %s: %s", q.Name, f.name, rel), 0); e != nil {
-								return e.prepend(problem)
-							}
-							changed = true
-						}
-					}
+			err := r.eachConflict(q, func(field string, rel Relation, t *Package) error {
+				if r.sel[t.Name] != t {
+					return nil // installed vs installed: not ours to judge
 				}
+				c := r.candidate(q.Name)
+				problem := fmt.Sprintf("%s %s (installed) %s: %s and %s %s is to be installed", q.Name, q.Version, field, rel, t.Name, t.Version)
+				if c == q || c.hits(r, field, t) {
+					return &ResolveError{Err: ErrConflict, Problem: problem + "; no version of " + q.Name + " without this relation is available"}
+				}
+				if e := r.markInstall(c, fmt.Sprintf("upgrade: %s %s: %s", q.Name, field, rel), 0); e != nil {
+					return e.prepend(problem)
+				}
+				changed = true
+				return nil
+			})
+			if err != nil {
+				return err
 			}
 		}
 		if !changed {
@@ -929,6 +912,30 @@ func (r *resolver) fixInstalledConflicts() error {
 		}
 	}
 	return &ResolveError{Err: ErrConflict, Problem: "conflicts do not settle after 100 rounds"}
+}
+
+// eachConflict calls fn for every package that one of p's Conflicts or
+// Breaks relations (applying to the architecture) hits, and stops at the
+// first error.
+func (r *resolver) eachConflict(p *Package, fn func(field string, rel Relation, t *Package) error) error {
+	for _, f := range [2]struct {
+		name string
+		rels Relations
+	}{{"Conflicts", p.Conflicts}, {"Breaks", p.Breaks}} {
+		for _, g := range f.rels {
+			for _, rel := range g {
+				if !rel.AppliesTo(r.arch) {
+					continue
+				}
+				for _, t := range r.conflictTargets(p, rel) {
+					if err := fn(f.name, rel, t); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // hits reports whether p's Conflicts or Breaks (per field name) matches t.
@@ -1231,4 +1238,27 @@ func sourceVersion(p *Package) string {
 		return p.SourceVersion
 	}
 	return p.Version
+}
+
+// After returns the installed set once s is installed on top of installed:
+// upgraded packages replace their old entry, new ones are appended, all
+// marked "install ok installed". installed is not modified. Installing stages
+// one after the other resolves each against the previous one's After.
+func (s *InstallSet) After(installed []*Package) []*Package {
+	byName := map[string]int{}
+	out := append([]*Package(nil), installed...)
+	for i, p := range out {
+		byName[p.Name] = i
+	}
+	for _, p := range s.Packages {
+		np := *p.Package
+		np.Status = "install ok installed"
+		if i, ok := byName[p.Name]; ok {
+			out[i] = &np
+			continue
+		}
+		byName[p.Name] = len(out)
+		out = append(out, &np)
+	}
+	return out
 }

@@ -336,7 +336,7 @@ func (b *Builder) planPlatform(ctx context.Context, t variants.Target, base *Bas
 			}
 		}
 		pp.Stages = append(pp.Stages, StagePlan{Name: st.Name, Packages: set.Packages})
-		installed = applyInstall(installed, set)
+		installed = set.After(installed)
 	}
 	return pp, nil
 }
@@ -374,26 +374,6 @@ func readStatus(fsys fs.FS) ([]*apt.Package, error) {
 		return nil, fmt.Errorf("dpkg status: %w", err)
 	}
 	return pkgs, nil
-}
-
-// applyInstall returns the installed set after set is installed.
-func applyInstall(installed []*apt.Package, set *apt.InstallSet) []*apt.Package {
-	byName := map[string]int{}
-	out := append([]*apt.Package(nil), installed...)
-	for i, p := range out {
-		byName[p.Name] = i
-	}
-	for _, p := range set.Packages {
-		np := *p.Package
-		np.Status = "install ok installed"
-		if i, ok := byName[p.Name]; ok {
-			out[i] = &np
-			continue
-		}
-		byName[p.Name] = len(out)
-		out = append(out, &np)
-	}
-	return out
 }
 
 // replayOptions are the variant's facts for the maintainer-script replay.

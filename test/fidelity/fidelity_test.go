@@ -298,7 +298,7 @@ func (r *run) resolve(ctx context.Context, client *archive.Client) ([][]apt.Plan
 			all = append(all, p.Package)
 			fmt.Fprintf(&plan, "%s %s %s\t%s\n", p.Name, p.Version, p.Architecture, p.Reason)
 		}
-		installed = applyInstall(installed, set)
+		installed = set.After(installed)
 	}
 	if err := os.WriteFile(filepath.Join(r.results, "plan.txt"), []byte(plan.String()), 0o644); err != nil {
 		return nil, nil, err
@@ -325,25 +325,6 @@ func readStatus(file string) ([]*apt.Package, error) {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return pkgs, nil
-}
-
-func applyInstall(installed []*apt.Package, set *apt.InstallSet) []*apt.Package {
-	byName := map[string]int{}
-	out := append([]*apt.Package(nil), installed...)
-	for i, p := range out {
-		byName[p.Name] = i
-	}
-	for _, p := range set.Packages {
-		np := *p.Package
-		np.Status = "install ok installed"
-		if i, ok := byName[p.Name]; ok {
-			out[i] = &np
-			continue
-		}
-		byName[p.Name] = len(out)
-		out = append(out, &np)
-	}
-	return out
 }
 
 // buildOurs converts the stages into layers on the untouched base, then
