@@ -174,13 +174,12 @@ func xzCommand(v string) (string, error) {
 }
 
 // sourceDateEpoch reads SOURCE_DATE_EPOCH: it clamps file times and is the
-// image's creation time. Unset, both default to pgassemble's fixed epoch so
-// that builds are reproducible.
+// image's creation time. Unset, both are zero: assemble derives them from
+// the inputs (base image and packages), so builds stay reproducible.
 func sourceDateEpoch() (epoch, created time.Time, err error) {
 	v := os.Getenv("SOURCE_DATE_EPOCH")
 	if v == "" {
-		t := time.Unix(layer.DefaultEpochUnix, 0).UTC()
-		return t, t, nil
+		return time.Time{}, time.Time{}, nil
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 {
@@ -337,8 +336,9 @@ the index and, last, the tags:
   <MM>-<type>-<codename>, <MM.mm>-<type>-<codename>, <MM.mm>-<YYYYMMDDhhmm>-<type>-<codename>
 
 Mirrors come from the base image's apt sources unless --debian-mirror is given.
-SOURCE_DATE_EPOCH sets file times and the creation time; the same inputs give the
-same digests.`,
+SOURCE_DATE_EPOCH sets file times and the creation time; unset, they are derived
+from the inputs (the newest package build time and the base's creation time).
+The same inputs give the same digests.`,
 		Example: buildExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

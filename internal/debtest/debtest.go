@@ -48,6 +48,9 @@ type Deb struct {
 	ControlCompression string // "xz" (default), "gz", "zst", "none"
 	// Raw replaces the ar members entirely (for malformed-input tests).
 	Raw []byte
+	// Time is the ar members' modification time, as dpkg-deb records the
+	// build time (SOURCE_DATE_EPOCH); zero writes 0.
+	Time time.Time
 }
 
 // Name returns the Package field.
@@ -75,10 +78,14 @@ func (d Deb) Bytes() ([]byte, error) {
 		return nil, err
 	}
 	var out bytes.Buffer
+	var mtime int64
+	if !d.Time.IsZero() {
+		mtime = d.Time.Unix()
+	}
 	out.WriteString("!<arch>\n")
-	writeAr(&out, "debian-binary", []byte("2.0\n"))
-	writeAr(&out, "control.tar"+cext, cc)
-	writeAr(&out, "data.tar"+dext, dc)
+	writeAr(&out, "debian-binary", []byte("2.0\n"), mtime)
+	writeAr(&out, "control.tar"+cext, cc, mtime)
+	writeAr(&out, "data.tar"+dext, dc, mtime)
 	return out.Bytes(), nil
 }
 
@@ -91,8 +98,8 @@ func (d Deb) MustBytes() []byte {
 	return b
 }
 
-func writeAr(w *bytes.Buffer, name string, body []byte) {
-	fmt.Fprintf(w, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", name, 0, 0, 0, "100644", len(body))
+func writeAr(w *bytes.Buffer, name string, body []byte, mtime int64) {
+	fmt.Fprintf(w, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", name, mtime, 0, 0, "100644", len(body))
 	w.Write(body)
 	if len(body)%2 == 1 {
 		w.WriteByte('\n')

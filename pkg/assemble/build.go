@@ -47,15 +47,18 @@ type Options struct {
 	// repository; with PGSource PGDG they replace the key postgresql-common ships.
 	Keyrings []string
 	// Layer conversion settings.
-	CacheDir       string // layer cache; "" = a per-run temporary directory
-	Compression    layer.Compression
-	Epoch          time.Time // SOURCE_DATE_EPOCH; zero = layer.DefaultEpochUnix
-	AllowUnhandled bool      // --allow-unhandled-scripts
+	CacheDir    string // layer cache; "" = a per-run temporary directory
+	Compression layer.Compression
+	// Epoch is SOURCE_DATE_EPOCH: it clamps every mtime. Zero derives the
+	// clamps from the inputs (base image and packages, see dateTarget).
+	Epoch          time.Time
+	AllowUnhandled bool // --allow-unhandled-scripts
 	// XZCommand is an xz binary for data.tar.xz (faster than the pure-Go
 	// decoder, same bytes out); empty uses the pure-Go decoder.
 	XZCommand string
 	// Created is the image creation time written to the config and labels;
-	// zero = Epoch, so builds are reproducible by default.
+	// zero = Epoch, or the derived epoch when Epoch is zero, so builds are
+	// reproducible by default.
 	Created time.Time
 	// Built is the wall-clock time used in the timestamped tag.
 	Built time.Time
@@ -107,11 +110,8 @@ func New(opts Options) (*Builder, error) {
 	if opts.PGSource == "" {
 		opts.PGSource = variants.PGSourcePGDG
 	}
-	if opts.Epoch.IsZero() {
-		opts.Epoch = time.Unix(layer.DefaultEpochUnix, 0).UTC()
-	}
 	if opts.Created.IsZero() {
-		opts.Created = opts.Epoch
+		opts.Created = opts.Epoch // zero with Epoch: derived per target
 	}
 	if opts.Built.IsZero() {
 		opts.Built = time.Now().UTC()

@@ -75,7 +75,11 @@ func (b *Builder) Build(ctx context.Context, t variants.Target) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	labels := t.Labels(variants.Facts{Created: b.opts.Created, Version: tp.Version, Revision: b.opts.Revision, BaseDigest: tp.Platforms[0].Base.Digest.String()})
+	dt, err := b.dateTarget(ctx, tp)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Name, err)
+	}
+	labels := t.Labels(variants.Facts{Created: dt.created, Version: tp.Version, Revision: b.opts.Revision, BaseDigest: tp.Platforms[0].Base.Digest.String()})
 	if b.opts.BaseImage != "" {
 		// base.name and base.digest must describe the same image: the one used.
 		labels["org.opencontainers.image.base.name"] = baseName(b.opts.BaseImage)
@@ -85,7 +89,7 @@ func (b *Builder) Build(ctx context.Context, t variants.Target) (*Result, error)
 	g, gctx := errgroup.WithContext(ctx)
 	for i, pp := range tp.Platforms {
 		g.Go(func() error {
-			img, rep, err := b.buildPlatform(gctx, t, pp, labels)
+			img, rep, err := b.buildPlatform(gctx, t, pp, labels, dt.stages[i], dt.created)
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", t.Name, platformKey(pp.Platform), err)
 			}
@@ -111,7 +115,9 @@ func (b *Builder) Build(ctx context.Context, t variants.Target) (*Result, error)
 	return res, nil
 }
 
-func (b *Builder) buildPlatform(ctx context.Context, t variants.Target, pp *PlatformPlan, labels map[string]string) (v1.Image, PlatformReport, error) {
+// buildPlatform builds one platform's image; epochs are the mtime clamps of
+// pp's stages (see dateTarget), created the image's creation time.
+func (b *Builder) buildPlatform(ctx context.Context, t variants.Target, pp *PlatformPlan, labels map[string]string, epochs []time.Time, created time.Time) (v1.Image, PlatformReport, error) {
 	rep := PlatformReport{Platform: platformKey(pp.Platform), BaseDigest: pp.Base.Digest.String()}
 	var all []*apt.Package
 	for _, s := range pp.Stages {
@@ -128,8 +134,12 @@ func (b *Builder) buildPlatform(ctx context.Context, t variants.Target, pp *Plat
 	if err != nil {
 		return nil, rep, err
 	}
+	first := created
+	if len(epochs) > 0 {
+		first = epochs[0]
+	}
 	lb, err := layer.NewBuilder(pp.Base.Tree, layer.Options{
-		Arch: pp.Arch, Epoch: b.opts.Epoch, Compression: b.opts.Compression, CacheDir: b.opts.CacheDir,
+		Arch: pp.Arch, Epoch: first, Compression: b.opts.Compression, CacheDir: b.opts.CacheDir,
 		Replay: b.replayOptions(t, pp.Arch), XZCommand: b.opts.XZCommand, Prune: t.Replay.Prune, Logger: b.log,
 	})
 	if err != nil {
@@ -142,7 +152,8 @@ func (b *Builder) buildPlatform(ctx context.Context, t variants.Target, pp *Plat
 	}
 	var layers []added
 	i := 0
-	for _, s := range pp.Stages {
+	for si, s := range pp.Stages {
+		lb.AdvanceEpoch(epochs[si])
 		debs := make([]layer.Deb, len(s.Packages))
 		for j, p := range s.Packages {
 			debs[j] = layer.Deb{Path: paths[i], SHA256: p.SHA256, Package: p.Package, Auto: p.Reason != "requested"}
@@ -173,7 +184,7 @@ func (b *Builder) buildPlatform(ctx context.Context, t variants.Target, pp *Plat
 	}
 	var history []v1.History
 	for _, a := range layers {
-		history = append(history, v1.History{Created: v1.Time{Time: b.opts.Created}, CreatedBy: "pgassemble: " + a.stage, Comment: t.Name})
+		history = append(history, v1.History{Created: v1.Time{Time: created}, CreatedBy: "pgassemble: " + a.stage, Comment: t.Name})
 		ls, err := layerReport(a.l, a.stage)
 		if err != nil {
 			return nil, rep, err
@@ -194,7 +205,7 @@ func (b *Builder) buildPlatform(ctx context.Context, t variants.Target, pp *Plat
 	}
 	cf = cf.DeepCopy()
 	cf.History = append(append([]v1.History(nil), baseCfg.History...), history...)
-	cf.Created = v1.Time{Time: b.opts.Created}
+	cf.Created = v1.Time{Time: created}
 	cf.Config.User = t.User
 	cf.Config.Env = t.EnvFrom(baseCfg.Config.Env)
 	cf.Config.Labels = mergeLabels(baseCfg.Config.Labels, labels)
