@@ -21,12 +21,11 @@ With PACKAGE arguments, only those packages are shown.`,
 		Example: `  pgassemble explain --pg 17 --type minimal --base trixie --pg-source debian
   pgassemble explain --pg 17 --type standard --base trixie --pg-source debian postgresql-common ca-certificates`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, t, err := newTargetSession(cmd, f)
+			s, t, err := singleTarget(cmd, f)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := signalContext()
-			defer cancel()
+			ctx := cmd.Context()
 			tp, err := s.builder.Plan(ctx, t)
 			if err != nil {
 				s.ui.Wait()
@@ -42,24 +41,26 @@ With PACKAGE arguments, only those packages are shown.`,
 				keep[a] = true
 			}
 			var rows []replay.Classification
+			found := map[string]bool{}
 			for _, c := range cls {
 				if len(keep) == 0 || keep[c.Package] {
 					rows = append(rows, c)
-				}
-			}
-			if len(keep) > 0 {
-				found := map[string]bool{}
-				for _, c := range rows {
 					found[c.Package] = true
 				}
-				for a := range keep {
-					if !found[a] {
-						fmt.Fprintf(s.ui.w, "note: %s is not installed by %s, or its scripts do nothing\n", a, t.Name)
-					}
+			}
+			for _, a := range args {
+				if !found[a] {
+					s.ui.Warnf("note: %s is not installed by %s, or its scripts do nothing\n", a, t.Name)
 				}
 			}
-			if f.json {
-				type row struct{ Package, Script, Command, Verdict, Reason string }
+			if f.report.JSON {
+				type row struct {
+					Package string `json:"package"`
+					Script  string `json:"script"`
+					Command string `json:"command"`
+					Verdict string `json:"verdict"`
+					Reason  string `json:"reason"`
+				}
 				var out []row
 				for _, c := range rows {
 					out = append(out, row{c.Package, c.Script, c.Command, c.Verdict.String(), c.Reason})

@@ -1,10 +1,21 @@
 // Command pgassemble builds PostgreSQL container images without Docker.
+//
+// The command is thin: flags are typed options (package options), each
+// command is one file that turns them into calls of pkg/assemble (the
+// pipeline) and pkg/assemble/publish, and prints the result.
 package main
 
 import (
+	"context"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	// The one signal context: every command gets it as cmd.Context().
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := runWith(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	cancel()
+	os.Exit(code)
 }

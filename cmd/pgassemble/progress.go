@@ -197,3 +197,14 @@ func shortDigest(d string) string {
 	}
 	return d
 }
+
+// Warnf writes a line even with --quiet: warnings are never hidden.
+func (u *ui) Warnf(format string, a ...any) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.bars != nil {
+		fmt.Fprintf(u.bars, format, a...)
+		return
+	}
+	fmt.Fprintf(u.w, format, a...)
+}

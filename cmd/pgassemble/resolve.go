@@ -4,36 +4,26 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/pgassemble/pgassemble/cmd/pgassemble/options"
 
 	"github.com/pgassemble/pgassemble/pkg/apt"
 	"github.com/pgassemble/pgassemble/pkg/apt/archive"
 )
 
-type resolveFlags struct {
-	sources          []string
-	keyrings         []string
-	arch             string
-	status           string
-	root             string
-	why              bool
-	download         string
-	cacheDir         string
-	ignoreValidUntil bool
-	parallel         int
-	verbose          bool
-	quiet            bool
-}
-
 func newResolveCmd() *cobra.Command {
-	var f resolveFlags
+	var (
+		f      options.ResolveOptions
+		trust  options.ArchiveOptions
+		cache  options.CacheOptions
+		report options.ReportOptions
+	)
 	cmd := &cobra.Command{
 		Use:   "resolve [flags] PACKAGE...",
 		Short: "Resolve packages like apt-get install --no-install-recommends",
@@ -78,66 +68,34 @@ unsatisfiable or conflicting packages), 2 on bad usage.`,
       --keyring /usr/share/keyrings/debian-archive-keyring.gpg libpq5=15.*`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return usagef("resolve: name at least one PACKAGE (see --help)")
+				return options.Usagef("resolve: name at least one PACKAGE (see --help)")
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runResolve(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, args)
+			if err := f.Validate(); err != nil {
+				return err
+			}
+			return runResolve(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, trust, cache, report, args)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringArrayVar(&f.sources, "source", nil, `repository "URI SUITE COMPONENT..." (repeatable); default: the apt sources of --root`)
-	fl.StringArrayVar(&f.keyrings, "keyring", nil, "keyring file (.gpg or .asc) trusted for every --source (repeatable)")
-	fl.StringVar(&f.arch, "arch", debianArch(runtime.GOARCH), "Debian architecture to resolve for (amd64, arm64, ...)")
-	fl.StringVar(&f.status, "status", "", "dpkg status file of the system to install onto (default: nothing installed)")
-	fl.StringVar(&f.root, "root", "/", "filesystem root whose apt sources and keyrings are used")
-	fl.BoolVar(&f.why, "why", false, `append "  # reason" to each line: the relation that pulled the package in`)
-	fl.StringVar(&f.download, "download", "", "also download the verified .debs into `DIR` (hard links into the cache when possible)")
-	fl.StringVar(&f.cacheDir, "cache-dir", "", "cache directory (default $XDG_CACHE_HOME/pgassemble or ~/.cache/pgassemble)")
-	fl.BoolVar(&f.ignoreValidUntil, "ignore-valid-until", false, "accept Release files past their Valid-Until (snapshot pins)")
-	fl.IntVar(&f.parallel, "parallel", 6, "concurrent downloads")
-	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log what is fetched and verified to stderr")
-	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no download progress on stderr")
+	f.AddFlags(fl)
+	trust.AddValidUntilFlag(fl)
+	cache.AddFlags(fl)
+	report.AddFlags(fl)
 	return cmd
 }
 
-// debianArch maps GOARCH to Debian's architecture names.
-func debianArch(goarch string) string {
-	switch goarch {
-	case "386":
-		return "i386"
-	case "arm":
-		return "armhf"
-	case "ppc64le":
-		return "ppc64el"
-	case "mips64le":
-		return "mips64el"
-	case "mipsle":
-		return "mipsel"
-	}
-	return goarch
-}
-
-func runResolve(ctx context.Context, stdout, stderr io.Writer, f resolveFlags, requests []string) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if f.arch == "" || strings.ContainsAny(f.arch, " /") {
-		return usagef("resolve: --arch %q is not a Debian architecture", f.arch)
-	}
-	level := slog.LevelWarn
-	if f.verbose {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	rootFS := os.DirFS(f.root)
+func runResolve(ctx context.Context, stdout, stderr io.Writer, f options.ResolveOptions, ao options.ArchiveOptions, co options.CacheOptions, ro options.ReportOptions, requests []string) error {
+	logger := ro.Logger(stderr)
+	rootFS := os.DirFS(f.Root)
 
 	var sources []archive.Source
-	for _, s := range f.sources {
+	for _, s := range f.Sources {
 		src, err := archive.ParseSourceLine(s)
 		if err != nil {
-			return usagef("resolve: --source: %v", err)
+			return options.Usagef("resolve: --source: %v", err)
 		}
 		sources = append(sources, src)
 	}
@@ -145,9 +103,9 @@ func runResolve(ctx context.Context, stdout, stderr io.Writer, f resolveFlags, r
 	var err error
 	if len(sources) > 0 {
 		var kr *archive.Keyring
-		if len(f.keyrings) > 0 {
+		if len(f.Keyrings) > 0 {
 			kr = &archive.Keyring{}
-			for _, k := range f.keyrings {
+			for _, k := range f.Keyrings {
 				b, err := os.ReadFile(k)
 				if err != nil {
 					return fmt.Errorf("resolve: --keyring: %w", err)
@@ -170,57 +128,52 @@ func runResolve(ctx context.Context, stdout, stderr io.Writer, f resolveFlags, r
 			}
 		}
 	} else {
-		if len(f.keyrings) > 0 {
-			return usagef("resolve: --keyring applies to --source repositories; without --source the sources' own Signed-By keyrings are used")
-		}
 		all, err := archive.ReadSources(rootFS)
 		if err != nil {
-			return fmt.Errorf("resolve: apt sources of %s: %w", f.root, err)
+			return fmt.Errorf("resolve: apt sources of %s: %w", f.Root, err)
 		}
 		if repos, err = archive.Repos(rootFS, all); err != nil {
-			return fmt.Errorf("resolve: apt sources of %s: %w", f.root, err)
+			return fmt.Errorf("resolve: apt sources of %s: %w", f.Root, err)
 		}
 		if len(repos) == 0 {
-			return fmt.Errorf("resolve: no enabled deb sources in %s; pass --source", filepath.Join(f.root, "etc/apt"))
+			return fmt.Errorf("resolve: no enabled deb sources in %s; pass --source", filepath.Join(f.Root, "etc/apt"))
 		}
 	}
 
 	var installed []*apt.Package
-	if f.status != "" {
-		sf, err := os.Open(f.status)
+	if f.Status != "" {
+		sf, err := os.Open(f.Status)
 		if err != nil {
 			return fmt.Errorf("resolve: --status: %w", err)
 		}
 		installed, err = apt.ParseStatus(sf)
 		sf.Close()
 		if err != nil {
-			return fmt.Errorf("resolve: %s: %w", f.status, err)
+			return fmt.Errorf("resolve: %s: %w", f.Status, err)
 		}
 	}
 
 	opts := []archive.Option{
 		archive.WithLogger(logger),
-		archive.WithParallelism(f.parallel),
-		archive.WithIgnoreValidUntil(f.ignoreValidUntil),
+		archive.WithParallelism(f.Parallel),
+		archive.WithIgnoreValidUntil(ao.IgnoreValidUntil),
 	}
-	if f.cacheDir != "" {
-		opts = append(opts, archive.WithCacheDir(f.cacheDir))
-	}
-	progress := newUI(stderr, f.quiet)
+	opts = append(opts, archive.WithCacheDir(co.Dir))
+	progress := newUI(stderr, ro.Quiet)
 	defer progress.Wait()
 	opts = append(opts, archive.WithProgress(downloadProgress{progress}))
 	client := archive.New(opts...)
-	pkgs, err := client.Indexes(ctx, repos, f.arch)
+	pkgs, err := client.Indexes(ctx, repos, f.Arch)
 	if err != nil {
 		return fmt.Errorf("resolve: %w", err)
 	}
-	u := apt.NewUniverse(f.arch, pkgs)
+	u := apt.NewUniverse(f.Arch, pkgs)
 	set, err := apt.Resolve(u, installed, requests, apt.ResolveOptions{Logger: logger})
 	if err != nil {
 		return fmt.Errorf("resolve: %w", err)
 	}
 
-	if f.download != "" {
+	if f.Download != "" {
 		list := make([]*apt.Package, len(set.Packages))
 		for i, p := range set.Packages {
 			list[i] = p.Package
@@ -229,24 +182,42 @@ func runResolve(ctx context.Context, stdout, stderr io.Writer, f resolveFlags, r
 		if err != nil {
 			return fmt.Errorf("resolve: %w", err)
 		}
-		if err := os.MkdirAll(f.download, 0o755); err != nil {
+		if err := os.MkdirAll(f.Download, 0o755); err != nil {
 			return fmt.Errorf("resolve: --download: %w", err)
 		}
 		for i, p := range list {
-			dst := filepath.Join(f.download, path.Base(p.Filename))
+			dst := filepath.Join(f.Download, path.Base(p.Filename))
 			if err := linkOrCopy(paths[i], dst); err != nil {
 				return fmt.Errorf("resolve: --download: %s: %w", p.ID(), err)
 			}
 		}
 	}
 
+	if ro.JSON {
+		type row struct {
+			Name        string `json:"name"`
+			Version     string `json:"version"`
+			Arch        string `json:"arch"`
+			Reason      string `json:"reason"`
+			UpgradeFrom string `json:"upgradeFrom,omitempty"`
+		}
+		rows := []row{}
+		for _, p := range set.Packages {
+			r := row{Name: p.Name, Version: p.Version, Arch: p.Architecture, Reason: p.Reason}
+			if p.Upgrade != nil {
+				r.UpgradeFrom = p.Upgrade.Version
+			}
+			rows = append(rows, r)
+		}
+		return options.PrintJSON(stdout, rows)
+	}
 	for _, p := range set.Packages {
 		line := p.Name + " " + p.Version + " " + p.Architecture
 		var notes []string
 		if p.Upgrade != nil {
 			notes = append(notes, "upgrade from "+p.Upgrade.Version)
 		}
-		if f.why {
+		if f.Why {
 			notes = append(notes, p.Reason)
 		}
 		if len(notes) > 0 {

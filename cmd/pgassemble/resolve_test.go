@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io/fs"
@@ -19,7 +20,7 @@ import (
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = runWith(args, &out, &errb)
+	code = runWith(context.Background(), args, &out, &errb)
 	return out.String(), errb.String(), code
 }
 

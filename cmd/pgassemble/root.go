@@ -1,48 +1,39 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/pgassemble/pgassemble/cmd/pgassemble/options"
 )
-
-// usageError marks errors that are the user's command line, not the build:
-// they exit 2.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
 func newRootCmd() *cobra.Command {
 	root := newBuildCmd("pgassemble")
 	root.Short = "Build PostgreSQL container images without Docker"
 	root.SilenceUsage, root.SilenceErrors = true, true
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return options.UsageError{Err: err} })
 	root.AddCommand(newBuildCmd("build"), newBakeCmd(), newTargetsCmd(), newPlanCmd(), newExplainCmd(), newResolveCmd())
 	return root
 }
 
-func run(args []string) int { return runWith(args, os.Stdout, os.Stderr) }
-
 // runWith runs the command line and returns the exit code: 0 done, 1 the
-// work failed, 2 bad usage.
-func runWith(args []string, stdout, stderr io.Writer) int {
+// work failed, 2 bad usage. The error is printed once, here.
+func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
 	}
 	fmt.Fprintln(stderr, "pgassemble:", err)
-	var ue usageError
+	var ue options.UsageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		return 2
 	}

@@ -47,6 +47,13 @@ func (c Compression) ext() string {
 	return ".tar.gz"
 }
 
+// ParseCompression reads a compression name as a user writes it ("gzip"
+// or "zstd").
+func ParseCompression(s string) (Compression, error) {
+	c := Compression(s)
+	return c, c.valid()
+}
+
 func (c Compression) valid() error {
 	switch c {
 	case Gzip, Zstd:

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"io"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/pgassemble/pgassemble/cmd/pgassemble/options"
+	"github.com/pgassemble/pgassemble/pkg/apt/archive"
+	"github.com/pgassemble/pgassemble/pkg/assemble"
+	"github.com/pgassemble/pgassemble/pkg/assemble/publish"
+)
+
+// buildFlags are the option structs of the commands that build or resolve
+// a target (the root command, build, bake, plan, explain).
+type buildFlags struct {
+	target  options.TargetOptions
+	build   options.BuildOptions
+	archive options.ArchiveOptions
+	cache   options.CacheOptions
+	publish options.PublishOptions
+	report  options.ReportOptions
+}
+
+// register adds every flag; matrix makes --pg, --type and --base filters.
+func (f *buildFlags) register(c *cobra.Command, matrix bool) {
+	fl := c.Flags()
+	f.target.AddFlags(fl, matrix)
+	f.build.AddFlags(fl)
+	f.archive.AddFlags(fl)
+	f.cache.AddFlags(fl)
+	f.publish.AddFlags(fl)
+	f.report.AddFlags(fl)
+}
+
+// session is the expensive part of a command: the archive client and the
+// pipeline's Builder. Only commands that resolve or build create one.
+type session struct {
+	ui      *ui
+	out     io.Writer
+	report  options.ReportOptions
+	builder *assemble.Builder
+}
+
+func newSession(cmd *cobra.Command, f *buildFlags) (*session, error) {
+	src, err := f.build.Source()
+	if err != nil {
+		return nil, err
+	}
+	comp, err := f.build.LayerCompression()
+	if err != nil {
+		return nil, err
+	}
+	xz, err := f.build.XZCommand()
+	if err != nil {
+		return nil, err
+	}
+	epoch, err := options.SourceDateEpoch()
+	if err != nil {
+		return nil, err
+	}
+	s := &session{out: cmd.OutOrStdout(), ui: newUI(cmd.ErrOrStderr(), f.report.Quiet), report: f.report}
+	logger := f.report.Logger(cmd.ErrOrStderr())
+	client := archive.New(archive.WithCacheDir(f.cache.Dir), archive.WithIgnoreValidUntil(f.archive.IgnoreValidUntil),
+		archive.WithLogger(logger), archive.WithProgress(downloadProgress{s.ui}))
+	s.builder, err = assemble.New(assemble.Options{
+		Client: client, BaseImage: f.build.BaseImage,
+		DebianMirror: f.archive.DebianMirror, DebianSecurityMirror: f.archive.SecurityMirror,
+		PGSource: src, PGDGMirror: f.archive.PGDGMirror, Keyrings: f.archive.Keyrings,
+		CacheDir: f.cache.Layers(), Compression: comp,
+		Epoch: epoch, AllowUnhandled: f.build.AllowUnhandled, XZCommand: xz,
+		Revision: f.build.Revision, Progress: stepProgress{s.ui}, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// printJSON writes v on stdout (--json).
+func (s *session) printJSON(v any) error { return options.PrintJSON(s.out, v) }
+
+// downloadProgress adapts the UI to archive.Progress.
+type downloadProgress struct{ u *ui }
+
+func (d downloadProgress) Start(name string, size int64) archive.Task {
+	return d.u.Task("download", name, size)
+}
+
+// blobProgress adapts the UI to publish.Progress.
+type blobProgress struct{ u *ui }
+
+var _ publish.Progress = blobProgress{}
+
+func (b blobProgress) BlobStart(d v1.Hash, size int64)    { b.u.blob(d.String(), size) }
+func (b blobProgress) BlobBytes(d v1.Hash, written int64) { b.u.blobBytes(d.String(), written) }
+func (b blobProgress) BlobDone(d v1.Hash, err error)      { b.u.blobDone(d.String(), err) }
+func (b blobProgress) BlobSkipped(v1.Hash, int64)         {}
+
+// stepProgress adapts the UI to assemble.Progress.
+type stepProgress struct{ u *ui }
+
+func (p stepProgress) Task(kind, name string, total int64) assemble.Task {
+	return p.u.Task(kind, name, total)
+}
