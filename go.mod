@@ -27,6 +27,8 @@ require (
 	golang.org/x/crypto v0.41.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/term v0.45.0 // indirect
+	mvdan.cc/sh/v3 v3.14.1 // indirect
 	pault.ag/go/debian v0.19.0 // indirect
 	sigs.k8s.io/yaml v1.6.0 // indirect
 )

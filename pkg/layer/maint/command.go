@@ -105,6 +105,12 @@ type Call struct {
 	// ("created /etc/alternatives/pager -> /usr/bin/less"). Commands call it
 	// once per change; nothing for a read-only command.
 	Effect func(format string, args ...any)
+	// Exec runs another command as the script would (PATH lookup in the
+	// image, Go implementation or interpreted image script), for commands
+	// that run commands: env, xargs, find -exec, su -c, runuser,
+	// start-stop-daemon... It returns nil, an ExitStatus or a
+	// *RefusedError, as a Command does.
+	Exec func(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 }
 
 // Abs resolves a path argument against the working directory.
@@ -178,6 +184,37 @@ type Spec struct {
 // DefaultRegistry's list; there is no package-level mutable state.
 type Registry struct {
 	byName map[string]Spec
+	shims  map[string]Shim
+}
+
+// Shim replaces a file scripts source ("." or "source") with shell text,
+// for helpers whose real implementation talks to a program the runner
+// does not run (debconf's confmodule re-executes the script under its
+// perl frontend). Reading the file otherwise (cat) still reads the image.
+type Shim struct {
+	Path   string // absolute, "/usr/share/debconf/confmodule"
+	Text   string // shell source
+	Reason string
+}
+
+// WithShims adds shims; a duplicate path is a programming error.
+func (r *Registry) WithShims(shims ...Shim) *Registry {
+	if r.shims == nil {
+		r.shims = map[string]Shim{}
+	}
+	for _, s := range shims {
+		if _, dup := r.shims[s.Path]; dup {
+			panic("maint: shim registered twice: " + s.Path)
+		}
+		r.shims[s.Path] = s
+	}
+	return r
+}
+
+// Shim returns the shim of a sourced path.
+func (r *Registry) Shim(path string) (Shim, bool) {
+	s, ok := r.shims[path]
+	return s, ok
 }
 
 // NewRegistry builds a registry from specs; a duplicate name is a

@@ -1,0 +1,4 @@
+package maint
+
+// cacertsCommands: placeholder, filled by the family's owner.
+func cacertsCommands() []Spec { return nil }

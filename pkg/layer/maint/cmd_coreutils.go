@@ -1,0 +1,4 @@
+package maint
+
+// coreutilsCommands: placeholder, filled by the family's owner.
+func coreutilsCommands() []Spec { return nil }

@@ -1,0 +1,4 @@
+package maint
+
+// dpkgCommands: placeholder, filled by the family's owner.
+func dpkgCommands() []Spec { return nil }

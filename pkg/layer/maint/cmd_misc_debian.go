@@ -1,0 +1,4 @@
+package maint
+
+// miscDebianCommands: placeholder, filled by the family's owner.
+func miscDebianCommands() []Spec { return nil }

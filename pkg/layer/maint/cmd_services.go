@@ -1,0 +1,4 @@
+package maint
+
+// servicesCommands: placeholder, filled by the family's owner.
+func servicesCommands() []Spec { return nil }

@@ -1,0 +1,4 @@
+package maint
+
+// textCommands: placeholder, filled by the family's owner.
+func textCommands() []Spec { return nil }
