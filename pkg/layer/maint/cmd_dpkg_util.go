@@ -175,3 +175,135 @@ func failf(c *Call, prog, format string, args ...any) error {
 	fmt.Fprintf(c.Stderr, "%s: error: %s\n", prog, fmt.Sprintf(format, args...))
 	return ExitStatus(2)
 }
+
+// dpkgHashBins is the size of dpkg's file name hash table (lib/dpkg/fsys-hash.c).
+const dpkgHashBins = 262139
+
+// dpkgHashBin is the bin dpkg's fsys hash puts a path in: FNV-1 over the
+// name without its leading slashes. dpkg writes the diversions and
+// statoverride databases by walking these bins, so that is their order.
+func dpkgHashBin(name string) uint32 {
+	name = strings.TrimLeft(name, "/")
+	for strings.HasPrefix(name, "./") {
+		name = strings.TrimLeft(name[2:], "/")
+	}
+	h := uint32(2166136261)
+	for i := 0; i < len(name); i++ {
+		h ^= uint32(int32(int8(name[i]))) // C char is signed on amd64
+		h *= 16777619
+	}
+	return h % dpkgHashBins
+}
+
+// atomicBackup keeps the previous content of a database as NAME-old, as
+// dpkg's atomic_file with ATOMIC_FILE_BACKUP does before replacing it.
+func atomicBackup(fsys FS, name string) error {
+	old, err := readImageFileOpt(fsys, name)
+	if err != nil || old == nil {
+		return err
+	}
+	return writeImageFile(fsys, name+"-old", old, 0o644)
+}
+
+// lookupAccount finds a name's id (field 3) or an id's name in the image's
+// /etc/passwd or /etc/group.
+func lookupAccount(fsys FS, db, name string) (id int, ok bool) {
+	b, _ := readImageFileOpt(fsys, db)
+	for _, l := range splitLines(b) {
+		f := strings.Split(l, ":")
+		if len(f) > 2 && f[0] == name {
+			n, err := strconv.Atoi(f[2])
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
+func accountName(fsys FS, db string, id int) (string, bool) {
+	b, _ := readImageFileOpt(fsys, db)
+	for _, l := range splitLines(b) {
+		f := strings.Split(l, ":")
+		if len(f) > 2 && f[2] == strconv.Itoa(id) {
+			return f[0], true
+		}
+	}
+	return "", false
+}
+
+// fnmatch is C's fnmatch(3) with no flags, as dpkg's tools call it: '*'
+// and '?' match '/' too, [...] classes (with '!' or '^' negation and
+// ranges), backslash escapes.
+func fnmatch(pattern, s string) bool {
+	for len(pattern) > 0 {
+		switch pattern[0] {
+		case '*':
+			for len(pattern) > 0 && pattern[0] == '*' {
+				pattern = pattern[1:]
+			}
+			if pattern == "" {
+				return true
+			}
+			for i := 0; i <= len(s); i++ {
+				if fnmatch(pattern, s[i:]) {
+					return true
+				}
+			}
+			return false
+		case '?':
+			if s == "" {
+				return false
+			}
+			pattern, s = pattern[1:], s[1:]
+		case '[':
+			if s == "" {
+				return false
+			}
+			end := strings.IndexByte(pattern[1:], ']')
+			if end == 0 && len(pattern) > 2 { // "[]...]": ']' first is literal
+				if e := strings.IndexByte(pattern[2:], ']'); e >= 0 {
+					end = e + 1
+				} else {
+					end = -1
+				}
+			}
+			if end < 0 {
+				if s[0] != '[' {
+					return false
+				}
+				pattern, s = pattern[1:], s[1:]
+				continue
+			}
+			class := pattern[1 : end+1]
+			neg := len(class) > 0 && (class[0] == '!' || class[0] == '^')
+			if neg {
+				class = class[1:]
+			}
+			in := false
+			for i := 0; i < len(class); i++ {
+				if i+2 < len(class) && class[i+1] == '-' {
+					if class[i] <= s[0] && s[0] <= class[i+2] {
+						in = true
+					}
+					i += 2
+				} else if class[i] == s[0] {
+					in = true
+				}
+			}
+			if in == neg {
+				return false
+			}
+			pattern, s = pattern[end+2:], s[1:]
+		case '\\':
+			if len(pattern) > 1 {
+				pattern = pattern[1:]
+			}
+			fallthrough
+		default:
+			if s == "" || s[0] != pattern[0] {
+				return false
+			}
+			pattern, s = pattern[1:], s[1:]
+		}
+	}
+	return s == ""
+}
