@@ -14,20 +14,36 @@ import (
 
 // ui reports progress of long work: bars when stderr is a terminal, one
 // plain line per finished task otherwise, nothing with --quiet. Errors are
-// never hidden: they are returned to the caller and printed by run.
+// never hidden: they are returned to the caller and printed by runWith.
+//
+// On a terminal, plain lines (the summary, tags, warnings) go through the
+// bar container while bars are live, so that they are printed above the
+// bars instead of being overwritten by them. mpb flushes such lines at its
+// next render only, and a container shut down before that render drops
+// them; so the ui drives the renders itself (WithManualRefresh) and Wait
+// forces a last render before it shuts the container down. A container
+// lives from the first task after a Wait to the next Wait; between them
+// lines go straight to the terminal.
 type ui struct {
 	mu    sync.Mutex
 	w     io.Writer
-	bars  *mpb.Progress
+	term  bool
 	quiet bool
+	bars  *mpb.Progress // live container, nil between Wait and the next task
+	tick  chan any      // render requests to bars
+	stop  chan struct{} // stops the ticker of bars
+	ended chan struct{} // closed when that ticker has stopped
 	start time.Time
 	blobs map[string]*task
 }
 
+// refreshRate is how often live bars are redrawn.
+const refreshRate = 150 * time.Millisecond
+
 func newUI(w io.Writer, quiet bool) *ui {
 	u := &ui{w: w, quiet: quiet, start: time.Now()}
 	if f, ok := w.(*os.File); ok && !quiet && isTerminal(f) {
-		u.bars = mpb.New(mpb.WithOutput(w), mpb.WithWidth(32), mpb.WithRefreshRate(150*time.Millisecond))
+		u.term = true
 	}
 	return u
 }
@@ -35,6 +51,36 @@ func newUI(w io.Writer, quiet bool) *ui {
 func isTerminal(f *os.File) bool {
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
+}
+
+// container returns the live bar container, starting one if needed; nil
+// when not on a terminal. u.mu is held.
+func (u *ui) container() *mpb.Progress {
+	if !u.term {
+		return nil
+	}
+	if u.bars == nil {
+		u.tick, u.stop, u.ended = make(chan any), make(chan struct{}), make(chan struct{})
+		u.bars = mpb.New(mpb.WithOutput(u.w), mpb.WithWidth(32), mpb.WithManualRefresh(u.tick))
+		go func(tick chan<- any, stop <-chan struct{}, ended chan<- struct{}) {
+			defer close(ended)
+			t := time.NewTicker(refreshRate)
+			defer t.Stop()
+			for {
+				select {
+				case now := <-t.C:
+					select {
+					case tick <- now:
+					case <-stop:
+						return
+					}
+				case <-stop:
+					return
+				}
+			}
+		}(u.tick, u.stop, u.ended)
+	}
+	return u.bars
 }
 
 // task is one unit of progress: a download, a layer, an upload.
@@ -53,15 +99,18 @@ type task struct {
 // Task starts a task; total is in bytes, 0 when unknown.
 func (u *ui) Task(kind, name string, total int64) *task {
 	t := &task{u: u, kind: kind, name: name, total: total, start: time.Now()}
-	if u.bars != nil {
+	u.mu.Lock()
+	bars := u.container()
+	u.mu.Unlock()
+	if bars != nil {
 		label := fmt.Sprintf("%-8s %s", kind, trimName(name, 40))
 		if total > 0 {
-			t.bar = u.bars.AddBar(total,
+			t.bar = bars.AddBar(total,
 				mpb.PrependDecorators(decor.Name(label, decor.WCSyncSpaceR)),
 				mpb.AppendDecorators(decor.CountersKibiByte("% .1f / % .1f"), decor.Percentage(decor.WCSyncSpace)),
 				mpb.BarRemoveOnComplete())
 		} else {
-			t.bar = u.bars.New(0, mpb.SpinnerStyle(),
+			t.bar = bars.New(0, mpb.SpinnerStyle(),
 				mpb.PrependDecorators(decor.Name(label, decor.WCSyncSpaceR)),
 				mpb.AppendDecorators(decor.Elapsed(decor.ET_STYLE_GO)),
 				mpb.BarRemoveOnComplete())
@@ -127,20 +176,49 @@ func (u *ui) Printf(format string, a ...any) {
 	if u.quiet {
 		return
 	}
+	u.Warnf(format, a...)
+}
+
+// Warnf writes a line even with --quiet: warnings are never hidden.
+func (u *ui) Warnf(format string, a ...any) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.bars != nil {
-		fmt.Fprintf(u.bars, format, a...)
-		return
+		if _, err := fmt.Fprintf(u.bars, format, a...); err == nil {
+			return
+		}
+		// The container has just shut down: the terminal is free.
 	}
 	fmt.Fprintf(u.w, format, a...)
 }
 
-// Wait lets the bars finish drawing.
+// Write lets a logger write through the ui: its lines are warnings.
+func (u *ui) Write(p []byte) (int, error) {
+	u.Warnf("%s", p)
+	return len(p), nil
+}
+
+// Wait lets the live bars finish, prints every line written through them,
+// and ends the container; later lines go straight to the terminal.
 func (u *ui) Wait() {
-	if u.bars != nil {
-		u.bars.Wait()
+	u.mu.Lock()
+	bars, tick, stop, ended := u.bars, u.tick, u.stop, u.ended
+	u.mu.Unlock()
+	if bars == nil {
+		return
 	}
+	close(stop)
+	<-ended
+	// The first request makes a render that flushes every line written so
+	// far; the second is taken only once that render has started, and
+	// Wait returns only after the container's goroutine, which renders,
+	// has ended: so that render is complete.
+	tick <- time.Now()
+	tick <- time.Now()
+	bars.Wait()
+	u.mu.Lock()
+	u.bars = nil
+	u.mu.Unlock()
 }
 
 func humanBytes(n int64) string {
@@ -198,13 +276,3 @@ func shortDigest(d string) string {
 	return d
 }
 
-// Warnf writes a line even with --quiet: warnings are never hidden.
-func (u *ui) Warnf(format string, a ...any) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.bars != nil {
-		fmt.Fprintf(u.bars, format, a...)
-		return
-	}
-	fmt.Fprintf(u.w, format, a...)
-}

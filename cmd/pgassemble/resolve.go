@@ -88,7 +88,9 @@ unsatisfiable or conflicting packages), 2 on bad usage.`,
 }
 
 func runResolve(ctx context.Context, stdout, stderr io.Writer, f options.ResolveOptions, ao options.ArchiveOptions, co options.CacheOptions, ro options.ReportOptions, requests []string) error {
-	logger := ro.Logger(stderr)
+	progress := newUI(stderr, ro.Quiet)
+	defer progress.Wait()
+	logger := ro.Logger(progress)
 	rootFS := os.DirFS(f.Root)
 
 	var sources []archive.Source
@@ -159,8 +161,6 @@ func runResolve(ctx context.Context, stdout, stderr io.Writer, f options.Resolve
 		archive.WithIgnoreValidUntil(ao.IgnoreValidUntil),
 	}
 	opts = append(opts, archive.WithCacheDir(co.Dir))
-	progress := newUI(stderr, ro.Quiet)
-	defer progress.Wait()
 	opts = append(opts, archive.WithProgress(downloadProgress{progress}))
 	client := archive.New(opts...)
 	pkgs, err := client.Indexes(ctx, repos, f.Arch)

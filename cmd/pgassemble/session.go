@@ -61,7 +61,7 @@ func newSession(cmd *cobra.Command, f *buildFlags) (*session, error) {
 		return nil, err
 	}
 	s := &session{out: cmd.OutOrStdout(), ui: newUI(cmd.ErrOrStderr(), f.report.Quiet), report: f.report}
-	logger := f.report.Logger(cmd.ErrOrStderr())
+	logger := f.report.Logger(s.ui) // warnings stay visible above the bars
 	client := archive.New(archive.WithCacheDir(f.cache.Dir), archive.WithIgnoreValidUntil(f.archive.IgnoreValidUntil),
 		archive.WithLogger(logger), archive.WithProgress(downloadProgress{s.ui}))
 	s.builder, err = assemble.New(assemble.Options{
