@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -17,32 +16,6 @@ func BenchmarkParseScript(b *testing.B) {
 	}
 }
 
-func BenchmarkSubjectHash(b *testing.B) {
-	certs, _ := filepath.Glob("/usr/share/ca-certificates/mozilla/*.crt")
-	if len(certs) == 0 {
-		b.Skip("no host certificates")
-	}
-	var ders [][]byte
-	for _, c := range certs {
-		body, err := os.ReadFile(c)
-		if err != nil {
-			b.Fatal(err)
-		}
-		der, err := singleCertDER(body)
-		if err != nil {
-			b.Fatal(err)
-		}
-		ders = append(ders, der)
-	}
-	b.ResetTimer()
-	for b.Loop() {
-		for _, d := range ders {
-			if _, err := SubjectHash(d); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-}
 
 func BenchmarkWriteLdCache(b *testing.B) {
 	raw, err := os.ReadFile("/etc/ld.so.cache")
