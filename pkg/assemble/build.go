@@ -43,6 +43,9 @@ type Options struct {
 	PGSource variants.PGSource
 	// PGDGMirror overrides the mirror named by postgresql-common's script.
 	PGDGMirror string
+	// PGDGMirrorInImage is the URI of the PGDG source written into images
+	// built with PGSource PGDG; empty: the mirror the image was built from.
+	PGDGMirrorInImage string
 	// Keyrings are extra keyring files (on this machine) trusted for every
 	// repository; with PGSource PGDG they replace the key postgresql-common ships.
 	Keyrings []string
@@ -158,6 +161,9 @@ type PlatformPlan struct {
 	Arch     string // dpkg architecture
 	Base     *Base
 	Stages   []StagePlan
+	// PGDGMirror is the PGDG repository the packages came from (PGSource
+	// PGDG only).
+	PGDGMirror string
 }
 
 // TargetPlan is a target resolved on every platform.
@@ -301,6 +307,7 @@ func (b *Builder) planPlatform(ctx context.Context, t variants.Target, base *Bas
 	if err != nil {
 		return nil, err
 	}
+	var pgdgMirror string
 	if b.opts.PGSource == variants.PGSourcePGDG {
 		pgdg, err := b.pgdgRepo(ctx, t, u)
 		if err != nil {
@@ -309,8 +316,9 @@ func (b *Builder) planPlatform(ctx context.Context, t variants.Target, base *Bas
 		if u, err = b.universe(ctx, append(repos, pgdg), arch); err != nil {
 			return nil, err
 		}
+		pgdgMirror = pgdg.URI
 	}
-	pp := &PlatformPlan{Platform: base.Platform, Arch: arch, Base: base}
+	pp := &PlatformPlan{Platform: base.Platform, Arch: arch, Base: base, PGDGMirror: pgdgMirror}
 	for _, st := range t.Stages {
 		reqs := make([]string, len(st.Packages))
 		for i, name := range st.Packages {

@@ -170,6 +170,15 @@ func (b *Builder) buildPlatform(ctx context.Context, t variants.Target, pp *Plat
 		}
 		layers = append(layers, added{l, s.Name})
 	}
+	src, err := b.pgdgSourceFor(t, pp, paths)
+	if err != nil {
+		return nil, rep, err
+	}
+	if src != nil {
+		if err := lb.AddFile(layer.File{Path: src.Path, Data: src.Body}); err != nil {
+			return nil, rep, err
+		}
+	}
 	task := b.opts.Progress.Task("layer", fmt.Sprintf("%s %s state", t.Name, pp.Arch), 0)
 	final, err := lb.Finish(ctx)
 	task.Done(err)

@@ -149,44 +149,48 @@ func pgdgMirror(script []byte, codename string) string {
 	return strings.TrimRight(string(uri[1])+string(host)+string(uri[2]), "/")
 }
 
-// pgdgFacts reads the PGDG signing key and the mirror for codename from the
-// pgdg/ directory of whichever of the verified .debs ships it.
-func pgdgFacts(debPaths []string, codename string) (key []byte, mirror string, err error) {
-	for _, debPath := range debPaths {
-		k, m, err := pgdgFactsOf(debPath, codename)
-		if err != nil {
-			return nil, "", err
-		}
-		if k != nil {
-			key = k
-		}
-		if m != "" {
-			mirror = m
-		}
-	}
-	if key == nil {
-		return nil, "", fmt.Errorf("no package of postgresql-common's install set ships a PGDG key under /%s", pgdgDir)
-	}
-	return key, mirror, nil
+// pgdgFiles is what the pgdg/ directory of postgresql-common's install set
+// holds: the signing key, the mirror its setup script names for the
+// codename, the script itself and every file shipped there (absolute paths).
+type pgdgFiles struct {
+	key     []byte
+	mirror  string
+	script  []byte
+	shipped []string
 }
 
-func pgdgFactsOf(debPath, codename string) (key []byte, mirror string, err error) {
+// pgdgFacts reads the pgdg/ directory of whichever of the verified .debs
+// ships it.
+func pgdgFacts(debPaths []string, codename string) (*pgdgFiles, error) {
+	out := &pgdgFiles{}
+	for _, debPath := range debPaths {
+		if err := pgdgFactsOf(debPath, codename, out); err != nil {
+			return nil, err
+		}
+	}
+	if out.key == nil {
+		return nil, fmt.Errorf("no package of postgresql-common's install set ships a PGDG key under /%s", pgdgDir)
+	}
+	return out, nil
+}
+
+func pgdgFactsOf(debPath, codename string, out *pgdgFiles) error {
 	f, err := os.Open(debPath)
 	if err != nil {
-		return nil, "", err
+		return err
 	}
 	defer f.Close()
 	d, err := layer.OpenDeb(f, debPath)
 	if err != nil {
-		return nil, "", err
+		return err
 	}
 	defer d.Close()
 	if _, err := d.Control(); err != nil {
-		return nil, "", err
+		return err
 	}
 	tr, err := d.Data()
 	if err != nil {
-		return nil, "", err
+		return err
 	}
 	for {
 		h, err := tr.Next()
@@ -194,24 +198,26 @@ func pgdgFactsOf(debPath, codename string) (key []byte, mirror string, err error
 			break
 		}
 		if err != nil {
-			return nil, "", fmt.Errorf("%s: %w", debPath, err)
+			return fmt.Errorf("%s: %w", debPath, err)
 		}
 		name := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
 		if h.Typeflag != tar.TypeReg || !strings.HasPrefix(name, pgdgDir) {
 			continue
 		}
+		out.shipped = append(out.shipped, "/"+name)
 		body, err := io.ReadAll(io.LimitReader(tr, 1<<20))
 		if err != nil {
-			return nil, "", err
+			return err
 		}
 		switch {
 		case strings.HasSuffix(name, ".asc") || strings.HasSuffix(name, ".gpg"):
-			key = body
-		case strings.HasSuffix(name, ".sh") && mirror == "":
-			mirror = pgdgMirror(body, codename)
+			out.key = body
+		case strings.HasSuffix(name, ".sh") && out.script == nil:
+			out.script = body
+			out.mirror = pgdgMirror(body, codename)
 		}
 	}
-	return key, mirror, nil
+	return nil
 }
 
 // pgdgRepo sets up the PGDG repository for t: postgresql-common is resolved
@@ -246,10 +252,11 @@ func (b *Builder) pgdgRepo(ctx context.Context, t variants.Target, u *apt.Univer
 	if err != nil {
 		return repo, fmt.Errorf("PGDG: %w", err)
 	}
-	key, mirror, err := pgdgFacts(paths, t.Base.Codename)
+	facts, err := pgdgFacts(paths, t.Base.Codename)
 	if err != nil {
 		return repo, fmt.Errorf("PGDG: postgresql-common %s: %w", pc.Version, err)
 	}
+	key, mirror := facts.key, facts.mirror
 	if repo.URI == "" {
 		if mirror == "" {
 			return repo, fmt.Errorf("PGDG: postgresql-common %s names no mirror; give --pgdg-mirror", pc.Version)

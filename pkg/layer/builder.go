@@ -109,6 +109,7 @@ type Builder struct {
 	owners      map[string]int      // shipped path -> number of packages listing it
 	pathIdx     map[string][]string // shipped path -> packages listing it
 	finished    bool
+	extra       []File     // AddFile's, for the state layer
 	auto        []autoMark // packages apt would mark auto-installed, install order
 	removed     map[string]bool
 	lastTimes   phaseTimes // of the last converted stage, for benchmarks and logs
@@ -492,6 +493,9 @@ func (b *Builder) Finish(ctx context.Context) (v1.Layer, error) {
 			return nil, fmt.Errorf("replay file %s: unsupported type %q", f.Path, f.Type)
 		}
 		entries[p] = e
+	}
+	if err := b.extraEntries(t, entries); err != nil {
+		return nil, err
 	}
 	if es, err := b.extendedStates(); err != nil {
 		return nil, err
