@@ -80,8 +80,10 @@ type Options struct {
 // Deb is one verified package file of a stage.
 type Deb struct {
 	Path string
-	// SHA256 of the file (hex). The cache is keyed by it, so it must be
-	// the verified checksum whenever a CacheDir is shared.
+	// SHA256 of the file (hex), as the index claims it. The bytes read are
+	// hashed while they are decoded and a mismatch is an error
+	// (ErrDigestMismatch) before anything is cached, so the cache is keyed
+	// by verified digests only. Empty: the file is hashed for the key.
 	SHA256 string
 	// Package is the index entry the file was resolved from (optional).
 	Package *apt.Package
@@ -100,6 +102,8 @@ type Builder struct {
 	rp       Replayer
 	cacheDir string
 	tmpCache bool
+	tmpDir   string // this builder's run directory under <cache>/tmp
+	release  func() // removes tmpDir and unlocks it
 	log      *slog.Logger
 
 	overlay     map[string]node      // what earlier stages placed
@@ -187,12 +191,22 @@ func NewBuilder(base fs.FS, opts Options) (*Builder, error) {
 			return nil, err
 		}
 	}
+	if n := sweepTmp(filepath.Join(b.cacheDir, "tmp"), time.Now()); n > 0 {
+		b.log.Debug("swept temporary files of dead runs", "runs", n)
+	}
+	if b.tmpDir, b.release, err = newRunDir(filepath.Join(b.cacheDir, "tmp")); err != nil {
+		return nil, err
+	}
 	return b, nil
 }
 
 // Close removes temporary files. Layers returned stay readable unless the
 // cache directory was temporary.
 func (b *Builder) Close() error {
+	if b.release != nil {
+		b.release()
+		b.release = nil
+	}
 	if b.tmpCache {
 		return os.RemoveAll(b.cacheDir)
 	}
@@ -257,12 +271,31 @@ func (b *Builder) AddStage(ctx context.Context, debs []Deb) (v1.Layer, error) {
 	}
 	start := time.Now()
 	infos := make([]*ControlInfo, len(debs))
+	cached := make([]bool, len(debs))
 	for i, d := range debs {
-		info, err := b.controlInfo(d)
+		info, hit, err := b.controlInfo(d)
 		if err != nil {
 			return nil, err
 		}
-		infos[i] = info
+		infos[i], cached[i] = info, hit
+	}
+	// Parsed control members are cached once the bytes they came from
+	// are verified: by the conversion, or here on a stage cache hit.
+	saveControls := func(verify bool) error {
+		for i, d := range debs {
+			if cached[i] {
+				continue
+			}
+			if verify {
+				if err := verifyDeb(d); err != nil {
+					return err
+				}
+			}
+			if err := b.saveControl(d, infos[i]); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	if b.rp != nil {
 		pkgs := make([]replay.Package, len(debs))
@@ -281,6 +314,9 @@ func (b *Builder) AddStage(ctx context.Context, debs []Deb) (v1.Layer, error) {
 	}
 	b.markAuto(debs, infos)
 	if l, meta, ok := b.loadCached(key); ok {
+		if err := saveControls(true); err != nil {
+			return nil, err
+		}
 		if err := b.observeCached(ctx, key, l, meta); err != nil {
 			return nil, err
 		}
@@ -292,6 +328,9 @@ func (b *Builder) AddStage(ctx context.Context, debs []Deb) (v1.Layer, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := saveControls(false); err != nil {
+		return nil, err
+	}
 	b.applyMeta(meta)
 	b.log.Debug("layer converted", "key", key[:12], "packages", len(debs), "bytes", l.rawSize,
 		"elapsed", time.Since(start))
@@ -301,7 +340,7 @@ func (b *Builder) AddStage(ctx context.Context, debs []Deb) (v1.Layer, error) {
 // convert decodes every .deb (in parallel: xz is the bottleneck), then
 // merges them in install order and writes the sorted layer.
 func (b *Builder) convert(ctx context.Context, debs []Deb, infos []*ControlInfo, key string) (*fileLayer, *stageMeta, error) {
-	tmp, err := os.MkdirTemp(filepath.Join(b.cacheDir, "tmp"), "stage-*")
+	tmp, err := os.MkdirTemp(b.tmpDir, "stage-*")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -348,6 +387,12 @@ func (b *Builder) convert(ctx context.Context, debs []Deb, infos []*ControlInfo,
 	}
 	t1 := time.Now()
 	s := b.newStage()
+	s.upgraded = map[string]bool{}
+	for _, d := range decoded {
+		if k := s.stageKeyOf(d.info.Paragraph); b.pkgs[k] != nil {
+			s.upgraded[k] = true
+		}
+	}
 	for _, d := range decoded {
 		if err := s.addPackage(d); err != nil {
 			return nil, nil, err
@@ -362,13 +407,13 @@ func (b *Builder) convert(ctx context.Context, debs []Deb, infos []*ControlInfo,
 		b.lastTimes = phaseTimes{Decode: t1.Sub(t0), Merge: t2.Sub(t1), Write: time.Since(t2)}
 		b.log.Debug("stage phases", "decode", b.lastTimes.Decode, "merge", b.lastTimes.Merge, "write", b.lastTimes.Write)
 	}()
-	bw, err := newBlobWriter(filepath.Join(b.cacheDir, "tmp"), b.opts.Compression, b.opts.Level)
+	bw, err := newBlobWriter(b.tmpDir, b.opts.Compression, b.opts.Level)
 	if err != nil {
 		return nil, nil, err
 	}
 	var obs *obsWriter
 	if b.rp != nil {
-		if obs, err = newObsWriter(filepath.Join(b.cacheDir, "tmp")); err != nil {
+		if obs, err = newObsWriter(b.tmpDir); err != nil {
 			bw.abort()
 			return nil, nil, err
 		}
@@ -520,7 +565,7 @@ func (b *Builder) Finish(ctx context.Context) (v1.Layer, error) {
 		list = append(list, entries[k])
 	}
 	sortEntries(list)
-	bw, err := newBlobWriter(filepath.Join(b.cacheDir, "tmp"), b.opts.Compression, b.opts.Level)
+	bw, err := newBlobWriter(b.tmpDir, b.opts.Compression, b.opts.Level)
 	if err != nil {
 		return nil, err
 	}
@@ -600,7 +645,7 @@ func (b *Builder) prune(t *tree, entries map[string]*outEntry) error {
 // finishHashed stores a blob under its own digest (for layers that are not
 // worth a cache key: cheap to rebuild, but must outlive the call).
 func (bw *blobWriter) finishHashed(dir string) (*fileLayer, error) {
-	tmp := filepath.Join(dir, fmt.Sprintf(".state-%p", bw))
+	tmp := bw.f.Name() + ".done"
 	l, err := bw.finish(tmp)
 	if err != nil {
 		return nil, err

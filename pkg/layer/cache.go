@@ -6,8 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,48 +74,117 @@ func (m *stageMeta) fill(l *fileLayer) {
 }
 
 // controlInfo returns a .deb's control member, from the cache when the
-// .deb's SHA256 is known, so that a cached stage reads no .deb at all.
-func (b *Builder) controlInfo(d Deb) (*ControlInfo, error) {
-	var cpath string
-	if d.SHA256 != "" && !b.tmpCache {
-		// The suffix versions the parsed form (bump when parsing changes).
-		cpath = filepath.Join(b.cacheDir, "control", d.SHA256+".v2.json")
+// .deb's SHA256 is known, so that a cached stage reads no .deb at all. It
+// reports whether the info came from the cache: parsed from the file, it
+// is only stored (saveControl) once the file's bytes were verified.
+func (b *Builder) controlInfo(d Deb) (*ControlInfo, bool, error) {
+	if cpath := b.controlPath(d); cpath != "" {
 		if data, err := os.ReadFile(cpath); err == nil {
 			var ci ControlInfo
 			if json.Unmarshal(data, &ci) == nil && ci.Paragraph.Get("Package") != "" {
-				return &ci, nil
+				return &ci, true, nil
 			}
 		}
 	}
 	f, err := os.Open(d.Path)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer f.Close()
 	dr, err := OpenDeb(f, d.Path)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	ci, err := dr.Control()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if cpath != "" {
-		data, err := json.Marshal(ci)
-		if err != nil {
-			return nil, err
-		}
-		if err := writeFileAtomic(cpath, data); err != nil {
-			return nil, err
-		}
+	return ci, false, nil
+}
+
+// controlPath names the parsed control member of a .deb in the cache, ""
+// when it is not cached.
+func (b *Builder) controlPath(d Deb) string {
+	if d.SHA256 == "" || b.tmpCache || !isHexDigest(d.SHA256) {
+		return ""
 	}
-	return ci, nil
+	// The suffix versions the parsed form (bump when parsing changes).
+	return filepath.Join(b.cacheDir, "control", strings.ToLower(d.SHA256)+".v3.json")
+}
+
+// saveControl stores a parsed control member under the .deb's verified
+// SHA256.
+func (b *Builder) saveControl(d Deb, ci *ControlInfo) error {
+	cpath := b.controlPath(d)
+	if cpath == "" {
+		return nil
+	}
+	data, err := json.Marshal(ci)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(b.tmpDir, cpath, data)
+}
+
+// ErrDigestMismatch is wrapped by errors about a .deb whose bytes do not
+// hash to the SHA256 it was given with.
+var ErrDigestMismatch = errors.New("sha256 mismatch")
+
+func isHexDigest(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// verifyDeb hashes a whole .deb and compares it with its claimed SHA256
+// (for the one case where the file is used without being decoded: a stage
+// cache hit whose parsed control member was not cached).
+func verifyDeb(d Deb) error {
+	if d.SHA256 == "" {
+		return nil
+	}
+	got, err := fileSHA256(d.Path)
+	if err != nil {
+		return err
+	}
+	return checkDigest(d, got)
+}
+
+func checkDigest(d Deb, got string) error {
+	if !strings.EqualFold(got, d.SHA256) {
+		return fmt.Errorf("%s: content is sha256:%s, want sha256:%s: %w", d.Path, got, d.SHA256, ErrDigestMismatch)
+	}
+	return nil
+}
+
+// hashingReader hashes what is read through it.
+type hashingReader struct {
+	r io.Reader
+	h hash.Hash
+}
+
+func (h *hashingReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.h.Write(p[:n])
+	return n, err
+}
+
+// sum drains what is left and returns the hex digest of everything.
+func (h *hashingReader) sum() (string, error) {
+	if _, err := io.Copy(h.h, h.r); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.h.Sum(nil)), nil
 }
 
 // writeFileAtomic writes via a temporary file and rename: readers see the
 // old file, no file, or the whole new one.
-func writeFileAtomic(p string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+// The temporary file is made in tmp (the builder's run directory, on the
+// same file system), so a killed run leaves nothing beside the cache.
+func writeFileAtomic(tmp, p string, data []byte) error {
+	f, err := os.CreateTemp(tmp, "atomic-*")
 	if err != nil {
 		return err
 	}
@@ -142,6 +214,9 @@ func (b *Builder) stageKey(debs []Deb) (string, error) {
 	}
 	for _, d := range debs {
 		sum := d.SHA256
+		if sum != "" && !isHexDigest(sum) {
+			return "", fmt.Errorf("%s: SHA256 %q is not a hex digest: %w", d.Path, sum, ErrDigestMismatch)
+		}
 		if sum == "" {
 			var err error
 			if sum, err = fileSHA256(d.Path); err != nil {
@@ -206,7 +281,7 @@ func (b *Builder) saveMeta(key string, m *stageMeta) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(b.metaPath(key), data)
+	return writeFileAtomic(b.tmpDir, b.metaPath(key), data)
 }
 
 // loadCached returns the cached layer for key if it is complete and was
@@ -221,8 +296,12 @@ func (b *Builder) loadCached(key string) (*fileLayer, *stageMeta, bool) {
 		return nil, nil, false
 	}
 	blob := filepath.Join(b.cacheDir, "layers", key+b.opts.Compression.ext())
-	fi, err := os.Stat(blob)
-	if err != nil || fi.Size() != m.Size {
+	if err := b.checkBlob(blob, m.Digest, m.Size); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			// Never used: removed, and the stage is converted again.
+			b.log.Warn("layer cache entry corrupt, rebuilding", "key", key[:12], "err", err)
+			b.dropEntry(key)
+		}
 		return nil, nil, false
 	}
 	for name, id := range m.Users {
@@ -256,6 +335,39 @@ func (b *Builder) loadCached(key string) (*fileLayer, *stageMeta, bool) {
 	}
 	return &fileLayer{path: blob, digest: dig, diffID: diff, size: m.Size, rawSize: m.RawSize,
 		comp: b.opts.Compression, mediaType: m.MediaType}, &m, true
+}
+
+// checkBlob verifies a cached blob by digest, not size only: sha256 runs
+// at well over 1 GB/s, so a hit costs one read of the compressed layer
+// (from the page cache on a warm machine), and a blob damaged on disk or
+// replaced is never handed to a publisher.
+func (b *Builder) checkBlob(p, digest string, size int64) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", p, err)
+	}
+	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != digest || n != size {
+		return fmt.Errorf("%s: content is %s, %d bytes; want %s, %d bytes: %w", p, got, n, digest, size, ErrDigestMismatch)
+	}
+	return nil
+}
+
+// dropEntry removes a stage's cache entry: blob, meta and sidecars.
+func (b *Builder) dropEntry(key string) {
+	dir := filepath.Join(b.cacheDir, "layers")
+	os.Remove(filepath.Join(dir, key+".json"))
+	os.Remove(filepath.Join(dir, key+b.opts.Compression.ext()))
+	if side, err := filepath.Glob(filepath.Join(dir, key+".*.observe")); err == nil {
+		for _, p := range side {
+			os.Remove(p)
+		}
+	}
 }
 
 // observeCached feeds a cached layer's package entries to the replay, as

@@ -26,6 +26,10 @@ var ErrBadDeb = errors.New("malformed .deb")
 // (control members are small; the largest in Debian are debconf templates).
 const maxControlSize = 64 << 20
 
+// maxControlName is dpkg's MAXCONTROLFILENAME: a longer member name is an
+// error.
+const maxControlName = 100
+
 // ControlMember is one file of control.tar other than "control" itself.
 type ControlMember struct {
 	Name string
@@ -36,8 +40,9 @@ type ControlMember struct {
 // ControlInfo is what the control member of a .deb says.
 type ControlInfo struct {
 	Paragraph apt.Paragraph
-	// Members are all control.tar files except "control", sorted by name;
-	// dpkg keeps them in var/lib/dpkg/info/<pkg>.<member>.
+	// Members are the control.tar files dpkg keeps in
+	// var/lib/dpkg/info/<pkg>.<member>, sorted by name: all but
+	// "control", "list" and names with a dot.
 	Members []ControlMember
 	// Conffiles are the absolute paths listed in the conffiles member.
 	Conffiles []string
@@ -98,6 +103,9 @@ func OpenDeb(r io.Reader, name string, opts ...DebOption) (*DebReader, error) {
 		o(d)
 	}
 	m, err := ar.Next()
+	if err == io.EOF {
+		return nil, fmt.Errorf("%s: empty ar archive, no debian-binary member: %w", name, ErrBadDeb)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -135,6 +143,9 @@ func (d *DebReader) Control() (*ControlInfo, error) {
 		return d.control, nil
 	}
 	m, err := d.nextMember()
+	if err == io.EOF {
+		return nil, fmt.Errorf("%s: no control.tar member (the archive ends after debian-binary): %w", d.name, ErrBadDeb)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -166,11 +177,26 @@ func readControlTar(r io.Reader) (*ControlInfo, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrBadDeb, err)
 		}
-		if h.Typeflag != tar.TypeReg { // tar.Reader reports the old NUL type as TypeReg
+		name := strings.TrimSuffix(strings.TrimPrefix(h.Name, "./"), "/")
+		if name == "" || name == "." {
 			continue
 		}
-		name := strings.TrimPrefix(h.Name, "./")
-		if name == "" || strings.Contains(name, "/") {
+		if h.Typeflag == tar.TypeDir {
+			// dpkg: "package metadata contains directory"
+			return nil, fmt.Errorf("%w: member %s is a directory", ErrBadDeb, name)
+		}
+		if h.Typeflag != tar.TypeReg || strings.Contains(name, "/") { // tar.Reader reports the old NUL type as TypeReg
+			continue
+		}
+		if len(name) > maxControlName {
+			return nil, fmt.Errorf("%w: member name %.50q... is longer than %d bytes", ErrBadDeb, name, maxControlName)
+		}
+		// dpkg installs every member as info/<pkg>.<name> except
+		// "control" (parsed into the status file), names with a dot
+		// (skipped), and "list": that name is dpkg's own record of the
+		// package's files, so a member of that name is ignored with a
+		// warning instead of hiding the files from dpkg.
+		if name != "control" && (name == "list" || strings.Contains(name, ".")) {
 			continue
 		}
 		data, err := io.ReadAll(tr)
@@ -233,6 +259,9 @@ func (d *DebReader) Data() (*tar.Reader, error) {
 		return nil, err
 	}
 	m, err := d.nextMember()
+	if err == io.EOF {
+		return nil, fmt.Errorf("%s: no data.tar member (the archive ends after control.tar): %w", d.name, ErrBadDeb)
+	}
 	if err != nil {
 		return nil, err
 	}

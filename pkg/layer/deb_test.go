@@ -140,7 +140,9 @@ func TestOpenDebErrors(t *testing.T) {
 		{"version 3", withMembers(arMember("debian-binary", []byte("3.0\n"))), "unsupported format"},
 		{"data before control", withMembers(arMember("debian-binary", []byte("2.0\n")), arMember("data.tar.xz", m["data.tar.xz"])), "expected control.tar"},
 		{"unknown compression", withMembers(arMember("debian-binary", []byte("2.0\n")), arMember("control.tar.lz4", m["control.tar.xz"])), "unsupported compression"},
-		{"no data", withMembers(arMember("debian-binary", []byte("2.0\n")), arMember("control.tar.xz", m["control.tar.xz"])), "EOF"},
+		{"no data", withMembers(arMember("debian-binary", []byte("2.0\n")), arMember("control.tar.xz", m["control.tar.xz"])), "no data.tar member"},
+		{"no control", withMembers(arMember("debian-binary", []byte("2.0\n"))), "no control.tar member"},
+		{"no member", withMembers(), "no debian-binary member"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -151,8 +153,8 @@ func TestOpenDebErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %q does not mention %q", err, tt.want)
 			}
-			if tt.want != "EOF" && !errors.Is(err, ErrBadDeb) && !strings.Contains(err.Error(), "test.deb") {
-				t.Errorf("error %q neither ErrBadDeb nor naming the file", err)
+			if !errors.Is(err, ErrBadDeb) || !strings.Contains(err.Error(), "test.deb") || err.Error() == "EOF" {
+				t.Errorf("error %q is not an ErrBadDeb naming the file", err)
 			}
 		})
 	}

@@ -5,7 +5,9 @@ import (
 	"bufio"
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -69,7 +71,10 @@ func decodeDeb(ctx context.Context, deb Deb, info *ControlInfo, dir string, opts
 		return nil, err
 	}
 	defer f.Close()
-	dr, err := OpenDeb(f, deb.Path, opts...)
+	// The bytes decoded are the bytes hashed: a file that is not what its
+	// SHA256 says is refused before its layer can be cached under it.
+	hr := &hashingReader{r: f, h: sha256.New()}
+	dr, err := OpenDeb(hr, deb.Path, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +88,7 @@ func decodeDeb(ctx context.Context, deb Deb, info *ControlInfo, dir string, opts
 	}
 	tr, err := dr.Data()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", info.Paragraph.Get("Package"), err)
 	}
 	spool, err := os.CreateTemp(dir, "spool-*")
 	if err != nil {
@@ -92,11 +97,24 @@ func decodeDeb(ctx context.Context, deb Deb, info *ControlInfo, dir string, opts
 	d := &decodedDeb{deb: deb, info: info, spool: spool}
 	if err := d.readData(ctx, tr); err != nil {
 		d.close()
-		return nil, fmt.Errorf("%s (%s): %w", d.name(), deb.Path, err)
+		if errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrBadDeb) {
+			err = fmt.Errorf("%w: truncated (%v)", ErrBadDeb, err)
+		}
+		return nil, fmt.Errorf("%s (%s): %s: %w", d.name(), deb.Path, dr.member, err)
 	}
 	if err := dr.Verify(); err != nil {
 		d.close()
 		return nil, fmt.Errorf("%s: %w", d.name(), err)
+	}
+	if deb.SHA256 != "" {
+		got, err := hr.sum()
+		if err == nil {
+			err = checkDigest(deb, got)
+		}
+		if err != nil {
+			d.close()
+			return nil, fmt.Errorf("%s: %w", d.name(), err)
+		}
 	}
 	return d, nil
 }
@@ -121,7 +139,7 @@ func (d *decodedDeb) readData(ctx context.Context, tr *tar.Reader) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("data.tar: %w", err)
+			return err
 		}
 		name, err := cleanName(h.Name)
 		if err != nil {
@@ -140,10 +158,10 @@ func (d *decodedDeb) readData(ctx context.Context, tr *tar.Reader) error {
 			}
 			nw, err := io.CopyBuffer(dst, tr, buf)
 			if err != nil {
-				return fmt.Errorf("data.tar: %s: %w", name, err)
+				return fmt.Errorf("%s: %w", name, err)
 			}
 			if nw != h.Size {
-				return fmt.Errorf("data.tar: %s: short body", name)
+				return fmt.Errorf("%s: short body: %w", name, ErrBadDeb)
 			}
 			off += nw
 			if conff[name] || allSums {
@@ -162,10 +180,10 @@ func (d *decodedDeb) readData(ctx context.Context, tr *tar.Reader) error {
 			e.link = h.Linkname
 		case tar.TypeDir, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 		default:
-			return fmt.Errorf("data.tar: %s: unsupported entry type %q", name, h.Typeflag)
+			return fmt.Errorf("%s: unsupported entry type %q", name, h.Typeflag)
 		}
 		if name == "" && e.typ != tar.TypeDir {
-			return fmt.Errorf("data.tar: root entry is not a directory: %w", ErrUnsafePath)
+			return fmt.Errorf("root entry is not a directory: %w", ErrUnsafePath)
 		}
 		d.entries = append(d.entries, e)
 	}

@@ -56,6 +56,12 @@ type stage struct {
 	placed  []map[string]bool // shipped paths the package put on disk
 	genSums [][]byte          // md5sums dpkg would generate (packages without one)
 	whited  map[string]bool
+	// for dpkg's file-conflict rules (conflict.go)
+	decoded  []*decodedDeb
+	infos    []*ControlInfo
+	shipped  map[string][]int // listed path -> stage packages listing it
+	selfKey  string           // installed key of the package being added
+	upgraded map[string]bool  // installed keys this stage upgrades
 }
 
 func (b *Builder) newStage() *stage {
@@ -69,7 +75,17 @@ func (b *Builder) newStage() *stage {
 		entries: map[string]*outEntry{},
 		meta:    newStageMeta(),
 		whited:  map[string]bool{},
+		shipped: map[string][]int{},
 	}
+}
+
+// stageKeyOf is the installed key a package of the stage gets.
+func (s *stage) stageKeyOf(p apt.Paragraph) string {
+	name, parch, ma := p.Get("Package"), p.Get("Architecture"), p.Get("Multi-Arch")
+	if parch == "all" && ma == "same" && s.b.opts.Arch != "" {
+		parch = s.b.opts.Arch
+	}
+	return installedKey(name, parch, ma)
 }
 
 func (s *stage) uid(name string, fallback int) int {
@@ -120,13 +136,27 @@ func (s *stage) addPackage(d *decodedDeb) error {
 	placed := map[string]bool{} // shipped paths this package put on disk
 	genSums := d.info.Member("md5sums") == nil
 	var sums strings.Builder // dpkg's own md5sums when the package has none
-	var err error
+	idx := len(s.decoded)
+	s.selfKey = s.stageKeyOf(d.info.Paragraph)
+	kept := map[string]bool{} // paths an installed package keeps (it Replaces this one)
 	for i := range d.entries {
 		e := &d.entries[i]
 		if e.name == "" {
 			continue
 		}
 		abs := "/" + e.name
+		ctarget := e.name
+		if dv, ok := s.b.diversion(abs); ok && dv.Package != pkg {
+			ctarget = strings.TrimPrefix(path.Clean(dv.To), "/")
+		}
+		act, err := s.conflict(d, e, abs, ctarget)
+		if err != nil {
+			return err
+		}
+		if act == keepExisting {
+			kept[abs] = true
+			continue
+		}
 		if !seen[abs] {
 			seen[abs] = true
 			if e.typ == tar.TypeSymlink {
@@ -184,10 +214,10 @@ func (s *stage) addPackage(d *decodedDeb) error {
 			if !strings.Contains(q, "/") && s.b.base.protected[q] {
 				return fmt.Errorf("%s: %s would replace the merged-/usr symlink /%s: %w", pkg, abs, q, ErrUnsafePath)
 			}
+			if act == existingDir {
+				continue // dpkg keeps the directory or the symlink to it (verified)
+			}
 			if ex.kind == 'd' {
-				if e.typ == tar.TypeSymlink {
-					continue // dpkg never replaces a directory by a symlink (verified)
-				}
 				return fmt.Errorf("%s: %s: would replace directory /%s with a non-directory: %w", pkg, abs, q, ErrUnsafePath)
 			}
 		}
@@ -218,6 +248,11 @@ func (s *stage) addPackage(d *decodedDeb) error {
 			if err != nil {
 				return fmt.Errorf("%s: %s: hardlink target %s: %v: %w", pkg, abs, e.link, err, ErrUnsafePath)
 			}
+			if t == q {
+				// dpkg fails on it ("error creating hard link"), after
+				// removing the file: refused, never a layer without it.
+				return fmt.Errorf("%s: %s: hardlink to itself: %w", pkg, abs, ErrBadDeb)
+			}
 			te := s.entries[t]
 			for te != nil && te.hdr.Typeflag == tar.TypeLink {
 				te = s.entries[te.hdr.Linkname]
@@ -230,6 +265,7 @@ func (s *stage) addPackage(d *decodedDeb) error {
 			h.Devmajor, h.Devminor = e.devmajor, e.devminor
 		}
 		out.hdr = h
+		s.keepHardlinks(q)
 		s.entries[q] = out
 		written[q] = true
 		placed[abs] = true
@@ -246,6 +282,26 @@ func (s *stage) addPackage(d *decodedDeb) error {
 		s.tree.overlay[q] = node{kind: k, link: h.Linkname}
 	}
 	list = append(list, links...)
+	if len(kept) > 0 {
+		list = slicesDelete(list, kept)
+	}
+	// Paths this package placed leave the lists of the stage's earlier
+	// packages that had them (it Replaces them: conflict checked that),
+	// as they leave installed packages' lists in elide.
+	for abs := range placed {
+		for _, i := range s.shipped[abs] {
+			if s.infos[i].Paragraph.Get("Package") != pkg {
+				s.lists[i] = slicesDelete(s.lists[i], map[string]bool{abs: true})
+			}
+		}
+	}
+	for _, l := range list {
+		if l != "/." {
+			s.shipped[l] = append(s.shipped[l], idx)
+		}
+	}
+	s.decoded = append(s.decoded, d)
+	s.infos = append(s.infos, d.info)
 	var conff []Conffile
 	flags := conffileFlags(d.info.Member("conffiles"))
 	for _, c := range d.info.Conffiles {
@@ -263,6 +319,17 @@ func (s *stage) addPackage(d *decodedDeb) error {
 	s.placed = append(s.placed, placed)
 	s.genSums = append(s.genSums, []byte(sums.String()))
 	return nil
+}
+
+// slicesDelete returns list without the paths in drop.
+func slicesDelete(list []string, drop map[string]bool) []string {
+	out := list[:0:0]
+	for _, l := range list {
+		if !drop[l] {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // overrideID resolves a statoverride owner: "#123" or a name.
@@ -353,7 +420,7 @@ func (s *stage) finishDB(decoded []*decodedDeb) error {
 			s.addDB(stem+"."+m.Name, m.Mode, m.Data)
 			pm.Members = append(pm.Members, m.Name)
 		}
-		if d.info.Member("md5sums") == nil && len(s.genSums[i]) > 0 {
+		if d.info.Member("md5sums") == nil { // dpkg writes one, empty without files
 			s.addDB(stem+".md5sums", 0o644, s.genSums[i])
 			pm.Members = append(pm.Members, "md5sums")
 		}
@@ -630,11 +697,15 @@ func (s *stage) elide(stageKeys map[string]bool) error {
 		removed[k] = true
 	}
 	drop := map[string]map[string]bool{} // key -> paths
-	for _, placed := range s.placed {
+	for i, placed := range s.placed {
+		name := s.infos[i].Paragraph.Get("Package")
 		for p := range placed {
 			for _, k := range idx[p] {
 				if stageKeys[k] || removed[k] {
 					continue
+				}
+				if x, ok := s.b.pkgs[k]; ok && x.stanza.Get("Package") == name {
+					continue // instances of one package share files (Multi-Arch: same)
 				}
 				if drop[k] == nil {
 					drop[k] = map[string]bool{}

@@ -149,10 +149,15 @@ func (l *Layout) writeBlob(d v1.Hash, size int64, open func() (io.ReadCloser, er
 		return false, fmt.Errorf("unsupported digest %q", d)
 	}
 	final := l.blobPath(d)
-	// Blob files only ever appear by rename after verification, so a file
-	// of the right size is the blob.
+	// Blob files only appear by rename after verification, but the
+	// directory may have been written by something else or damaged since:
+	// a blob is reused only if its content has its digest. Anything else
+	// at that name is replaced.
 	if fi, err := os.Stat(final); err == nil && fi.Mode().IsRegular() && fi.Size() == size {
-		return false, nil
+		if fileHasDigest(final, d) {
+			return false, nil
+		}
+		l.o.logger.Warn("layout blob corrupt, rewriting", "blob", d.String())
 	}
 	rc, err := open()
 	if err != nil {
@@ -168,6 +173,20 @@ func (l *Layout) writeBlob(d v1.Hash, size int64, open func() (io.ReadCloser, er
 		progress.BlobDone(d, err)
 	}
 	return err == nil, err
+}
+
+// fileHasDigest reports whether the file at p hashes to d.
+func fileHasDigest(p string, d v1.Hash) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return false
+	}
+	return hex.EncodeToString(h.Sum(nil)) == d.Hex
 }
 
 // writeVerified streams r to a temporary file beside path, checks digest

@@ -336,3 +336,36 @@ func BenchmarkLayoutPublish(b *testing.B) {
 		}
 	}
 }
+
+// TestLayoutReplacesCorruptExistingBlob: a blob file of the right size but
+// the wrong content already in the layout is not trusted: it is rewritten
+// with the right bytes.
+func TestLayoutReplacesCorruptExistingBlob(t *testing.T) {
+	dir := t.TempDir()
+	good, err := random.Layer(1024, types.OCILayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(mutate.MediaType(testImageBase(), types.OCIManifestSchema1), good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := mutate.AppendManifests(testIndexBase(), mutate.IndexAddendum{Add: img})
+	d, _ := good.Digest()
+	size, _ := good.Size()
+	p := filepath.Join(dir, "blobs", "sha256", d.Hex)
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := os.WriteFile(p, bytes.Repeat([]byte("x"), int(size)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := NewLayout(dir).Publish(context.Background(), idx, []string{"x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fileHasDigest(p, d) {
+		t.Error("the corrupt blob was kept")
+	}
+	if res.Uploaded == 0 {
+		t.Errorf("result %+v: the corrupt blob counted as present", res)
+	}
+}
