@@ -1,0 +1,213 @@
+package maint
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// accountsBase is trixie's base-passwd databases (testdata/accounts) with
+// shadow files as a fresh image has them and login.defs' settings.
+func accountsBase(t *testing.T) map[string]string {
+	t.Helper()
+	read := func(n string) string {
+		b, err := os.ReadFile("testdata/accounts/" + n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	passwd, group := read("passwd"), read("group")
+	var shadow, gshadow strings.Builder
+	for _, l := range splitLines([]byte(passwd)) {
+		n, _, _ := strings.Cut(l, ":")
+		shadow.WriteString(n + ":*:19000:0:99999:7:::\n")
+	}
+	for _, l := range splitLines([]byte(group)) {
+		n, _, _ := strings.Cut(l, ":")
+		gshadow.WriteString(n + ":*::\n")
+	}
+	return map[string]string{
+		"/etc/passwd": passwd, "/etc/group": group, "/etc/shadow": shadow.String(), "/etc/gshadow": gshadow.String(),
+		"/etc/login.defs": read("login.defs"), "/etc/default/useradd": "SHELL=/bin/sh\n",
+	}
+}
+
+var accountFiles = []string{"/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow", "/etc/passwd-", "/etc/group-", "/etc/shadow-", "/etc/gshadow-"}
+
+// TestShadowToolsOracle runs useradd/groupadd/usermod/gpasswd through the
+// host's shadow tools (--prefix on a copy of the image's databases) and the
+// Go implementations, and compares the databases after each step.
+func TestShadowToolsOracle(t *testing.T) {
+	for _, tool := range []string{"useradd", "groupadd", "usermod"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s on this host to compare with", tool)
+		}
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the host's shadow tools need root to write even under --prefix")
+	}
+	root := t.TempDir()
+	files := accountsBase(t)
+	tfs := newTestFS().add(files)
+	for n, v := range files {
+		if err := os.MkdirAll(filepath.Dir(root+n), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(root+n, []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(root+"/home", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tfs.mkdirAll("/home")
+	run := map[string]Command{"useradd": runUseradd, "groupadd": runGroupadd, "usermod": runUsermod}
+	steps := [][]string{
+		{"groupadd", "-r", "bar"},
+		{"useradd", "-r", "foo"},
+		{"useradd", "-r", "-g", "bar", "-s", "/bin/false", "-d", "/var/lib/foo", "-c", "Foo Bar", "foo2"},
+		{"useradd", "-m", "baz"},
+		{"useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "--user-group", "svc"},
+		{"usermod", "-a", "-G", "bar", "foo"},
+		{"usermod", "-a", "-G", "bar,users", "baz"},
+		{"usermod", "-u", "26", "foo2"},
+		{"usermod", "-c", "Changed", "-s", "/bin/bash", "foo"},
+		{"groupadd", "-g", "42", "shadow"},
+		{"groupadd", "-f", "shadow"},
+		{"groupadd", "-g", "999", "x"},
+		{"groupadd", "-g", "4242", "y"},
+		{"useradd", "foo"},
+		{"useradd", "-u", "0", "dup"},
+		{"usermod", "-u", "1", "nosuch"},
+	}
+	for i, st := range steps {
+		cmd := exec.Command(st[0], append([]string{"--prefix", root}, st[1:]...)...)
+		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "SOURCE_DATE_EPOCH=1700000000", "LC_ALL=C"}
+		var herr strings.Builder
+		cmd.Stderr = &herr
+		want := exitCode(cmd.Run())
+		got := runCmd(tfs, &testHost{}, "", run[st[0]], st[0], st[1:]...)
+		if errors.Is(got.err, ErrRefused) {
+			t.Fatalf("step %d %v refused: %v", i, st, got.err)
+		}
+		if exitCode(got.err) != want {
+			t.Errorf("step %d %v: exit %d (%s), %s exits %d (%s)", i, st, exitCode(got.err), got.stderr, st[0], want, herr.String())
+		}
+		for _, f := range accountFiles {
+			hb, herr := os.ReadFile(root + f)
+			gb, gerr := readImageFileOpt(tfs, f)
+			if (herr == nil) != (gb != nil || gerr != nil) || string(hb) != string(gb) {
+				t.Fatalf("step %d %v: %s is\n%s\nwant\n%s", i, st, f, gb, hb)
+			}
+		}
+		hi, herr2 := os.Stat(root + "/home/baz")
+		gi, gerr2 := tfs.Stat("/home/baz")
+		if (herr2 == nil) != (gerr2 == nil) {
+			t.Fatalf("step %d %v: /home/baz exists %v, want %v", i, st, gerr2 == nil, herr2 == nil)
+		}
+		if herr2 == nil && hi.Mode().Perm() != gi.Mode.Perm() {
+			t.Errorf("step %d: /home/baz mode %v, want %v", i, gi.Mode.Perm(), hi.Mode().Perm())
+		}
+	}
+}
+
+// TestAdduser checks adduser's allocation and output files on trixie's
+// base databases, the forms Debian's scripts use.
+func TestAdduser(t *testing.T) {
+	files := accountsBase(t)
+	tfs := newTestFS().add(files)
+	host := &testHost{}
+	steps := []struct {
+		prog   string
+		args   []string
+		status int
+	}{
+		{"adduser", []string{"--system", "--quiet", "--home", "/var/lib/postgresql", "--no-create-home", "--shell", "/bin/bash", "--group", "--gecos", "PostgreSQL administrator", "postgres"}, 0},
+		{"addgroup", []string{"--quiet", "--system", "--force-badname", "ssl-cert"}, 0},
+		{"adduser", []string{"--quiet", "postgres", "ssl-cert"}, 0},
+		{"adduser", []string{"--quiet", "postgres", "ssl-cert"}, 0},
+		{"adduser", []string{"--force-badname", "--system", "--home", "/nonexistent", "--no-create-home", "--quiet", "_svc"}, 0},
+		{"adduser", []string{"--system", "--quiet", "_apt"}, adduserWrongProperties},
+		{"adduser", []string{"--system", "--home", "/var/lib/svc", "--quiet", "svc"}, 0},
+		{"adduser", []string{"--system", "--quiet", "postgres"}, 0},
+		{"adduser", []string{"--system", "--quiet", "daemon"}, adduserWrongProperties},
+		{"addgroup", []string{"--system", "--gid", "26", "tapes2"}, adduserWrongProperties},
+		{"adduser", []string{"nosuch", "users"}, adduserObjectMissing},
+		{"adduser", []string{"--system", "--group", "--ingroup", "users", "x"}, adduserExclusiveOptions},
+		{"deluser", []string{"--quiet", "postgres", "ssl-cert"}, 0},
+		{"gpasswd", []string{"-a", "postgres", "users"}, 0},
+		{"gpasswd", []string{"-d", "postgres", "users"}, 0},
+		{"gpasswd", []string{"-d", "postgres", "users"}, 3},
+	}
+	for i, st := range steps {
+		run := map[string]Command{"adduser": runAdduser, "addgroup": runAdduser, "deluser": runDeluser, "gpasswd": runGpasswd}[st.prog]
+		r := runCmd(tfs, host, "", run, st.prog, st.args...)
+		if exitCode(r.err) != st.status {
+			t.Fatalf("step %d %s %v: %v (%s), want status %d", i, st.prog, st.args, r.err, r.stderr, st.status)
+		}
+		if st.status == 0 && st.prog != "gpasswd" && (r.stdout != "" || r.stderr != "") {
+			t.Errorf("step %d %s %v printed %q %q; adduser is silent at its default level", i, st.prog, st.args, r.stdout, r.stderr)
+		}
+	}
+	tail := func(f string, n int) string {
+		l := splitLines([]byte(tfs.read(t, f)))
+		return strings.Join(l[len(l)-n:], "\n")
+	}
+	if got, want := tail("/etc/passwd", 3), "postgres:x:100:101:PostgreSQL administrator:/var/lib/postgresql:/bin/bash\n"+
+		"_svc:x:101:65534::/nonexistent:/usr/sbin/nologin\nsvc:x:102:65534::/var/lib/svc:/usr/sbin/nologin"; got != want {
+		t.Errorf("passwd:\n%s\nwant\n%s", got, want)
+	}
+	if got, want := tail("/etc/shadow", 3), "postgres:!:19675::::::\n_svc:!:19675::::::\nsvc:!:19675::::::"; got != want {
+		t.Errorf("shadow:\n%s\nwant\n%s", got, want)
+	}
+	if got, want := tail("/etc/group", 2), "postgres:x:101:\nssl-cert:x:102:"; got != want {
+		t.Errorf("group:\n%s\nwant\n%s", got, want)
+	}
+	if got, want := tail("/etc/gshadow", 2), "postgres:!::\nssl-cert:!::"; got != want {
+		t.Errorf("gshadow:\n%s\nwant\n%s", got, want)
+	}
+	i, err := tfs.Stat("/var/lib/svc")
+	if err != nil || i.Uid != 102 || i.Gid != 65534 || i.Mode.Perm() != 0o755 {
+		t.Errorf("home of svc: %+v %v, want 102:65534 0755", i, err)
+	}
+	if existsImage(tfs, "/var/lib/postgresql") {
+		t.Error("--no-create-home created the home")
+	}
+	if !existsImage(tfs, "/run/adduser") || !existsImage(tfs, "/etc/.pwd.lock") {
+		t.Error("adduser's lock file or shadow's .pwd.lock missing")
+	}
+	if tfs.read(t, "/etc/passwd-") == tfs.read(t, "/etc/passwd") {
+		t.Error("passwd- backup is not the previous content")
+	}
+}
+
+// TestAdduserPolicyUID checks the preset uid replaces the allocation only.
+func TestAdduserPolicyUID(t *testing.T) {
+	tfs := newTestFS().add(accountsBase(t))
+	host := &testHost{policy: Policy{UIDs: map[string]int{"postgres": 26}}}
+	r := runCmd(tfs, host, "", runAdduser, "adduser", "--system", "--quiet", "--home", "/var/lib/postgresql", "--no-create-home",
+		"--shell", "/bin/bash", "--group", "--gecos", "PostgreSQL administrator", "postgres")
+	if r.err != nil {
+		t.Fatal(r.err, r.stderr)
+	}
+	if !strings.Contains(tfs.read(t, "/etc/passwd"), "\npostgres:x:26:101:PostgreSQL administrator:/var/lib/postgresql:/bin/bash\n") {
+		t.Errorf("passwd:\n%s", tfs.read(t, "/etc/passwd"))
+	}
+	if !strings.HasSuffix(tfs.read(t, "/etc/group"), "\npostgres:x:101:\n") {
+		t.Errorf("group:\n%s", tfs.read(t, "/etc/group"))
+	}
+	// An explicit --uid is the script's decision and wins over nothing else.
+	r = runCmd(tfs, host, "", runUseradd, "useradd", "-r", "-u", "27", "other")
+	if r.err != nil || !strings.Contains(tfs.read(t, "/etc/passwd"), "\nother:x:27:") {
+		t.Errorf("useradd -u 27: %v\n%s", r.err, tfs.read(t, "/etc/passwd"))
+	}
+	if r := runCmd(tfs, host, "", runAdduser, "adduser", "interactive"); !errors.Is(r.err, ErrRefused) {
+		t.Errorf("interactive adduser: %v, want refused", r.err)
+	}
+	_ = fs.ModePerm
+}
