@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pgassemble/pgassemble/pkg/apt"
+	"github.com/pgassemble/pgassemble/pkg/layer/maint"
 	"github.com/pgassemble/pgassemble/pkg/layer/replay"
 )
 
@@ -59,6 +60,10 @@ type Options struct {
 	Replayer Replayer
 	// NoReplay disables the replay entirely (no accounts, no Observe).
 	NoReplay bool
+	// Maint, when set, executes the maintainer scripts with
+	// pkg/layer/maint instead of the replay table (Replay is then unused;
+	// Arch and Epoch default to the above).
+	Maint *maint.Options
 	// Workers bounds how many .debs are decoded at once; 0 means
 	// GOMAXPROCS. Builders running side by side (one per platform) can
 	// share the cores this way instead of each holding GOMAXPROCS
@@ -165,6 +170,19 @@ func NewBuilder(base fs.FS, opts Options) (*Builder, error) {
 	switch {
 	case opts.Replayer != nil:
 		b.rp = opts.Replayer
+	case opts.Maint != nil && !opts.NoReplay:
+		mo := *opts.Maint
+		if mo.Arch == "" {
+			mo.Arch = opts.Arch
+		}
+		if mo.Epoch.IsZero() {
+			mo.Epoch = b.epoch
+		}
+		rp, err := NewMaintReplayer(context.Background(), base, mo)
+		if err != nil {
+			return nil, fmt.Errorf("maintainer scripts: %w", err)
+		}
+		b.rp = rp
 	case !opts.NoReplay:
 		ro := opts.Replay
 		if ro.Arch == "" {
@@ -296,6 +314,9 @@ func (b *Builder) AddStage(ctx context.Context, debs []Deb) (v1.Layer, error) {
 			}
 		}
 		return nil
+	}
+	if cs, ok := b.rp.(interface{ setContext(context.Context) }); ok {
+		cs.setContext(ctx)
 	}
 	if b.rp != nil {
 		pkgs := make([]replay.Package, len(debs))
@@ -506,6 +527,9 @@ func (b *Builder) Finish(ctx context.Context) (v1.Layer, error) {
 		stanzas = append(stanzas, b.pkgs[k].stanza)
 	}
 	var files []replay.File
+	if cs, ok := b.rp.(interface{ setContext(context.Context) }); ok {
+		cs.setContext(ctx)
+	}
 	if b.rp != nil {
 		var err error
 		if files, err = b.rp.Files(); err != nil {
@@ -534,6 +558,16 @@ func (b *Builder) Finish(ctx context.Context) (v1.Layer, error) {
 			e.hdr.Name += "/"
 		case tar.TypeSymlink:
 			e.hdr.Linkname = f.Linkname
+		case tar.TypeLink:
+			target, err := t.resolveParent(f.Linkname)
+			if err != nil {
+				return nil, fmt.Errorf("replay file %q: %v: %w", f.Path, err, ErrUnsafePath)
+			}
+			e.hdr.Linkname = target
+		case TypeWhiteout:
+			wh := path.Join(path.Dir(p), ".wh."+path.Base(p))
+			entries[wh] = &outEntry{hdr: tar.Header{Name: wh, Typeflag: tar.TypeReg, Mode: 0o644, ModTime: b.epoch}}
+			continue
 		default:
 			return nil, fmt.Errorf("replay file %s: unsupported type %q", f.Path, f.Type)
 		}

@@ -10,6 +10,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/pgassemble/pgassemble/pkg/layer/maint/ldso"
 )
 
 // The virtual root scripts run in. Three levels, looked up top-down:
@@ -114,6 +116,30 @@ type VFS struct {
 	horizon  int                            // unpacked entries with seq > horizon are invisible
 	// write hooks, for Policy edits and triggers
 	onWrite func(name string)
+	// libInfo answers for unpacked libraries whose bytes are not kept.
+	libInfo func(name string) (ldso.LibInfo, bool)
+}
+
+// LibInfo returns what ldconfig reads of a library (SONAME, flags),
+// following symlinks: for unpacked ELF files the runner recorded it when
+// the file was observed; retained and base files are read. ok is false
+// when it is unknown (a base library whose bytes the base root did not
+// keep: ldconfig then keeps what the base's ld.so.cache says).
+func (v *VFS) LibInfo(name string) (info ldso.LibInfo, ok bool) {
+	p, n, err := v.resolve(name, true)
+	if err != nil || n == nil || n.kind != kindFile {
+		return ldso.LibInfo{}, false
+	}
+	if v.libInfo != nil {
+		if i, ok := v.libInfo(p); ok {
+			return i, true
+		}
+	}
+	b, err := v.readBody(p, n)
+	if err != nil {
+		return ldso.LibInfo{}, false
+	}
+	return ldso.ReadLibInfo(bytes.NewReader(b)), true
 }
 
 // NewVFS returns a virtual root over base (nil: an empty root). base
