@@ -1,11 +1,19 @@
 package main
 
 import (
+	"fmt"
+	"sort"
+	"time"
+
 	"github.com/spf13/cobra"
+
+	"github.com/pgassemble/pgassemble/cmd/pgassemble/options"
+	"github.com/pgassemble/pgassemble/pkg/variants"
 )
 
 func newBakeCmd() *cobra.Command {
 	f := &buildFlags{}
+	var bake options.BakeOptions
 	c := &cobra.Command{
 		Use:   "bake [TARGET...]",
 		Short: "Build and publish the whole matrix, or the named targets",
@@ -13,11 +21,23 @@ func newBakeCmd() *cobra.Command {
 docker-bake.hcl), or the named targets, sharing everything between them: each .deb
 is downloaded once per architecture and each layer is built and pushed once.
 --pg, --type and --base filter the matrix (comma-separated); --platform restricts
-every target.`,
+every target.
+
+bake keeps docker buildx bake's habits: the registry, environment and revision
+environment variables set the defaults of --registry, --environment and
+--revision (registry=HOST:PORT pgassemble bake); --push is accepted (publishing
+is the default); --set TARGET.KEY=VALUE overrides a target (TARGET a name or a
+pattern such as '*'; KEY platform, args.BASE, labels.NAME; an unknown key is a
+usage error); --print prints the resolved targets as bake's --print JSON does.`,
 		Example: `  pgassemble bake
   pgassemble bake postgresql-17-minimal-bookworm postgresql-17-standard-bookworm
-  pgassemble bake --pg 17,18 --type minimal,standard --platform linux/amd64`,
+  pgassemble bake --pg 17,18 --type minimal,standard --platform linux/amd64
+  registry=127.0.0.1:5000 pgassemble bake --push --set '*.platform=linux/amd64' postgresql-17-minimal-trixie
+  pgassemble bake --print --pg 17`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := bake.Validate(&f.publish); err != nil {
+				return err
+			}
 			cat, err := f.target.Catalog()
 			if err != nil {
 				return err
@@ -26,9 +46,105 @@ every target.`,
 			if err != nil {
 				return err
 			}
+			targets, err = bake.ApplySet(targets, func(msg string) { fmt.Fprintln(cmd.ErrOrStderr(), "pgassemble: warning:", msg) })
+			if err != nil {
+				return err
+			}
+			if bake.Print {
+				return printBake(cmd, f, targets)
+			}
 			return buildAndPublish(cmd, f, targets)
 		},
 	}
 	f.register(c, true)
+	bake.AddFlags(c.Flags())
 	return c
+}
+
+// bakeFile is the JSON docker buildx bake --print writes: groups and
+// targets by name. Fields about a Dockerfile (context, dockerfile) have no
+// meaning here and are left out.
+type bakeFile struct {
+	Group  map[string]bakeGroup  `json:"group"`
+	Target map[string]bakeTarget `json:"target"`
+}
+
+type bakeGroup struct {
+	Targets []string `json:"targets"`
+}
+
+type bakeTarget struct {
+	Target      string            `json:"target"` // the type, as upstream's Dockerfile stage
+	Args        map[string]string `json:"args"`
+	Labels      map[string]string `json:"labels"`
+	Annotations []string          `json:"annotations"`
+	Tags        []string          `json:"tags"`
+	Platforms   []string          `json:"platforms"`
+	Output      []string          `json:"output"`
+}
+
+// printBake resolves each target (indexes only, like plan) so the tags
+// carry the version that would be built, and prints them. The creation
+// date is derived from the packages at build time, so it is printed only
+// when SOURCE_DATE_EPOCH fixes it.
+func printBake(cmd *cobra.Command, f *buildFlags, targets []variants.Target) error {
+	dest, err := f.publish.Destination()
+	if err != nil {
+		return err
+	}
+	env, err := variants.ParseEnvironment(f.publish.Environment)
+	if err != nil {
+		return options.Usagef("--environment: %w", err)
+	}
+	epoch, err := options.SourceDateEpoch()
+	if err != nil {
+		return err
+	}
+	s, err := newSession(cmd, f)
+	if err != nil {
+		return err
+	}
+	out := bakeFile{Group: map[string]bakeGroup{"default": {Targets: []string{}}}, Target: map[string]bakeTarget{}}
+	output := []string{"type=registry"}
+	if dest.Layout != "" {
+		output = []string{"type=oci,dest=" + dest.Layout}
+	}
+	now := time.Now().UTC()
+	for _, t := range targets {
+		tp, err := s.builder.Plan(cmd.Context(), t)
+		if err != nil {
+			s.ui.Wait()
+			return err
+		}
+		base := tp.BaseRef
+		labels := t.Labels(variants.Facts{Created: epoch, Version: tp.Version, Revision: f.build.Revision, BaseDigest: tp.Platforms[0].Base.Digest.String()})
+		if epoch.IsZero() {
+			delete(labels, "org.opencontainers.image.created")
+		}
+		var ann []string
+		for _, k := range sortedKeys(labels) {
+			ann = append(ann, "index,manifest:"+k+"="+labels[k])
+		}
+		out.Group["default"] = bakeGroup{Targets: append(out.Group["default"].Targets, t.Name)}
+		out.Target[t.Name] = bakeTarget{
+			Target:      t.Type,
+			Args:        map[string]string{"PG_VERSION": variants.UpstreamVersion(tp.Version), "PG_MAJOR": t.Version.MajorString(), "BASE": base},
+			Labels:      labels,
+			Annotations: ann,
+			Tags:        t.References(f.publish.Registry, env, tp.Version, now),
+			Platforms:   t.Platforms,
+			Output:      output,
+		}
+	}
+	s.ui.Wait()
+	return s.printJSON(out)
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

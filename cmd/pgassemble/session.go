@@ -67,7 +67,7 @@ func newSession(cmd *cobra.Command, f *buildFlags) (*session, error) {
 	s.builder, err = assemble.New(assemble.Options{
 		Client: client, BaseImage: f.build.BaseImage,
 		DebianMirror: f.archive.DebianMirror, DebianSecurityMirror: f.archive.SecurityMirror,
-		PGSource: src, PGDGMirror: f.archive.PGDGMirror, Keyrings: f.archive.Keyrings,
+		PGSource: src, PGDGMirror: f.archive.PGDGMirror, PGDGMirrorInImage: f.archive.PGDGMirrorInImage, Keyrings: f.archive.Keyrings,
 		CacheDir: f.cache.Layers(), Compression: comp,
 		Epoch: epoch, AllowUnhandled: f.build.AllowUnhandled, XZCommand: xz,
 		Revision: f.build.Revision, Progress: stepProgress{s.ui}, Logger: logger,

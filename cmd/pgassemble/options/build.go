@@ -32,7 +32,7 @@ func (o *BuildOptions) AddFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&o.Compression, "compression", "gzip", "layer compression: gzip or zstd")
 	fl.StringVar(&o.XZ, "xz", "auto", "xz decoder for data.tar.xz: auto (the system's xz when installed), go (built in), or a `PATH`; the output is the same")
 	fl.BoolVar(&o.AllowUnhandled, "allow-unhandled-scripts", false, "build even if a maintainer script does something pgassemble cannot replay")
-	fl.StringVar(&o.Revision, "revision", os.Getenv("PGASSEMBLE_REVISION"), "revision label value (the build recipe's commit)")
+	fl.StringVar(&o.Revision, "revision", envOr("PGASSEMBLE_REVISION", os.Getenv("revision")), "revision label value (the build recipe's commit; default $PGASSEMBLE_REVISION, else $revision as bake reads it)")
 }
 
 // Source is --pg-source.

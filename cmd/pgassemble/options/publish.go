@@ -1,6 +1,7 @@
 package options
 
 import (
+	"os"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -20,8 +21,8 @@ type PublishOptions struct {
 
 // AddFlags registers the publishing flags.
 func (o *PublishOptions) AddFlags(fl *pflag.FlagSet) {
-	fl.StringVar(&o.Registry, "registry", variants.DefaultRegistry, "registry `HOST[:PORT][/PATH]` to push to")
-	fl.StringVar(&o.Environment, "environment", "testing", "testing (repository postgresql-testing) or production (postgresql)")
+	fl.StringVar(&o.Registry, "registry", envOr("registry", variants.DefaultRegistry), "registry `HOST[:PORT][/PATH]` to push to (default: $registry, as in upstream's bake file, else "+variants.DefaultRegistry+")")
+	fl.StringVar(&o.Environment, "environment", envOr("environment", "testing"), "testing (repository postgresql-testing) or production (postgresql); default $environment, else testing")
 	fl.StringVar(&o.Output, "output", "registry", "where to publish: registry, or oci:DIR for an OCI image layout")
 	fl.BoolVar(&o.Insecure, "insecure", false, "plain HTTP to a registry that is not on this machine")
 }
@@ -42,4 +43,14 @@ func (o *PublishOptions) Destination() (publish.Destination, error) {
 // PublishOptions turn the flags into the publisher's options.
 func (o *PublishOptions) PublishOptions() []publish.Option {
 	return []publish.Option{publish.WithInsecure(o.Insecure)}
+}
+
+// envOr is the variable name's value, else def: upstream's bake file takes
+// its variables (registry, environment, revision) from the environment,
+// as `registry=HOST:PORT docker buildx bake` in its BUILD.md shows.
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }

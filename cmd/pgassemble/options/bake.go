@@ -1,0 +1,120 @@
+package options
+
+import (
+	"fmt"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/pgassemble/pgassemble/pkg/variants"
+)
+
+// BakeOptions are the habits of `docker buildx bake` that bake keeps, so a
+// CI job that ran `docker buildx bake --push` runs `pgassemble bake --push`
+// with nothing else changed: --push, --print and --set.
+type BakeOptions struct {
+	Push  bool
+	Print bool
+	Set   []string
+}
+
+// AddFlags registers the bake flags.
+func (o *BakeOptions) AddFlags(fl *pflag.FlagSet) {
+	fl.BoolVar(&o.Push, "push", false, "accepted as docker buildx bake's --push: publishing to the registry is the default")
+	fl.BoolVar(&o.Print, "print", false, "print the resolved targets as docker buildx bake --print's JSON, build nothing")
+	fl.StringArrayVar(&o.Set, "set", nil, "override a target value, as bake's --set `TARGET.KEY=VALUE`: TARGET a name or pattern (*), "+
+		"KEY platform, args.BASE, labels.NAME, push, output (type=registry), or the ignored cache-from, cache-to, no-cache, pull (repeatable)")
+}
+
+// Validate checks --push against --output.
+func (o *BakeOptions) Validate(p *PublishOptions) error {
+	if o.Push && p.Output != "" && p.Output != "registry" {
+		return Usagef("--push publishes to the registry, --output %s writes elsewhere: give one of them", p.Output)
+	}
+	return nil
+}
+
+// setKeysIgnored are bake keys about BuildKit's cache, which pgassemble
+// does not have: its layer and package caches are keyed by their inputs.
+var setKeysIgnored = []string{"cache-from", "cache-to", "no-cache", "pull"}
+
+// ApplySet applies the --set overrides to targets, in order, as bake does:
+// TARGET is a target name or a pattern ("*", "postgresql-17-*"), and must
+// match at least one target. Keys that only concern BuildKit's cache are
+// ignored, reported through warn; any other key is a usage error.
+func (o *BakeOptions) ApplySet(targets []variants.Target, warn func(string)) ([]variants.Target, error) {
+	out := slices.Clone(targets)
+	for _, s := range o.Set {
+		lhs, value, ok := strings.Cut(s, "=")
+		pattern, key, ok2 := strings.Cut(lhs, ".")
+		if !ok || !ok2 || pattern == "" || key == "" {
+			return nil, Usagef("--set %q: want TARGET.KEY=VALUE (e.g. '*.platform=linux/amd64')", s)
+		}
+		if _, err := path.Match(pattern, ""); err != nil {
+			return nil, Usagef("--set %q: bad target pattern: %v", s, err)
+		}
+		matched := 0
+		for i := range out {
+			if ok, _ := path.Match(pattern, out[i].Name); !ok {
+				continue
+			}
+			matched++
+			t, err := setKey(out[i], key, value)
+			if err != nil {
+				return nil, Usagef("--set %q: %w", s, err)
+			}
+			out[i] = t
+		}
+		if slices.Contains(setKeysIgnored, key) {
+			warn(fmt.Sprintf("--set %s: ignored (pgassemble's caches are keyed by their inputs)", s))
+		}
+		if matched == 0 {
+			return nil, Usagef("--set %q: no target matches %q", s, pattern)
+		}
+	}
+	return out, nil
+}
+
+func setKey(t variants.Target, key, value string) (variants.Target, error) {
+	switch {
+	case key == "platform" || key == "platforms":
+		return t.WithPlatforms(splitList(value))
+	case key == "args.BASE":
+		image, digest, _ := strings.Cut(value, "@")
+		if image == "" {
+			return t, fmt.Errorf("empty base image")
+		}
+		t.Base.Image, t.Base.Digest = image, digest
+		return t, nil
+	case strings.HasPrefix(key, "args."):
+		return t, fmt.Errorf("unknown build argument %s (pgassemble reads BASE; versions are chosen with --pg)", strings.TrimPrefix(key, "args."))
+	case strings.HasPrefix(key, "labels."):
+		name := strings.TrimPrefix(key, "labels.")
+		if name == "" {
+			return t, fmt.Errorf("empty label name")
+		}
+		labels := maps.Clone(t.Meta.Labels)
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[name] = value
+		t.Meta.Labels = labels
+		return t, nil
+	case key == "push":
+		if value != "true" {
+			return t, fmt.Errorf("push=%s: pgassemble bake always publishes", value)
+		}
+		return t, nil
+	case key == "output":
+		if value != "type=registry" && value != "type=image,push=true" {
+			return t, fmt.Errorf("output %s: only the registry (type=registry) is set per target; use --output oci:DIR for a layout", value)
+		}
+		return t, nil
+	case slices.Contains(setKeysIgnored, key):
+		return t, nil
+	}
+	return t, fmt.Errorf("unknown key %q (pgassemble takes platform, args.BASE, labels.NAME, push, output)", key)
+}
