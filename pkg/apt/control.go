@@ -2,8 +2,10 @@ package apt
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -86,6 +88,10 @@ func (p Paragraph) WriteTo(w io.Writer) (int64, error) {
 // every Field name and value is a substring of that string, so a paragraph
 // costs two allocations however many fields it has. (A line-by-line
 // bufio.Scanner version spent most of its time allocating.)
+//
+// A line longer than MaxLineSize or a paragraph longer than
+// MaxParagraphSize is an error (ErrTooLarge), found after reading at most
+// that much more: a hostile index cannot make the parser hold a huge line.
 func ParseParagraphs(r io.Reader, fn func(Paragraph) error) error {
 	sc := paragraphScanner{r: r, buf: make([]byte, 256*1024)}
 	for {
@@ -107,6 +113,27 @@ func ParseParagraphs(r io.Reader, fn func(Paragraph) error) error {
 			return err
 		}
 	}
+}
+
+// Bounds of ParseParagraphs. Real indexes stay far below them: Debian's
+// longest Packages lines (Provides of Rust crates) are tens of KiB, its
+// largest paragraph (a Release's hash lists) under a MiB.
+const (
+	MaxLineSize      = 1 << 20
+	MaxParagraphSize = 16 << 20
+)
+
+// ErrTooLarge: a line or paragraph exceeds MaxLineSize or MaxParagraphSize.
+var ErrTooLarge = errors.New("too large")
+
+// Excerpt quotes at most the first 48 bytes of s, for error messages about
+// input that may be huge or hostile.
+func Excerpt(s string) string {
+	const max = 48
+	if len(s) <= max {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(s[:max]) + fmt.Sprintf("... (%d bytes)", len(s))
 }
 
 // paragraphScanner splits a stream into paragraph texts.
@@ -165,7 +192,19 @@ func isBlankLine(b []byte) bool {
 func (s *paragraphScanner) nextLine(pos, keep *int) (lineEnd, next int, ok bool) {
 	for {
 		if nl := bytes.IndexByte(s.buf[*pos:s.end], '\n'); nl >= 0 {
+			if nl > MaxLineSize {
+				s.err = s.tooLarge("line", *pos, nl)
+				return 0, 0, false
+			}
 			return *pos + nl, *pos + nl + 1, true
+		}
+		if s.end-*pos > MaxLineSize {
+			s.err = s.tooLarge("line", *pos, s.end-*pos)
+			return 0, 0, false
+		}
+		if s.end-*keep > MaxParagraphSize {
+			s.err = s.tooLarge("paragraph", *keep, s.end-*keep)
+			return 0, 0, false
 		}
 		if s.err != nil {
 			if *pos < s.end {
@@ -219,6 +258,16 @@ func (s *paragraphScanner) next() (string, int, error) {
 	return text, startLine, nil
 }
 
+// tooLarge reports the line or paragraph at buf[start:] (n bytes so far).
+func (s *paragraphScanner) tooLarge(what string, start, n int) error {
+	limit := MaxLineSize
+	if what == "paragraph" {
+		limit = MaxParagraphSize
+	}
+	head := s.buf[start:min(start+48, s.end)]
+	return fmt.Errorf("line %d: %s longer than %d bytes (starts %s): %w", s.line+1, what, limit, Excerpt(string(head)), ErrTooLarge)
+}
+
 func (s *paragraphScanner) readErr() error {
 	if s.err == nil {
 		return io.EOF
@@ -270,7 +319,7 @@ func (s *paragraphScanner) parse(text string, line int) (Paragraph, error) {
 		default:
 			i := strings.IndexByte(l, ':')
 			if i <= 0 {
-				return nil, fmt.Errorf("line %d: %q is not a field", line, l)
+				return nil, fmt.Errorf("line %d: %s is not a field", line, Excerpt(l))
 			}
 			a, b := i+1, len(l)
 			for a < b && isASCIISpace(l[a]) {

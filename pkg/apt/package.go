@@ -244,7 +244,7 @@ func PackageFromParagraph(p Paragraph) (*Package, error) {
 			*rel, err = ParseRelations(f.Value)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("package %q: field %s: %w", pkg.Name, f.Name, err)
+			return nil, fmt.Errorf("package %s: field %s: %w", Excerpt(pkg.Name), f.Name, err)
 		}
 	}
 	if pkg.Name == "" {
@@ -265,7 +265,7 @@ func ParsePackages(r io.Reader, fn func(*Package) error) error {
 			return err
 		}
 		if pkg.Version == "" || pkg.Architecture == "" {
-			return fmt.Errorf("package %q: missing Version or Architecture", pkg.Name)
+			return fmt.Errorf("package %s: missing Version or Architecture", Excerpt(pkg.Name))
 		}
 		return fn(pkg)
 	})

@@ -210,7 +210,7 @@ func (p *relParser) skipSpace() {
 }
 
 func (p *relParser) errf(msg string) error {
-	return fmt.Errorf("%w at offset %d of %q: %s", ErrRelation, p.i, p.s, msg)
+	return fmt.Errorf("%w at offset %d of %s: %s", ErrRelation, p.i, Excerpt(p.s), msg)
 }
 
 // isNameByte reports bytes allowed in package, architecture and version tokens.

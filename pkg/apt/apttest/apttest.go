@@ -3,9 +3,12 @@ package apttest
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto"
+	_ "crypto/sha1" // old archives' signatures, which the verifier must refuse
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -56,6 +59,10 @@ type Config struct {
 	// or "both" (binary-all and every binary-ARCH, with
 	// No-Support-for-Architecture-all: Packages, as Debian does).
 	AllIndex string
+	// EditStanza, when set, changes each package's index stanza after
+	// Filename, Size and SHA256 are filled in: a signed index with
+	// hostile or broken fields.
+	EditStanza func(*apt.Paragraph)
 }
 
 func (c *Config) defaults() {
@@ -96,13 +103,26 @@ func (c *Config) indexArches() []string {
 	return append([]string{"all"}, c.Arches...)
 }
 
-// Fault is injected into answers for one URL path.
+// Fault is injected into answers for one URL path: the faults of a mirror
+// or a proxy in front of it.
 type Fault struct {
 	// Status, when non-zero, is answered instead of the file.
 	Status int
+	// RetryAfter, with Status (429 or 503), is sent as Retry-After.
+	RetryAfter string
 	// TruncateAt, when > 0, sends the full Content-Length but only this
 	// many bytes, then drops the connection.
 	TruncateAt int64
+	// Stall sends the headers and StallAfter bytes of the body, then
+	// nothing until the client gives up (a mirror that hangs).
+	Stall      bool
+	StallAfter int64
+	// Reset drops the connection before answering (a connection reset).
+	Reset bool
+	// Corrupt serves the file with its last byte flipped.
+	Corrupt bool
+	// Redirect answers 302 with this Location.
+	Redirect string
 	// Times limits how many requests the fault applies to; 0 = all.
 	Times int
 }
@@ -118,14 +138,15 @@ type Repo struct {
 	Key                             *openpgp.Entity
 	KeyringFile, ArmoredKeyringFile string
 
-	t        testing.TB
-	mu       sync.Mutex
-	suites   []Config
-	faults   map[string]*Fault
-	hits     map[string]int
-	statuses map[string][]int
-	log      []string
-	debs     map[string]PoolFile // "name_version_arch" -> file
+	t          testing.TB
+	signConfig *packet.Config
+	mu         sync.Mutex
+	suites     []Config
+	faults     map[string]*Fault
+	hits       map[string]int
+	statuses   map[string][]int
+	log        []string
+	debs       map[string]PoolFile // "name_version_arch" -> file
 }
 
 // PoolFile is one published .deb.
@@ -248,15 +269,36 @@ func (r *Repo) Update(suite string, fn func(*Config)) {
 
 // SignWith re-signs every Release with another key (one the client does
 // not trust, typically NewKey(t, "other")).
-func (r *Repo) SignWith(e *openpgp.Entity) {
+func (r *Repo) SignWith(e *openpgp.Entity) { r.SignWithConfig(e, nil) }
+
+// SignWithConfig re-signs every Release with e and the signing options of
+// cfg (cfg.DefaultHash picks the digest, e.g. crypto.SHA1 for a weak
+// signature). It also becomes the configuration of later publishes.
+func (r *Repo) SignWithConfig(e *openpgp.Entity, cfg *packet.Config) {
 	r.t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.signConfig = cfg
 	for _, s := range r.suites {
 		if err := r.sign(s, e); err != nil {
 			r.t.Fatal(err)
 		}
 	}
+}
+
+// NewKeyWith generates a signing key with the algorithm and size of cfg
+// (e.g. RSA of 1024 bits), for tests of the verifier's key policy.
+func NewKeyWith(t testing.TB, name string, cfg *packet.Config) *openpgp.Entity {
+	t.Helper()
+	c := *cfg
+	if c.Time == nil {
+		c.Time = func() time.Time { return time.Now().Add(-time.Hour) }
+	}
+	e, err := openpgp.NewEntity(name, "apttest", name+"@example.invalid", &c)
+	if err != nil {
+		t.Fatalf("apttest: generate key: %v", err)
+	}
+	return e
 }
 
 // TamperRelease changes the signed text of the suite's InRelease and
@@ -305,6 +347,74 @@ func (r *Repo) Corrupt(rel string) {
 	if _, err := f.WriteAt(b, st.Size()-1); err != nil {
 		r.t.Fatal(err)
 	}
+}
+
+// EditRelease rewrites the suite's Release text with fn and signs it
+// again (InRelease and Release.gpg) with the repository key: a validly
+// signed Release with whatever content a test needs.
+func (r *Repo) EditRelease(suite string, fn func(string) string) {
+	r.t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.suite(suite)
+	p := filepath.Join(r.Dir, "dists", suite, "Release")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if err := writeFile(p, []byte(fn(string(b)))); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := r.sign(s, r.Key); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// ReplaceFile publishes content as the file name of the suite (relative
+// to dists/SUITE, e.g. "main/binary-amd64/Packages.gz", with its by-hash
+// copy), lists its SHA256 and size in the Release and signs it again: a
+// signed but hostile index. The content is streamed from content, so it
+// may be huge.
+func (r *Repo) ReplaceFile(suite, name string, content io.Reader) {
+	r.t.Helper()
+	p := filepath.Join(r.Dir, "dists", suite, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		r.t.Fatal(err)
+	}
+	f, err := os.Create(p)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), content)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if !r.suite(suite).NoByHash {
+		bh := filepath.Join(filepath.Dir(p), "by-hash", "SHA256", sum)
+		os.MkdirAll(filepath.Dir(bh), 0o755)
+		os.Remove(bh)
+		if err := os.Link(p, bh); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	r.EditRelease(suite, func(rel string) string {
+		var out []string
+		for _, l := range strings.Split(rel, "\n") {
+			if f := strings.Fields(l); len(f) == 3 && f[2] == name && strings.HasPrefix(l, " ") {
+				continue
+			}
+			out = append(out, l)
+			if l == "SHA256:" {
+				out = append(out, fmt.Sprintf(" %s %16d %s", sum, n, name))
+			}
+		}
+		return strings.Join(out, "\n")
+	})
 }
 
 // SetFault injects f for requests of the URL path p ("/dists/stable/InRelease").
@@ -391,11 +501,28 @@ func (r *Repo) serve(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	r.mu.Unlock()
-	if fault.Status != 0 {
+	switch {
+	case fault.Status != 0:
+		if fault.RetryAfter != "" {
+			w.Header().Set("Retry-After", fault.RetryAfter)
+		}
 		http.Error(w, http.StatusText(fault.Status), fault.Status)
 		return
-	}
-	if fault.TruncateAt > 0 {
+	case fault.Redirect != "":
+		http.Redirect(w, req, fault.Redirect, http.StatusFound)
+		return
+	case fault.Reset:
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				if tc, ok := conn.(interface{ SetLinger(int) error }); ok {
+					tc.SetLinger(0) // RST, not FIN
+				}
+				conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler)
+	case fault.TruncateAt > 0 || fault.Stall || fault.Corrupt:
 		b, err := os.ReadFile(filepath.Join(r.Dir, filepath.FromSlash(path.Clean(p))))
 		if err != nil {
 			http.NotFound(w, req)
@@ -403,12 +530,25 @@ func (r *Repo) serve(w http.ResponseWriter, req *http.Request) {
 		}
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		w.WriteHeader(http.StatusOK)
-		if fault.TruncateAt < int64(len(b)) {
-			b = b[:fault.TruncateAt]
+		if fault.Corrupt {
+			b = append([]byte(nil), b...)
+			b[len(b)-1] ^= 0xff
+			w.Write(b)
+			return
+		}
+		cut := fault.TruncateAt
+		if fault.Stall {
+			cut = fault.StallAfter
+		}
+		if cut < int64(len(b)) {
+			b = b[:cut]
 		}
 		w.Write(b)
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush() // the partial body must reach the client before the drop
+		}
+		if fault.Stall {
+			<-req.Context().Done() // until the client gives up
 		}
 		panic(http.ErrAbortHandler) // drop the connection mid-body
 	}
@@ -469,7 +609,7 @@ func (r *Repo) publishSuite(s Config) error {
 			indexes[arch] = &bytes.Buffer{}
 		}
 		for _, d := range s.Packages[comp] {
-			stanza, err := r.poolDeb(comp, d)
+			stanza, err := r.poolDeb(comp, d, s.EditStanza)
 			if err != nil {
 				return err
 			}
@@ -543,7 +683,7 @@ func (r *Repo) publishSuite(s Config) error {
 }
 
 // poolDeb writes a package to pool/ and returns its Packages stanza.
-func (r *Repo) poolDeb(comp string, d debtest.Deb) (apt.Paragraph, error) {
+func (r *Repo) poolDeb(comp string, d debtest.Deb, edit func(*apt.Paragraph)) (apt.Paragraph, error) {
 	name, version, arch := d.Control.Get("Package"), d.Control.Get("Version"), d.Control.Get("Architecture")
 	if name == "" || version == "" || arch == "" {
 		return nil, fmt.Errorf("apttest: package needs Package, Version and Architecture: %v", d.Control)
@@ -572,6 +712,9 @@ func (r *Repo) poolDeb(comp string, d debtest.Deb) (apt.Paragraph, error) {
 	stanza.Set("Filename", rel)
 	stanza.Set("Size", strconv.FormatInt(pf.Size, 10))
 	stanza.Set("SHA256", pf.SHA256)
+	if edit != nil {
+		edit(&stanza)
+	}
 	return stanza, nil
 }
 
@@ -582,9 +725,21 @@ func (r *Repo) sign(s Config, e *openpgp.Entity) error {
 	if err != nil {
 		return err
 	}
+	// Sign with the key's signing key (its newest signing subkey, if any),
+	// as gpg does.
+	priv := e.PrivateKey
+	if k, ok := e.SigningKey(time.Now()); ok {
+		priv = k.PrivateKey
+	}
+	weak := r.signConfig != nil && r.signConfig.DefaultHash == crypto.SHA1
 	// Release.gpg: armored detached signature, as Debian publishes it.
 	var sig bytes.Buffer
-	if err := openpgp.ArmoredDetachSign(&sig, e, bytes.NewReader(rel), nil); err != nil {
+	if weak {
+		err = armoredSHA1Sig(&sig, priv, packet.SigTypeBinary, rel)
+	} else {
+		err = openpgp.ArmoredDetachSign(&sig, e, bytes.NewReader(rel), r.signConfig)
+	}
+	if err != nil {
 		return fmt.Errorf("apttest: sign Release: %w", err)
 	}
 	if err := writeFile(filepath.Join(dists, "Release.gpg"), sig.Bytes()); err != nil {
@@ -596,20 +751,63 @@ func (r *Repo) sign(s Config, e *openpgp.Entity) error {
 		return r.stamp(s, dists)
 	}
 	var cs bytes.Buffer
-	w, err := clearsign.Encode(&cs, e.PrivateKey, nil)
-	if err != nil {
-		return fmt.Errorf("apttest: clearsign: %w", err)
-	}
-	if _, err := w.Write(rel); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
+	if weak {
+		// The signed text of a clearsigned message is its lines with CRLF
+		// endings, without the line ending before the signature.
+		cs.WriteString("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA1\n\n")
+		cs.Write(rel)
+		text := bytes.ReplaceAll(bytes.TrimSuffix(rel, []byte("\n")), []byte("\n"), []byte("\r\n"))
+		if err := armoredSHA1Sig(&cs, priv, packet.SigTypeText, text); err != nil {
+			return fmt.Errorf("apttest: clearsign: %w", err)
+		}
+	} else {
+		w, err := clearsign.Encode(&cs, priv, r.signConfig)
+		if err != nil {
+			return fmt.Errorf("apttest: clearsign: %w", err)
+		}
+		if _, err := w.Write(rel); err != nil {
+			return err
+		}
+		if err := w.Close(); err != nil {
+			return err
+		}
 	}
 	if err := writeFile(inrel, cs.Bytes()); err != nil {
 		return err
 	}
 	return r.stamp(s, dists)
+}
+
+// armoredSHA1Sig writes an armored v4 signature of data with a SHA-1
+// digest, which go-crypto no longer makes: what an old archive signs with
+// and Debian's verifier refuses.
+func armoredSHA1Sig(w io.Writer, priv *packet.PrivateKey, sigType packet.SignatureType, data []byte) error {
+	sig := &packet.Signature{
+		Version: 4, SigType: sigType, PubKeyAlgo: priv.PubKeyAlgo, Hash: crypto.SHA1,
+		CreationTime: time.Now(), IssuerKeyId: &priv.KeyId, IssuerFingerprint: priv.Fingerprint,
+	}
+	no := false
+	cfg := &packet.Config{NonDeterministicSignaturesViaNotation: &no} // no salt notation: it needs a modern hash
+	h, err := sig.PrepareSign(cfg)
+	if err != nil {
+		return err
+	}
+	h.Write(data)
+	if err := sig.Sign(h, priv, cfg); err != nil {
+		return err
+	}
+	aw, err := armor.Encode(w, "PGP SIGNATURE", nil)
+	if err != nil {
+		return err
+	}
+	if err := sig.Serialize(aw); err != nil {
+		return err
+	}
+	if err := aw.Close(); err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, "\n")
+	return err
 }
 
 // stamp sets the Release files' mtimes to the Release Date, which the

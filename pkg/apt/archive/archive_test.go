@@ -395,7 +395,8 @@ func TestByHashMissingFallsBack(t *testing.T) {
 }
 
 func TestChangedInReleaseRefetches(t *testing.T) {
-	r := apttest.NewRepo(t, apttest.Config{Suite: "trixie", Components: []string{"main"}, Packages: testPackages()})
+	r := apttest.NewRepo(t, apttest.Config{Suite: "trixie", Components: []string{"main"}, Packages: testPackages(),
+		Date: time.Now().Add(-2 * time.Minute)})
 	ctx := context.Background()
 	cache := t.TempDir()
 	if _, err := newClient(cache).Indexes(ctx, repos(t, r, r.KeyringFile), "amd64"); err != nil {
@@ -403,7 +404,7 @@ func TestChangedInReleaseRefetches(t *testing.T) {
 	}
 	r.Update("trixie", func(c *apttest.Config) {
 		c.Packages["main"] = append(c.Packages["main"], debtest.Deb{Control: debtest.Control("Package", "new", "Version", "1", "Architecture", "amd64")})
-		c.Date = time.Now().Add(time.Minute)
+		c.Date = time.Now().Add(-time.Minute)
 	})
 	pkgs, err := newClient(cache).Indexes(ctx, repos(t, r, r.KeyringFile), "amd64")
 	if err != nil {

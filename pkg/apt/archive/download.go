@@ -43,9 +43,15 @@ func (c *Client) DebPath(sha256 string) string {
 
 // Download fetches the .deb of each package into the cache, verifying
 // SHA256 and size while streaming, and returns the cached paths in the
-// order of pkgs. Packages already cached cost no network I/O. Packages
-// must come from Indexes (Repository, Filename, SHA256 and Size set).
+// order of pkgs. A .deb already cached costs no network I/O, but is hashed
+// again (once per Client) before its path is returned: a cached file that
+// no longer matches its signed SHA256 is removed and downloaded again,
+// never used. Packages must come from Indexes (Repository, Filename,
+// SHA256 and Size set).
 func (c *Client) Download(ctx context.Context, pkgs []*apt.Package) ([]string, error) {
+	if err := c.ready(); err != nil {
+		return nil, err
+	}
 	paths := make([]string, len(pkgs))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.parallel)
@@ -56,11 +62,16 @@ func (c *Client) Download(ctx context.Context, pkgs []*apt.Package) ([]string, e
 		}
 		dst := c.DebPath(p.SHA256)
 		paths[i] = dst
-		if started[p.SHA256] || fileExists(dst) {
+		if started[p.SHA256] {
 			continue
 		}
 		started[p.SHA256] = true
-		g.Go(func() error { return c.downloadOne(gctx, p) })
+		g.Go(func() error {
+			if c.cachedDeb(dst, p) {
+				return nil
+			}
+			return c.downloadOne(gctx, p)
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
@@ -68,16 +79,32 @@ func (c *Client) Download(ctx context.Context, pkgs []*apt.Package) ([]string, e
 	return paths, nil
 }
 
+// cachedDeb reports whether the cache holds p's .deb with its signed size
+// and SHA256 (hashing it once per Client).
+func (c *Client) cachedDeb(dst string, p *apt.Package) bool {
+	c.mu.Lock()
+	done := c.verified[p.SHA256]
+	c.mu.Unlock()
+	if done && fileExists(dst) {
+		return true
+	}
+	if !c.verifyFile(dst, p.SHA256, p.Size) {
+		return false
+	}
+	c.mu.Lock()
+	c.verified[p.SHA256] = true
+	c.mu.Unlock()
+	return true
+}
+
 func checkDownloadable(p *apt.Package) error {
 	switch {
 	case p.Repository == nil:
 		return fmt.Errorf("download %s: no repository (an installed package?)", p.ID())
-	case len(p.SHA256) != 64:
+	case p.SHA256 == "":
 		return fmt.Errorf("download %s: index gives no SHA256", p.ID())
-	case p.Filename == "" || strings.Contains("/"+p.Filename+"/", "/../"):
-		return fmt.Errorf("download %s: bad Filename %q", p.ID(), p.Filename)
 	}
-	return nil
+	return checkIndexFields(p)
 }
 
 func (c *Client) downloadOne(ctx context.Context, p *apt.Package) error {
@@ -95,6 +122,11 @@ func (c *Client) downloadOne(ctx context.Context, p *apt.Package) error {
 			func(h string) string { return h + ".deb" })
 		if err != nil && cr.n > 0 {
 			task.Add(-cr.n) // this attempt's bytes are thrown away
+		}
+		if err == nil {
+			c.mu.Lock()
+			c.verified[p.SHA256] = true
+			c.mu.Unlock()
 		}
 		return err
 	})

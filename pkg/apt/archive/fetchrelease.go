@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 )
@@ -92,12 +93,20 @@ func writeFileAtomic(path string, b []byte) error {
 // there is no InRelease), verifies its signature against the repo's keyring
 // and its Valid-Until, and parses it. An InRelease unchanged since the last
 // run is revalidated with a conditional GET and read from the cache.
+//
+// With date checks on (WithCheckDate), a Release dated in the future beyond
+// maxFutureTime is refused (ErrNotValidYet), and so is one older than the
+// newest this cache has validated for the repository (ErrRollback): a
+// mirror cannot freeze a client on old metadata or roll it back.
 func (c *Client) Release(ctx context.Context, repo Repo) (*Release, error) {
+	if err := c.ready(); err != nil {
+		return nil, err
+	}
 	base := repo.URI + "/dists/" + repo.Suite + "/"
 	url := base + "InRelease"
 	ptr := c.readPointer(url)
 	hdr := http.Header{}
-	if ptr != nil && fileExists(c.blobPath(ptr.Digest)) {
+	if ptr != nil && c.verifyFile(c.blobPath(ptr.Digest), ptr.Digest, -1) {
 		if ptr.ETag != "" {
 			hdr.Set("If-None-Match", ptr.ETag)
 		}
@@ -148,6 +157,9 @@ func (c *Client) Release(ctx context.Context, repo Repo) (*Release, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := c.checkDates(rel, base, url); err != nil {
+		return nil, err
+	}
 	if !notModified {
 		if err := c.keepBlob(data, rel.Digest); err != nil {
 			return nil, err
@@ -192,6 +204,9 @@ func (c *Client) detachedRelease(ctx context.Context, repo Repo, base string) (*
 	if err != nil {
 		return nil, err
 	}
+	if err := c.checkDates(rel, base, url); err != nil {
+		return nil, err
+	}
 	return rel, c.keepBlob(data, rel.Digest)
 }
 
@@ -212,6 +227,62 @@ func (c *Client) checkRelease(plain, raw []byte, repo Repo, url string) (*Releas
 		c.log.Warn("release names another distribution", "url", url, "suite", rel.Suite, "codename", rel.Codename, "want", repo.Suite)
 	}
 	return rel, nil
+}
+
+// Sentinel errors of the Release date checks.
+var (
+	// ErrNotValidYet: the Release's Date is in the future (apt: "not
+	// valid yet").
+	ErrNotValidYet = errors.New("release file not valid yet")
+	// ErrRollback: the Release is older than one already validated for
+	// the same repository.
+	ErrRollback = errors.New("release file older than one already seen")
+)
+
+// maxFutureTime is how far in the future a Release Date may be (clock
+// skew), apt's Acquire::Max-FutureTime default.
+const maxFutureTime = 10 * time.Second
+
+// releaseState is what the cache remembers of a repository between runs:
+// the Date of the newest Release validated for it.
+type releaseState struct {
+	Base string    `json:"base"`
+	Date time.Time `json:"date"`
+}
+
+func (c *Client) statePath(base string) string {
+	h := sha256.Sum256([]byte(base))
+	return filepath.Join(c.cacheDir, "release", hex.EncodeToString(h[:16])+".state.json")
+}
+
+// checkDates refuses a Release dated in the future or older than the
+// newest one seen for base, and records a newer Date. It runs after the
+// signature and Valid-Until checks: only validated Dates are remembered.
+func (c *Client) checkDates(rel *Release, base, url string) error {
+	if !c.checkDate || rel.Date.IsZero() {
+		return nil
+	}
+	now := c.now()
+	if rel.Date.After(now.Add(maxFutureTime)) {
+		return fmt.Errorf("%s: Date %s is in the future (now %s): not valid yet; check the clock, or turn the date checks off for a machine whose clock is wrong: %w",
+			url, rel.Date.UTC().Format(time.RFC1123), now.UTC().Format(time.RFC1123), ErrNotValidYet)
+	}
+	p := c.statePath(base)
+	var st releaseState
+	if b, err := os.ReadFile(p); err == nil && json.Unmarshal(b, &st) == nil && st.Base == base {
+		if rel.Date.Before(st.Date) {
+			return fmt.Errorf("%s: Date %s is older than the Release already validated for this repository (%s): the mirror serves stale or replayed metadata (state: %s): %w",
+				url, rel.Date.UTC().Format(time.RFC1123), st.Date.UTC().Format(time.RFC1123), p, ErrRollback)
+		}
+		if !rel.Date.After(st.Date) {
+			return nil
+		}
+	}
+	b, err := json.Marshal(releaseState{Base: base, Date: rel.Date.UTC()})
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(p, b)
 }
 
 // keepBlob stores verified bytes in the blob store under their hash.

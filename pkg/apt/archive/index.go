@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +14,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
@@ -111,6 +114,10 @@ func (r *Release) hasIndex(comp, arch string) bool {
 	return false
 }
 
+// ErrNoIndex: the Release names no SHA256 for an index the sources ask
+// for (apt: "Unable to find expected entry ... in Release file").
+var ErrNoIndex = errors.New("index not in the Release")
+
 // index returns the parsed packages of one component's binary-ARCH index.
 func (c *Client) index(ctx context.Context, repo Repo, rel *Release, ar *apt.Repository, comp, arch string) ([]*apt.Package, error) {
 	base := repo.URI + "/dists/" + repo.Suite + "/"
@@ -122,8 +129,14 @@ func (c *Client) index(ctx context.Context, repo Repo, rel *Release, ar *apt.Rep
 		}
 	}
 	if len(names) == 0 {
-		c.log.Warn("release lists no Packages index; skipping", "repo", repo.String(), "index", stem)
-		return nil, nil
+		// Like apt, an error: a Release with no SHA256 entry (only weaker
+		// hashes, or none) must not silently drop the repository.
+		why := "lists no SHA256 for it"
+		if len(rel.Files) == 0 {
+			why = "has no SHA256 field (weaker hashes are not trusted)"
+		}
+		return nil, fmt.Errorf("%sRelease %s %s (wrong component or architecture in the source, or a malformed Release): %w",
+			base, why, stem, ErrNoIndex)
 	}
 	var err error
 	for _, name := range names {
@@ -152,16 +165,32 @@ func (c *Client) indexFile(ctx context.Context, repo Repo, rel *Release, ar *apt
 	if ok {
 		return pkgs, nil
 	}
-	blob, err := c.indexBlob(ctx, base, name, fh, rel.AcquireByHash)
+	ext := path.Ext(name)
+	// The signed hash of the uncompressed index, when the Release lists
+	// it (Debian's and reprepro's do): it keys and checks the derived
+	// plain copy, and bounds decompression exactly.
+	var plain *FileHash
+	if ext == ".xz" || ext == ".gz" {
+		if ph, ok := rel.Files[strings.TrimSuffix(name, ext)]; ok {
+			plain = &ph
+		}
+	}
+	pkgs, err := c.cachedPlain(plain, ar)
 	if err != nil {
 		return nil, err
 	}
-	pkgs, err = c.parseIndex(blob, fh.SHA256, path.Ext(name), ar)
-	if err != nil {
-		// The blob matched the Release when it was stored; if it no longer
-		// reads, do not let a damaged copy fail every later run.
-		os.Remove(blob)
-		return nil, fmt.Errorf("parse %s%s: %w", base, name, err)
+	if pkgs == nil {
+		blob, err := c.indexBlob(ctx, base, name, fh, rel.AcquireByHash)
+		if err != nil {
+			return nil, err
+		}
+		pkgs, err = c.parseIndex(blob, fh, plain, ext, ar)
+		if err != nil {
+			// The blob matched the Release when it was stored; if it no
+			// longer reads, do not let a damaged copy fail every later run.
+			os.Remove(blob)
+			return nil, fmt.Errorf("parse %s%s: %w", base, name, err)
+		}
 	}
 	c.mu.Lock()
 	c.parsed[memo] = pkgs
@@ -171,10 +200,10 @@ func (c *Client) indexFile(ctx context.Context, repo Repo, rel *Release, ar *apt
 }
 
 // indexBlob returns the path of the verified (compressed) index file in the
-// cache, downloading it when absent.
+// cache, downloading it when absent. A cached copy is hashed before use.
 func (c *Client) indexBlob(ctx context.Context, base, name string, fh FileHash, byHash bool) (string, error) {
 	p := c.blobPath(fh.SHA256)
-	if fileExists(p) {
+	if c.verifyFile(p, fh.SHA256, fh.Size) {
 		return p, nil
 	}
 	urls := []string{base + name}
@@ -200,45 +229,69 @@ func (c *Client) indexBlob(ctx context.Context, base, name string, fh FileHash, 
 
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 
-// parseIndex reads a verified index blob. Compressed indexes are also kept
-// decompressed-then-zstd'ed under parsed/, since xz decoding dominates a
-// warm run (zstd decodes many times faster); that copy is derived from a
-// verified blob and written atomically, so it is as trustworthy.
-func (c *Client) parseIndex(blob, hash, ext string, ar *apt.Repository) ([]*apt.Package, error) {
-	if ext != ".xz" && ext != ".gz" {
-		f, err := os.Open(blob)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		return parsePackages(f, ar)
+func (c *Client) plainPath(hash string) string {
+	return filepath.Join(c.cacheDir, "plain", hash+".zst")
+}
+
+// cachedPlain parses the cached decompressed copy of an index, checked
+// against the signed size and SHA256 of the uncompressed index. It returns
+// nil (no error) when there is no usable copy: none cached, no signed hash
+// to check one against, or a copy that does not match (removed).
+func (c *Client) cachedPlain(plain *FileHash, ar *apt.Repository) ([]*apt.Package, error) {
+	if plain == nil {
+		return nil, nil
 	}
-	plainPath := filepath.Join(c.cacheDir, "plain", hash+".zst")
-	if f, err := os.Open(plainPath); err == nil {
-		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			f.Close()
-			return nil, err
-		}
-		b, err := io.ReadAll(zr)
-		zr.Close()
-		f.Close()
-		var pkgs []*apt.Package
-		if err == nil {
-			pkgs, err = parsePackagesParallel(b, ar)
-		}
-		if err == nil {
+	p := c.plainPath(plain.SHA256)
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, nil
+	}
+	defer f.Close()
+	zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(plain.Size)+1))
+	if err != nil {
+		return nil, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(zr, plain.Size+1))
+	zr.Close()
+	if err == nil && int64(len(b)) == plain.Size {
+		// Hash while parsing: the check costs no wall time on a warm run.
+		sum := make(chan [sha256.Size]byte, 1)
+		go func() { sum <- sha256.Sum256(b) }()
+		pkgs, perr := parsePackagesParallel(b, ar)
+		got := <-sum
+		if hex.EncodeToString(got[:]) == plain.SHA256 {
+			if perr != nil {
+				return nil, perr // the signed index itself does not parse
+			}
 			return pkgs, nil
 		}
-		// A damaged derived copy: drop it and rebuild from the blob.
-		c.log.Warn("dropping unreadable cached index", "path", plainPath, "err", err)
-		os.Remove(plainPath)
 	}
+	c.log.Warn("cached index does not match its signed hash; removing it", "path", p)
+	os.Remove(p)
+	return nil, nil
+}
+
+// maxExpansion bounds how much larger than its signed compressed size an
+// index may decompress when the Release gives no uncompressed size (real
+// Packages files compress 5 to 10 times).
+const maxExpansion = 64
+
+// parseIndex reads a verified index blob. A compressed index whose
+// uncompressed form the Release also signs is kept decompressed-then-
+// zstd'ed under plain/, named by that signed hash, since xz decoding
+// dominates a warm run (zstd decodes many times faster); it is checked
+// against the signed hash before it is stored and again whenever read.
+// Decompression stops at the signed uncompressed size (else at
+// maxExpansion times the compressed one): a bomb fails fast.
+func (c *Client) parseIndex(blob string, fh FileHash, plain *FileHash, ext string, ar *apt.Repository) ([]*apt.Package, error) {
 	f, err := os.Open(blob)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if ext != ".xz" && ext != ".gz" {
+		return parsePackages(f, ar)
+	}
 	var dec io.Reader
 	switch ext {
 	case ".xz":
@@ -256,6 +309,15 @@ func (c *Client) parseIndex(blob, hash, ext string, ar *apt.Repository) ([]*apt.
 		defer gr.Close()
 		dec = gr
 	}
+	limit := fh.Size*maxExpansion + 1<<20
+	if plain != nil {
+		limit = plain.Size
+	}
+	lr := &boundedReader{r: dec, n: limit}
+	if plain == nil {
+		return parsePackages(lr, ar)
+	}
+	plainPath := c.plainPath(plain.SHA256)
 	if err := os.MkdirAll(filepath.Dir(plainPath), 0o755); err != nil {
 		return nil, err
 	}
@@ -272,19 +334,25 @@ func (c *Client) parseIndex(blob, hash, ext string, ar *apt.Repository) ([]*apt.
 	if err != nil {
 		return nil, err
 	}
-	pkgs, err := parsePackages(io.TeeReader(dec, zw), ar)
+	h := sha256.New()
+	src := io.TeeReader(lr, io.MultiWriter(zw, h))
+	pkgs, err := parsePackages(src, ar)
 	if err != nil {
 		zw.Close()
 		return nil, err
 	}
 	// Drain what the parser did not read (trailing blank lines) so the
 	// cached copy is complete.
-	if _, err := io.Copy(zw, dec); err != nil {
+	if _, err := io.Copy(io.Discard, src); err != nil {
 		zw.Close()
 		return nil, err
 	}
 	if err := zw.Close(); err != nil {
 		return nil, err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); lr.read != plain.Size || got != plain.SHA256 {
+		return nil, fmt.Errorf("decompressed index: %d bytes, SHA256 %s; the Release says %d bytes, %s: %w",
+			lr.read, got, plain.Size, plain.SHA256, ErrChecksum)
 	}
 	if err := tmp.Close(); err != nil {
 		return nil, err
@@ -293,4 +361,26 @@ func (c *Client) parseIndex(blob, hash, ext string, ar *apt.Repository) ([]*apt.
 		return nil, err
 	}
 	return pkgs, nil
+}
+
+// boundedReader fails once more than n bytes would be read, wrapping
+// apt.ErrTooLarge.
+type boundedReader struct {
+	r    io.Reader
+	n    int64
+	read int64
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	// Up to one byte more than allowed, to tell a stream that ends at the
+	// bound from one that goes on.
+	if int64(len(p)) > b.n-b.read+1 {
+		p = p[:b.n-b.read+1]
+	}
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	if b.read > b.n {
+		return 0, fmt.Errorf("decompressed index: more than %d bytes: %w", b.n, apt.ErrTooLarge)
+	}
+	return n, err
 }

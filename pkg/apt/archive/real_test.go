@@ -10,12 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgassemble/pgassemble/pkg/apt"
 	"github.com/pgassemble/pgassemble/pkg/apt/archive"
 )
 
 // hostMirror returns the host's main Debian mirror URI from its apt
 // sources, or skips when there is none or it does not answer.
-func hostMirror(t *testing.T) string {
+func hostMirror(t testing.TB) string {
 	t.Helper()
 	srcs, err := archive.ReadSources(os.DirFS("/"))
 	if err != nil {
@@ -93,5 +94,53 @@ func TestRealDebianRelease(t *testing.T) {
 				t.Errorf("release: codename %q, %d files, by-hash %v", rel.Codename, len(rel.Files), rel.AcquireByHash)
 			}
 		})
+	}
+}
+
+// BenchmarkWarmDownload measures Download of postgresql-17's install set
+// (trixie arm64 over a minbase system) when every .deb is already cached:
+// what a warm build pays to re-verify the cache.
+func BenchmarkWarmDownload(b *testing.B) {
+	mirror := hostMirror(b)
+	kr, err := archive.LoadKeyrings(os.DirFS("/"), "/usr/share/keyrings/debian-archive-keyring.gpg")
+	if err != nil {
+		b.Skipf("no Debian keyring: %v", err)
+	}
+	sf, err := os.Open("../../../testdata/trixie-minbase-arm64.status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	installed, err := apt.ParseStatus(sf)
+	sf.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cache := b.TempDir()
+	ctx := context.Background()
+	c := archive.New(archive.WithCacheDir(cache))
+	pkgs, err := c.Indexes(ctx, []archive.Repo{{URI: mirror, Suite: "trixie", Components: []string{"main"}, Keyring: kr}}, "arm64")
+	if err != nil {
+		b.Skipf("indexes of %s: %v", mirror, err)
+	}
+	set, err := apt.Resolve(apt.NewUniverse("arm64", pkgs), installed, []string{"postgresql-17"}, apt.ResolveOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	list := make([]*apt.Package, len(set.Packages))
+	var size int64
+	for i, p := range set.Packages {
+		list[i] = p.Package
+		size += p.Size
+	}
+	if _, err := c.Download(ctx, list); err != nil {
+		b.Skipf("cold download: %v", err)
+	}
+	b.SetBytes(size)
+	b.ReportMetric(float64(len(list)), "debs")
+	for b.Loop() {
+		c := archive.New(archive.WithCacheDir(cache)) // a new process each time
+		if _, err := c.Download(ctx, list); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -83,11 +83,11 @@ func ParseRelease(b []byte) (*Release, error) {
 			continue
 		}
 		if len(f) != 3 || len(f[0]) != 64 || !isHex(f[0]) {
-			return nil, fmt.Errorf("parse Release: SHA256 line %q is not \"hash size path\"", strings.TrimSpace(line))
+			return nil, fmt.Errorf("parse Release: SHA256 line %s is not \"hash size path\"", apt.Excerpt(strings.TrimSpace(line)))
 		}
 		size, err := strconv.ParseInt(f[1], 10, 64)
-		if err != nil || size < 0 {
-			return nil, fmt.Errorf("parse Release: SHA256 line %q: bad size", strings.TrimSpace(line))
+		if err != nil || size < 0 || size > maxDebSize {
+			return nil, fmt.Errorf("parse Release: SHA256 line %s: bad size", apt.Excerpt(strings.TrimSpace(line)))
 		}
 		r.Files[f[2]] = FileHash{SHA256: strings.ToLower(f[0]), Size: size}
 	}
@@ -112,7 +112,7 @@ func parseReleaseDate(v string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%q is not a date", v)
+	return time.Time{}, fmt.Errorf("%s is not a date", apt.Excerpt(v))
 }
 
 // checkValid rejects an expired Release.

@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bytes"
+	"crypto"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +32,10 @@ var (
 	ErrChecksum = errors.New("checksum mismatch")
 	// ErrNotFound: the server answered 404 for a file the metadata names.
 	ErrNotFound = errors.New("not found")
+	// ErrWeakSignature: the only signatures by trusted keys use a digest
+	// or a key that Debian's verifier no longer trusts (SHA-1, RSA under
+	// 2048 bits, DSA...). It comes wrapped with ErrSignature.
+	ErrWeakSignature = errors.New("weak signature")
 )
 
 // Keyring is a set of OpenPGP public keys trusted to sign Release files.
@@ -38,6 +43,9 @@ type Keyring struct {
 	Entities openpgp.EntityList
 	// Files are the keyring files the keys were read from, for reports.
 	Files []string
+	// signers, when not nil, are the fingerprints of the only keys (primary
+	// or subkeys) whose signatures count: a Signed-By fingerprint list.
+	signers map[string]bool
 }
 
 // ParseKeyring reads keys in binary (.gpg) or armored (.asc, possibly
@@ -143,25 +151,40 @@ func (k *Keyring) merge(o *Keyring) {
 }
 
 // Only keeps the keys whose fingerprint or long key id is listed (a
-// Signed-By fingerprint list). A trailing "!" (apt's "this exact subkey")
-// is accepted and treated like the plain form.
+// Signed-By fingerprint list), with apt's meaning: a primary key's
+// fingerprint accepts signatures by it and by its subkeys, a subkey's
+// fingerprint signatures by that subkey, and a fingerprint ending in "!"
+// signatures by exactly that key, not its subkeys.
 func (k *Keyring) Only(fingerprints []string) *Keyring {
-	want := map[string]bool{}
+	exact, withSubkeys := map[string]bool{}, map[string]bool{}
 	for _, f := range fingerprints {
-		want[strings.ToUpper(strings.TrimSuffix(f, "!"))] = true
-	}
-	match := func(pk *packet.PublicKey) bool {
-		fp := fmt.Sprintf("%X", pk.Fingerprint)
-		return want[fp] || want[fmt.Sprintf("%016X", pk.KeyId)]
-	}
-	out := &Keyring{Files: k.Files}
-	for _, e := range k.Entities {
-		ok := match(e.PrimaryKey)
-		for _, s := range e.Subkeys {
-			ok = ok || match(s.PublicKey)
+		f = strings.ToUpper(f)
+		if strings.HasSuffix(f, "!") {
+			exact[strings.TrimSuffix(f, "!")] = true
+		} else {
+			withSubkeys[f] = true
 		}
-		if ok {
+	}
+	match := func(set map[string]bool, pk *packet.PublicKey) bool {
+		return set[fmt.Sprintf("%X", pk.Fingerprint)] || set[fmt.Sprintf("%016X", pk.KeyId)]
+	}
+	out := &Keyring{Files: k.Files, signers: map[string]bool{}}
+	for _, e := range k.Entities {
+		var allowed []*packet.PublicKey
+		primary := match(withSubkeys, e.PrimaryKey)
+		if primary || match(exact, e.PrimaryKey) {
+			allowed = append(allowed, e.PrimaryKey)
+		}
+		for _, s := range e.Subkeys {
+			if primary || match(withSubkeys, s.PublicKey) || match(exact, s.PublicKey) {
+				allowed = append(allowed, s.PublicKey)
+			}
+		}
+		if len(allowed) > 0 {
 			out.Entities = append(out.Entities, e)
+			for _, pk := range allowed {
+				out.signers[fmt.Sprintf("%X", pk.Fingerprint)] = true
+			}
 		}
 	}
 	return out
@@ -192,7 +215,9 @@ func verifyClearsigned(data []byte, kr *Keyring, url string, now time.Time) ([]b
 
 // checkDetached verifies a binary or armored detached signature over
 // signed. It maps go-crypto's errors to ErrUnknownKey and ErrSignature and
-// names the issuer key ids.
+// names the issuer key ids. Only signatures that pass Debian's verifier
+// policy count (see weakness); when every signature by a trusted key
+// fails it, the error (ErrWeakSignature) names the keys and why.
 func checkDetached(signed, sig []byte, kr *Keyring, url string, now time.Time) error {
 	if bytes.HasPrefix(bytes.TrimSpace(sig), []byte("-----BEGIN PGP")) {
 		b, err := armor.Decode(bytes.NewReader(sig))
@@ -207,17 +232,141 @@ func checkDetached(signed, sig []byte, kr *Keyring, url string, now time.Time) e
 	if kr != nil {
 		el = kr.Entities
 	}
+	pr := policyKeyring{el: el}
+	if kr != nil {
+		pr.signers = kr.signers
+	}
+	// Keep the signature packets that pass the policy, so that go-crypto
+	// verifies one of those; note why the others were dropped.
+	var kept bytes.Buffer
+	var refused []string
+	or := packet.NewOpaqueReader(bytes.NewReader(sig))
+	for {
+		op, err := or.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("verify %s: %v: %w", url, err, ErrSignature)
+		}
+		p, err := op.Parse()
+		s, ok := p.(*packet.Signature)
+		if err != nil || !ok {
+			return fmt.Errorf("verify %s: not a signature packet (tag %d): %w", url, op.Tag, ErrSignature)
+		}
+		if s.IssuerKeyId != nil {
+			if why := pr.weakness(s); why != "" {
+				refused = append(refused, why)
+				continue
+			}
+		}
+		if err := op.Serialize(&kept); err != nil {
+			return fmt.Errorf("verify %s: %v: %w", url, err, ErrSignature)
+		}
+	}
 	cfg := &packet.Config{Time: func() time.Time { return now }}
-	_, err := openpgp.CheckDetachedSignature(el, bytes.NewReader(signed), bytes.NewReader(sig), cfg)
+	_, err := openpgp.CheckDetachedSignature(pr, bytes.NewReader(signed), bytes.NewReader(kept.Bytes()), cfg)
 	if err == nil {
 		return nil
 	}
 	ids := issuers(sig)
 	if errors.Is(err, pgperrors.ErrUnknownIssuer) {
+		if len(refused) > 0 {
+			return fmt.Errorf("verify %s: refused, as Debian's verifier does: %s: %w: %w",
+				url, strings.Join(refused, "; "), ErrWeakSignature, ErrSignature)
+		}
 		return fmt.Errorf("verify %s: signed by key %s, trusted keyrings: %s: %w",
 			url, strings.Join(ids, ", "), kr, ErrUnknownKey)
 	}
 	return fmt.Errorf("verify %s: signature by key %s: %v: %w", url, strings.Join(ids, ", "), err, ErrSignature)
+}
+
+// policyKeyring is the keyring go-crypto verifies against: the trusted
+// keys, less those a Signed-By pin leaves out and those too weak to sign.
+type policyKeyring struct {
+	el      openpgp.EntityList
+	signers map[string]bool // nil: every key
+}
+
+func (k policyKeyring) filter(keys []openpgp.Key) []openpgp.Key {
+	var out []openpgp.Key
+	for _, key := range keys {
+		if k.pinned(key.PublicKey) && keyWeakness(key.PublicKey) == "" {
+			out = append(out, key)
+		}
+	}
+	return out
+}
+
+func (k policyKeyring) pinned(pk *packet.PublicKey) bool {
+	return k.signers == nil || k.signers[fmt.Sprintf("%X", pk.Fingerprint)]
+}
+
+func (k policyKeyring) KeysById(id uint64) []openpgp.Key { return k.filter(k.el.KeysById(id)) }
+
+func (k policyKeyring) KeysByIdUsage(id uint64, usage byte) []openpgp.Key {
+	return k.filter(k.el.KeysByIdUsage(id, usage))
+}
+
+func (k policyKeyring) DecryptionKeys() []openpgp.Key { return nil }
+
+// weakness says why a signature by a trusted key does not count, or ""
+// (also "" when no trusted key made it: that is ErrUnknownKey's case).
+func (k policyKeyring) weakness(s *packet.Signature) string {
+	for _, key := range k.el.KeysByIdUsage(*s.IssuerKeyId, packet.KeyFlagSign) {
+		if !k.pinned(key.PublicKey) {
+			continue
+		}
+		fp := fmt.Sprintf("%X", key.PublicKey.Fingerprint)
+		switch s.Hash {
+		case crypto.MD5, crypto.SHA1, crypto.RIPEMD160:
+			return fmt.Sprintf("signature by key %s uses the untrusted digest algorithm %s", fp, hashName(s.Hash))
+		}
+		if why := keyWeakness(key.PublicKey); why != "" {
+			return fmt.Sprintf("key %s is %s", fp, why)
+		}
+	}
+	return ""
+}
+
+func hashName(h crypto.Hash) string {
+	switch h {
+	case crypto.SHA1:
+		return "SHA1"
+	case crypto.RIPEMD160:
+		return "RIPEMD160"
+	}
+	return h.String()
+}
+
+// keyWeakness applies apt's APT::Key::Assert-Pubkey-Algo default
+// (">=rsa2048,ed25519,ed448,nistp256,nistp384,nistp512,brainpoolP256r1,
+// brainpoolP320r1,brainpoolP384r1,brainpoolP512r1,secp256k1"): it
+// returns why pk may not sign a Release, or "".
+func keyWeakness(pk *packet.PublicKey) string {
+	switch pk.PubKeyAlgo {
+	case packet.PubKeyAlgoRSA, packet.PubKeyAlgoRSASignOnly:
+		bits, err := pk.BitLength()
+		if err != nil || bits < 2048 {
+			return fmt.Sprintf("RSA with %d bits (an untrusted public key algorithm: apt requires 2048 bits or more)", bits)
+		}
+		return ""
+	case packet.PubKeyAlgoEd25519, packet.PubKeyAlgoEd448:
+		return ""
+	case packet.PubKeyAlgoECDSA, packet.PubKeyAlgoEdDSA:
+		c, err := pk.Curve()
+		if err == nil {
+			switch c {
+			case packet.Curve25519, packet.Curve448, packet.CurveNistP256, packet.CurveNistP384, packet.CurveNistP521,
+				packet.CurveSecP256k1, packet.CurveBrainpoolP256, packet.CurveBrainpoolP384, packet.CurveBrainpoolP512:
+				return ""
+			}
+		}
+		return fmt.Sprintf("an elliptic-curve key on curve %q (an untrusted public key algorithm)", c)
+	case packet.PubKeyAlgoDSA:
+		return "DSA (an untrusted public key algorithm: apt accepts no DSA key)"
+	}
+	return fmt.Sprintf("of public key algorithm %d (untrusted)", pk.PubKeyAlgo)
 }
 
 // issuers lists the issuer key ids of the signature packets in sig.
