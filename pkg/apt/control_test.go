@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -207,3 +208,55 @@ func FuzzParseParagraphs(f *testing.F) {
 type zeroReader struct{}
 
 func (zeroReader) Read([]byte) (int, error) { return 0, nil }
+
+// lineBomb yields head, then n bytes of 'a' without a newline, lazily.
+type lineBomb struct {
+	head string
+	n    int
+}
+
+func (b *lineBomb) Read(p []byte) (int, error) {
+	if b.head != "" {
+		k := copy(p, b.head)
+		b.head = b.head[k:]
+		return k, nil
+	}
+	if b.n == 0 {
+		return 0, io.EOF
+	}
+	k := min(len(p), b.n)
+	for i := range p[:k] {
+		p[i] = 'a'
+	}
+	b.n -= k
+	return k, nil
+}
+
+// A 256 MiB line or an endless paragraph fails after reading about the
+// bound, with a short error.
+func TestParagraphBounds(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		r    io.Reader
+	}{
+		{"one 256 MiB line", &lineBomb{head: "Package: bomb\nDescription: ", n: 256 << 20}},
+		{"a 64 MiB paragraph", strings.NewReader("Package: bomb\n" + strings.Repeat(" "+strings.Repeat("b", 1000)+"\n", 64<<10))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			err := ParseParagraphs(tc.r, func(Paragraph) error { return nil })
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("err = %v, want ErrTooLarge", err)
+			}
+			if len(err.Error()) > 200 {
+				t.Errorf("error of %d bytes: %.200s", len(err.Error()), err)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 5*MaxParagraphSize {
+				t.Errorf("allocated %d MiB", alloc>>20)
+			}
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -336,6 +337,12 @@ func (c *Client) doOnce(ctx context.Context, url string, hdr http.Header, idle *
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		var ue *neturl.Error
+		if errors.Is(err, ErrRedirect) && errors.As(err, &ue) {
+			// url.Error names the refused target (maybe a local file):
+			// name the URL asked for instead.
+			return fmt.Errorf("GET %s: %w", url, ue.Err)
+		}
 		return err
 	}
 	defer resp.Body.Close()
