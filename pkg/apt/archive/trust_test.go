@@ -461,5 +461,3 @@ func TestStaleTempFilesSwept(t *testing.T) {
 		t.Errorf("fresh temporary file removed: %v", err)
 	}
 }
-
-
