@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
@@ -70,7 +71,8 @@ func newSession(cmd *cobra.Command, f *buildFlags) (*session, error) {
 		PGSource: src, PGDGMirror: f.archive.PGDGMirror, PGDGMirrorInImage: f.archive.PGDGMirrorInImage, Keyrings: f.archive.Keyrings,
 		CacheDir: f.cache.Layers(), Compression: comp,
 		Epoch: epoch, AllowUnhandled: f.build.AllowUnhandled, XZCommand: xz,
-		Revision: f.build.Revision, Progress: stepProgress{s.ui}, Logger: logger,
+		ExecuteScripts: os.Getenv("PGASSEMBLE_SCRIPTS") == "execute", // until the runner replaces the replay
+		Revision:       f.build.Revision, Progress: stepProgress{s.ui}, Logger: logger,
 	})
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"sort"
@@ -19,6 +20,7 @@ import (
 	"github.com/pgassemble/pgassemble/pkg/apt"
 	"github.com/pgassemble/pgassemble/pkg/apt/archive"
 	"github.com/pgassemble/pgassemble/pkg/layer"
+	"github.com/pgassemble/pgassemble/pkg/layer/maint"
 	"github.com/pgassemble/pgassemble/pkg/layer/replay"
 	"github.com/pgassemble/pgassemble/pkg/variants"
 )
@@ -56,6 +58,9 @@ type Options struct {
 	// clamps from the inputs (base image and packages, see dateTarget).
 	Epoch          time.Time
 	AllowUnhandled bool // --allow-unhandled-scripts
+	// ExecuteScripts runs the maintainer scripts with pkg/layer/maint
+	// instead of the replay table.
+	ExecuteScripts bool
 	// XZCommand is an xz binary for data.tar.xz (faster than the pure-Go
 	// decoder, same bytes out); empty uses the pure-Go decoder.
 	XZCommand string
@@ -391,6 +396,29 @@ func (b *Builder) replayOptions(t variants.Target, arch string) replay.Options {
 		ro.Edits = append(ro.Edits, replay.Edit{Path: e.Path, Pattern: e.Regexp, Replace: e.Replacement})
 	}
 	return ro
+}
+
+// ScriptPolicy is the variant's maintainer-script policy as the runner's
+// input: preset ids, debconf answers, edits (absolute paths) and
+// deliberate deviations.
+func ScriptPolicy(t variants.Target) *maint.Policy {
+	p := &maint.Policy{UIDs: maps.Clone(t.Replay.FixedUIDs), GIDs: maps.Clone(t.Replay.FixedGIDs),
+		Debconf: maps.Clone(t.Replay.Debconf)}
+	for _, e := range t.Replay.Edits {
+		p.Edits = append(p.Edits, maint.Edit{Path: "/" + strings.TrimPrefix(e.Path, "/"), Pattern: e.Regexp, Replace: e.Replacement})
+	}
+	for _, d := range t.Replay.Deviations {
+		p.Deviations = append(p.Deviations, maint.Deviation{Match: d.Match, Reason: d.Reason})
+	}
+	return p
+}
+
+// maintOptions are the runner's options for t, or nil for the replay.
+func (b *Builder) maintOptions(t variants.Target) *maint.Options {
+	if !b.opts.ExecuteScripts {
+		return nil
+	}
+	return &maint.Options{Policy: ScriptPolicy(t), AllowRefused: b.opts.AllowUnhandled}
 }
 
 // Explain resolves t and classifies every maintainer script command of the

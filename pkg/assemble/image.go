@@ -140,7 +140,7 @@ func (b *Builder) buildPlatform(ctx context.Context, t variants.Target, pp *Plat
 	}
 	lb, err := layer.NewBuilder(pp.Base.Tree, layer.Options{
 		Arch: pp.Arch, Epoch: first, Compression: b.opts.Compression, CacheDir: b.opts.CacheDir,
-		Replay: b.replayOptions(t, pp.Arch), XZCommand: b.opts.XZCommand, Prune: t.Replay.Prune, Logger: b.log,
+		Replay: b.replayOptions(t, pp.Arch), Maint: b.maintOptions(t), XZCommand: b.opts.XZCommand, Prune: t.Replay.Prune, Logger: b.log,
 	})
 	if err != nil {
 		return nil, rep, err

@@ -121,10 +121,10 @@ type Repository struct {
 // the declarative form of a sed in upstream's Dockerfile. Regexp uses Go
 // syntax; Replacement may use ${1}.
 type Edit struct {
-	Package     string
-	Path        string // relative to the image root
-	Regexp      string
-	Replacement string
+	Package     string `json:"package,omitempty"`
+	Path        string `json:"path"` // relative to the image root
+	Regexp      string `json:"regexp"`
+	Replacement string `json:"replacement"`
 }
 
 // Apply performs the edit on the file's content.
@@ -140,12 +140,29 @@ func (e Edit) Apply(content []byte) ([]byte, error) {
 // own commands (not the packages' maintainer scripts).
 type Replay struct {
 	// FixedUIDs are users whose uid is forced (upstream: usermod -u 26
-	// postgres; the group keeps the gid it was given).
+	// postgres; the group keeps the gid it was given): adduser/useradd
+	// allocate these ids when the scripts create the accounts.
 	FixedUIDs map[string]int
-	Edits     []Edit
+	// FixedGIDs are groups whose gid is forced.
+	FixedGIDs map[string]int
+	// Debconf answers questions before the templates' defaults, as a
+	// preseed would ("question": "value").
+	Debconf map[string]string
+	// Edits apply when a maintainer script writes the file (upstream's
+	// sed after the install), or at the end to a file of a package.
+	Edits []Edit
+	// Deviations are script commands deliberately not run: a Go regexp
+	// over the command line, and the reason reported by explain.
+	Deviations []Deviation
 	// Prune are globs (relative to the root) upstream deletes after each
 	// install: apt lists, caches and logs.
 	Prune []string
+}
+
+// Deviation is a command of a maintainer script deliberately not run.
+type Deviation struct {
+	Match  string `json:"match"`  // Go regexp over the command as run
+	Reason string `json:"reason"` // why, for explain and the README
 }
 
 // Meta is the fixed part of the labels.
@@ -166,9 +183,42 @@ type Catalog struct {
 	Packages     []Package // config-wide extras: a final "extra" stage
 	Repositories []Repository
 	Meta         Meta
+	// Scripts is the policy every target's maintainer scripts run with.
+	Scripts Scripts
 	// RollingType and RollingBase select the targets that also get the
 	// bare <version> and <major> tags (upstream: system on bullseye).
 	RollingType, RollingBase string
+}
+
+// Scripts is what CloudNativePG (or a --config) decides about the
+// maintainer scripts, as data: preset ids, debconf answers, edits of the
+// files they generate, and deliberate deviations.
+type Scripts struct {
+	FixedUIDs  map[string]int    `json:"uids,omitempty"`
+	FixedGIDs  map[string]int    `json:"gids,omitempty"`
+	Debconf    map[string]string `json:"debconf,omitempty"`
+	Edits      []Edit            `json:"edits,omitempty"`
+	Deviations []Deviation       `json:"deviations,omitempty"`
+}
+
+// DefaultScripts is upstream's Dockerfile as policy: postgres gets uid 26
+// (usermod -u 26 postgres), no cluster is created when a server package is
+// configured (the sed of createcluster.conf), and no snakeoil key pair is
+// generated (a private key shared by every container of the image).
+func DefaultScripts() Scripts {
+	return Scripts{
+		FixedUIDs: map[string]int{"postgres": PostgresUID},
+		Edits: []Edit{{
+			Package:     "postgresql-common",
+			Path:        "etc/postgresql-common/createcluster.conf",
+			Regexp:      `(?m)#(create_main_cluster) .*$`,
+			Replacement: "${1} = false",
+		}},
+		Deviations: []Deviation{{
+			Match:  `^make-ssl-cert generate-default-snakeoil`,
+			Reason: "no image ships a private key shared by every container started from it (ssl-cert's snakeoil pair is generated per host)",
+		}},
+	}
 }
 
 func pkgs(names ...string) []Package {
@@ -194,6 +244,7 @@ func Default() *Catalog {
 		Package{Name: "postgresql-{{MM}}-pg-failover-slots", Extension: true},
 	)
 	return &Catalog{
+		Scripts:  DefaultScripts(),
 		Versions: versions,
 		Types: []Type{
 			{Name: "minimal", Packages: pkgs("postgresql-common", "ca-certificates", "gnupg",
@@ -364,14 +415,12 @@ func (c *Catalog) target(v Version, typ, base string) (Target, error) {
 		PathDir:   "/usr/lib/postgresql/" + v.MajorString() + "/bin",
 		Env:       c.env(t),
 		Replay: Replay{
-			FixedUIDs: map[string]int{"postgres": PostgresUID},
-			Edits: []Edit{{
-				Package:     "postgresql-common",
-				Path:        "etc/postgresql-common/createcluster.conf",
-				Regexp:      `(?m)#(create_main_cluster) .*$`,
-				Replacement: "${1} = false",
-			}},
-			Prune: []string{"var/lib/apt/lists/*", "var/cache/*", "var/log/*"},
+			FixedUIDs:  cloneMap(c.Scripts.FixedUIDs),
+			FixedGIDs:  cloneMap(c.Scripts.FixedGIDs),
+			Debconf:    cloneMap(c.Scripts.Debconf),
+			Edits:      slices.Clone(c.Scripts.Edits),
+			Deviations: slices.Clone(c.Scripts.Deviations),
+			Prune:      []string{"var/lib/apt/lists/*", "var/cache/*", "var/log/*"},
 		},
 		Meta:    c.Meta,
 		Rolling: t.Name == c.RollingType && b.Codename == c.RollingBase && !v.Preview(),
@@ -388,11 +437,11 @@ func (c *Catalog) target(v Version, typ, base string) (Target, error) {
 	return tg, nil
 }
 
-func cloneMap(m map[string]string) map[string]string {
+func cloneMap[V any](m map[string]V) map[string]V {
 	if m == nil {
 		return nil
 	}
-	out := make(map[string]string, len(m))
+	out := make(map[string]V, len(m))
 	for k, v := range m {
 		out[k] = v
 	}

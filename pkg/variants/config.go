@@ -25,6 +25,11 @@ import (
 //	  - {name: internal, uri: "http://mirror.example/internal", suite: "{{codename}}", components: [main], keyring: /etc/keys/internal.gpg}
 //	labels: {org.opencontainers.image.vendor: Example}
 //	platforms: [linux/amd64]
+//	scripts:                                # maintainer-script policy, added to the defaults
+//	  uids: {postgres: 26}
+//	  debconf: {"tzdata/Areas": "Etc"}
+//	  edits: [{path: etc/foo.conf, regexp: "^#(opt) .*$", replacement: "${1} = off"}]
+//	  deviations: [{match: "^some-helper --generate-key", reason: "no shared private keys"}]
 type Config struct {
 	Versions     []string          `json:"versions,omitempty"`
 	Bases        []BaseConfig      `json:"bases,omitempty"`
@@ -33,6 +38,10 @@ type Config struct {
 	Repositories []Repository      `json:"repositories,omitempty"`
 	Labels       map[string]string `json:"labels,omitempty"`
 	Platforms    []string          `json:"platforms,omitempty"`
+	// Scripts extends the maintainer-script policy: uids/gids preset for
+	// accounts the scripts create, debconf answers, edits of generated
+	// files, deliberate deviations (see Scripts).
+	Scripts *Scripts `json:"scripts,omitempty"`
 }
 
 // BaseConfig adds a base or overrides an existing one's image or digest.
@@ -251,6 +260,39 @@ func (c *Catalog) Apply(cfg *Config) error {
 		n.Meta.Labels[k] = cfg.Labels[k]
 	}
 
+	if sc := cfg.Scripts; sc != nil {
+		for k, v := range sc.FixedUIDs {
+			if n.Scripts.FixedUIDs == nil {
+				n.Scripts.FixedUIDs = map[string]int{}
+			}
+			n.Scripts.FixedUIDs[k] = v
+		}
+		for k, v := range sc.FixedGIDs {
+			if n.Scripts.FixedGIDs == nil {
+				n.Scripts.FixedGIDs = map[string]int{}
+			}
+			n.Scripts.FixedGIDs[k] = v
+		}
+		for k, v := range sc.Debconf {
+			if n.Scripts.Debconf == nil {
+				n.Scripts.Debconf = map[string]string{}
+			}
+			n.Scripts.Debconf[k] = v
+		}
+		for i, e := range sc.Edits {
+			if _, err := regexp.Compile(e.Regexp); err != nil || e.Path == "" {
+				return badf("scripts.edits[%d]: want a path and a Go regexp (%v)", i, err)
+			}
+			n.Scripts.Edits = append(n.Scripts.Edits, e)
+		}
+		for i, d := range sc.Deviations {
+			if _, err := regexp.Compile(d.Match); err != nil || d.Reason == "" {
+				return badf("scripts.deviations[%d]: want a Go regexp and a reason (%v)", i, err)
+			}
+			n.Scripts.Deviations = append(n.Scripts.Deviations, d)
+		}
+	}
+
 	if cfg.Platforms != nil {
 		if _, err := (Target{}).WithPlatforms(cfg.Platforms); err != nil {
 			return fmt.Errorf("%w: platforms: %w", ErrBadConfig, err)
@@ -275,5 +317,7 @@ func (c *Catalog) clone() *Catalog {
 	n.Packages = slices.Clone(c.Packages)
 	n.Repositories = slices.Clone(c.Repositories)
 	n.Meta.Labels = cloneMap(c.Meta.Labels)
+	n.Scripts = Scripts{FixedUIDs: cloneMap(c.Scripts.FixedUIDs), FixedGIDs: cloneMap(c.Scripts.FixedGIDs),
+		Debconf: cloneMap(c.Scripts.Debconf), Edits: slices.Clone(c.Scripts.Edits), Deviations: slices.Clone(c.Scripts.Deviations)}
 	return &n
 }

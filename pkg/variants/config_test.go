@@ -218,3 +218,39 @@ func FuzzTargetByName(f *testing.F) {
 		}
 	})
 }
+
+func TestConfigScripts(t *testing.T) {
+	cfg, err := LoadConfig(strings.NewReader(`scripts:
+  uids: {barman: 1001}
+  debconf: {"tzdata/Areas": "Etc"}
+  edits: [{path: etc/foo.conf, regexp: "^#(opt) .*$", replacement: "${1} = off"}]
+  deviations: [{match: "^helper --generate-key", reason: "no shared private keys"}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Default()
+	if err := c.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	s := c.Scripts
+	if s.FixedUIDs["postgres"] != PostgresUID || s.FixedUIDs["barman"] != 1001 || s.Debconf["tzdata/Areas"] != "Etc" ||
+		len(s.Edits) != 2 || s.Edits[1].Path != "etc/foo.conf" || len(s.Deviations) != 2 {
+		t.Errorf("scripts: %+v", s)
+	}
+	if d := Default().Scripts; len(d.Edits) != 1 || d.FixedUIDs["barman"] != 0 {
+		t.Errorf("Apply changed the defaults: %+v", d)
+	}
+	for _, bad := range []string{
+		"scripts: {edits: [{path: x, regexp: \"(\"}]}",
+		"scripts: {deviations: [{match: x}]}",
+	} {
+		cfg, err := LoadConfig(strings.NewReader(bad))
+		if err == nil {
+			err = Default().Apply(cfg)
+		}
+		if !errors.Is(err, ErrBadConfig) {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+}

@@ -24,7 +24,9 @@ import (
 
 	"github.com/pgassemble/pgassemble/pkg/apt"
 	"github.com/pgassemble/pgassemble/pkg/apt/archive"
+	"github.com/pgassemble/pgassemble/pkg/assemble"
 	"github.com/pgassemble/pgassemble/pkg/layer"
+	"github.com/pgassemble/pgassemble/pkg/layer/maint"
 	"github.com/pgassemble/pgassemble/pkg/layer/replay"
 	"github.com/pgassemble/pgassemble/pkg/variants"
 )
@@ -334,7 +336,11 @@ func (r *run) buildOurs(ctx context.Context, stages [][]apt.Planned, debs map[st
 	for _, e := range r.target.Replay.Edits {
 		ro.Edits = append(ro.Edits, replay.Edit{Path: e.Path, Pattern: e.Regexp, Replace: e.Replacement})
 	}
-	b, err := layer.NewBuilder(os.DirFS(r.ours), layer.Options{Arch: r.arch, CacheDir: cacheDir, Replay: ro, Prune: r.target.Replay.Prune})
+	lo := layer.Options{Arch: r.arch, CacheDir: cacheDir, Replay: ro, Prune: r.target.Replay.Prune}
+	if os.Getenv("FIDELITY_SCRIPTS") == "execute" {
+		lo.Maint = &maint.Options{Policy: assemble.ScriptPolicy(r.target), AllowRefused: true}
+	}
+	b, err := layer.NewBuilder(os.DirFS(r.ours), lo)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/pgassemble/pgassemble/pkg/layer/maint/ldso"
 )
@@ -304,8 +305,11 @@ func (v *VFS) baseNode(name string) *node {
 func nodeFromInfo(fi fs.FileInfo, target string) *node {
 	m := fi.Mode()
 	n := &node{perm: m & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)}
-	if h, ok := fi.Sys().(*tar.Header); ok {
-		n.uid, n.gid = h.Uid, h.Gid
+	switch s := fi.Sys().(type) {
+	case *tar.Header:
+		n.uid, n.gid = s.Uid, s.Gid
+	case *syscall.Stat_t: // os.DirFS
+		n.uid, n.gid = int(s.Uid), int(s.Gid)
 	}
 	switch {
 	case m.IsDir():

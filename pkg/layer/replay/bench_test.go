@@ -16,7 +16,6 @@ func BenchmarkParseScript(b *testing.B) {
 	}
 }
 
-
 func BenchmarkWriteLdCache(b *testing.B) {
 	raw, err := os.ReadFile("/etc/ld.so.cache")
 	if err != nil {
