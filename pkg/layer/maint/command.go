@@ -111,6 +111,10 @@ type Call struct {
 	// start-stop-daemon... It returns nil, an ExitStatus or a
 	// *RefusedError, as a Command does.
 	Exec func(args []string, stdin io.Reader, stdout, stderr io.Writer) error
+	// Umask is the script's file mode creation mask (dpkg runs scripts
+	// with 022; `umask` changes it): commands creating files or
+	// directories apply it as the real programs' open(2)/mkdir(2) do.
+	Umask fs.FileMode
 }
 
 // Abs resolves a path argument against the working directory.

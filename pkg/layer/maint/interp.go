@@ -11,6 +11,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -194,6 +195,7 @@ type session struct {
 	ctx     context.Context
 	output  io.Writer
 	failure *ScriptError
+	umask   fs.FileMode // the shell's file mode creation mask (umask builtin)
 }
 
 func (sh *Shell) compileDeviations() error {
@@ -225,7 +227,7 @@ func (sh *Shell) Run(ctx context.Context, s Script) error {
 	if out == nil {
 		out = io.Discard
 	}
-	se := &session{sh: sh, script: s, ctx: ctx, output: out}
+	se := &session{sh: sh, script: s, ctx: ctx, output: out, umask: 0o022}
 	file, err := parseScript(s.Body, s.Path)
 	if err != nil {
 		return &ScriptError{Package: s.Package, Script: s.Name, Err: err}
@@ -386,7 +388,7 @@ func (se *session) open(ctx context.Context, p string, flag int, perm os.FileMod
 	case "/dev/tty", "/dev/console":
 		return nil, &fs.PathError{Op: "open", Path: p, Err: errors.New("no such device or address")}
 	}
-	return se.sh.FS.OpenFile(se.abs(ctx, p), flag, perm)
+	return se.sh.FS.OpenFile(se.abs(ctx, p), flag, perm&^se.umask)
 }
 
 type nopRWC struct {
@@ -463,6 +465,7 @@ func (se *session) access(ctx context.Context, name string, mode interp.AccessMo
 const (
 	internalCommandV = "\x00command-v"
 	internalType     = "\x00type"
+	internalUmask    = "\x00umask"
 )
 
 // call rewrites builtins that would look at the host: command -v/-V and
@@ -478,6 +481,8 @@ func (se *session) call(ctx context.Context, r *interp.Runner, args []string) ([
 		if len(args) > 1 {
 			return append([]string{internalType}, args[1:]...), nil
 		}
+	case "umask":
+		return append([]string{internalUmask}, args[1:]...), nil
 	case "eval":
 		f, err := syntax.NewParser().Parse(strings.NewReader(strings.Join(args[1:], " ")), "")
 		if err == nil {
@@ -663,6 +668,8 @@ func (se *session) dispatch(ctx context.Context, env expand.Environ, dir string,
 		return se.commandV(ctx, env, dir, stdout, args[1:])
 	case internalType:
 		return se.typeCmd(ctx, env, dir, stdout, stderr, args[1:])
+	case internalUmask:
+		return se.umaskCmd(stdout, stderr, args[1:])
 	}
 	line := strings.Join(args, " ")
 	for i, re := range se.sh.deviations {
@@ -697,6 +704,7 @@ func (se *session) runGo(ctx context.Context, env expand.Environ, dir string, st
 		Stdin: stdin, Stdout: stdout, Stderr: stderr,
 		Env:     func(n string) string { return env.Get(n).String() },
 		Dir:     dir,
+		Umask:   se.umask,
 		FS:      se.sh.FS,
 		Host:    se.sh.Host,
 		Package: se.script.Package, Script: se.script.Name, Line: line,
@@ -971,4 +979,44 @@ func (se *session) typeCmd(ctx context.Context, env expand.Environ, dir string, 
 		return ExitStatus(status)
 	}
 	return nil
+}
+
+// umaskCmd is the shell's umask builtin (the interpreter leaves it to the
+// exec handler): it is shell state, so the runner keeps it and gives it to
+// commands as Call.Umask. Octal masks and -S display; symbolic masks are
+// refused.
+func (se *session) umaskCmd(stdout, stderr io.Writer, args []string) error {
+	symbolic := false
+	if len(args) > 0 && args[0] == "-S" {
+		symbolic, args = true, args[1:]
+	}
+	switch {
+	case len(args) == 0 && symbolic:
+		perm := func(m fs.FileMode) string {
+			var b strings.Builder
+			for i, c := range "rwx" {
+				if m&(4>>i) == 0 {
+					b.WriteRune(c)
+				}
+			}
+			return b.String()
+		}
+		fmt.Fprintf(stdout, "u=%s,g=%s,o=%s\n", perm(se.umask>>6&7), perm(se.umask>>3&7), perm(se.umask&7))
+		return nil
+	case len(args) == 0:
+		fmt.Fprintf(stdout, "%04o\n", uint32(se.umask))
+		return nil
+	case len(args) == 1 && !symbolic:
+		v, err := strconv.ParseUint(args[0], 8, 32)
+		if err != nil || v > 0o777 {
+			if strings.ContainsAny(args[0], "ugoa=+-") {
+				return Refuse("umask "+args[0], "symbolic masks are not implemented")
+			}
+			fmt.Fprintf(stderr, "umask: Illegal number: %s\n", args[0])
+			return ExitStatus(2)
+		}
+		se.umask = fs.FileMode(v)
+		return nil
+	}
+	return Refuse("umask "+strings.Join(args, " "), "form not implemented")
 }
