@@ -350,18 +350,6 @@ func lastElem(p string) string {
 	return path.Base(p)
 }
 
-// parseOctal parses an octal mode ("0644", "2775").
-func parseOctal(s string) (fs.FileMode, bool) {
-	if s == "" {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(s, 8, 32)
-	if err != nil || v > 0o7777 {
-		return 0, false
-	}
-	return unixMode(uint32(v)), true
-}
-
 // unixMode converts st_mode permission bits to fs.FileMode bits.
 func unixMode(v uint32) fs.FileMode {
 	m := fs.FileMode(v & 0o777)

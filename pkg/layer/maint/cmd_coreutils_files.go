@@ -289,7 +289,7 @@ func isModeLike(a string) bool {
 	if len(a) < 2 || a[0] != '-' {
 		return false
 	}
-	return strings.Trim(a[1:], "rwxXstugoa+-=,") == "" && strings.IndexAny(a[1:], "rwxXst") >= 0
+	return strings.Trim(a[1:], "rwxXstugoa+-=,") == "" && strings.ContainsAny(a[1:], "rwxXst")
 }
 
 func runChmod(c *Call) error {
@@ -360,9 +360,6 @@ func runChmod(c *Call) error {
 			}
 			status = err
 		}
-	}
-	if o.has("f") && status != nil {
-		return status
 	}
 	return status
 }
@@ -954,22 +951,20 @@ func runTouch(c *Call) error {
 			if o.has("c") && errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
-			if e := diag(c, err, "cannot touch %s", quoteName(op)); e != nil {
-				if _, ok := e.(ExitStatus); !ok {
-					return e
-				}
-				status = e
+			e := diag(c, err, "cannot touch %s", quoteName(op))
+			if _, ok := e.(ExitStatus); !ok {
+				return e
 			}
+			status = e
 			continue
 		}
 		f, err := c.FS.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o666&^c.Umask)
 		if err != nil {
-			if e := diag(c, err, "cannot touch %s", quoteName(op)); e != nil {
-				if _, ok := e.(ExitStatus); !ok {
-					return e
-				}
-				status = e
+			e := diag(c, err, "cannot touch %s", quoteName(op))
+			if _, ok := e.(ExitStatus); !ok {
+				return e
 			}
+			status = e
 			continue
 		}
 		f.Close()
@@ -1063,9 +1058,7 @@ func runInstall(c *Call) error {
 		}
 		si, err := c.FS.Stat(sp)
 		if err != nil {
-			if e := diag(c, err, "cannot stat %s", quoteName(src)); e != nil {
-				return e
-			}
+			return diag(c, err, "cannot stat %s", quoteName(src))
 		}
 		if si.IsDir() {
 			fmt.Fprintf(c.Stderr, "install: omitting directory %s\n", quoteName(src))

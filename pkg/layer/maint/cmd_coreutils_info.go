@@ -497,8 +497,7 @@ func runMktemp(c *Call) error {
 			return ExitStatus(1)
 		}
 	}
-	xs := len(template) - len(strings.TrimRight(strings.TrimSuffix(template, o.val("suffix")), "X")) - len(o.val("suffix"))
-	xs = len(strings.TrimSuffix(template, o.val("suffix"))) - len(strings.TrimRight(strings.TrimSuffix(template, o.val("suffix")), "X"))
+	xs := len(strings.TrimSuffix(template, o.val("suffix"))) - len(strings.TrimRight(strings.TrimSuffix(template, o.val("suffix")), "X"))
 	if xs < 3 {
 		fmt.Fprintf(c.Stderr, "mktemp: too few X's in template %s\n", quoteName(template))
 		return ExitStatus(1)
@@ -923,9 +922,7 @@ func runLs(c *Call) error {
 		info, err := c.FS.Lstat(p)
 		if err == nil && info.Mode&fs.ModeSymlink != 0 && (o.has("L") || !o.has("d")) {
 			if si, serr := c.FS.Stat(p); serr == nil {
-				if o.has("L") || si.IsDir() && !strings.HasSuffix(op, "/") && false {
-					info = si
-				} else if si.IsDir() {
+				if o.has("L") || si.IsDir() {
 					info = si // ls follows a command-line symlink to a directory
 				}
 			} else if o.has("L") {
