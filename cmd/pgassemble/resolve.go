@@ -155,11 +155,10 @@ func runResolve(ctx context.Context, stdout, stderr io.Writer, f options.Resolve
 		}
 	}
 
-	opts := []archive.Option{
+	opts := append(ao.ClientOptions(),
 		archive.WithLogger(logger),
 		archive.WithParallelism(f.Parallel),
-		archive.WithIgnoreValidUntil(ao.IgnoreValidUntil),
-	}
+	)
 	opts = append(opts, archive.WithCacheDir(co.Dir))
 	opts = append(opts, archive.WithProgress(downloadProgress{progress}))
 	client := archive.New(opts...)

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pgassemble/pgassemble/internal/debtest"
 	"github.com/pgassemble/pgassemble/pkg/apt/apttest"
@@ -268,5 +269,26 @@ func TestResolveFromRootSources(t *testing.T) {
 	_, stderr, code = runCLI(t, "resolve", "--root", t.TempDir(), "--cache-dir", t.TempDir(), "libfoo1")
 	if code != 1 || !strings.Contains(stderr, "no enabled deb sources") {
 		t.Errorf("empty root: exit %d, stderr %s", code, stderr)
+	}
+}
+
+// The archive's trust flags reach the client: a Release dated ten years
+// ahead is refused ("not valid yet") unless --no-check-date says the
+// clock is not to be trusted; a mirror that stalls is cut by --http-timeout.
+func TestResolveTrustFlags(t *testing.T) {
+	r := resolveRepo(t)
+	r.Update("trixie", func(c *apttest.Config) { c.Date = time.Now().AddDate(10, 0, 0) })
+	args := []string{"resolve", "--source", r.SourceLine(), "--keyring", r.KeyringFile, "--arch", "amd64"}
+	_, stderr, code := runCLI(t, append(args, "--cache-dir", t.TempDir(), "app")...)
+	if code != 1 || !strings.Contains(stderr, "not valid yet") {
+		t.Fatalf("future Release: exit %d, stderr:\n%s", code, stderr)
+	}
+	if _, stderr, code := runCLI(t, append(args, "--cache-dir", t.TempDir(), "--no-check-date", "app")...); code != 0 {
+		t.Fatalf("--no-check-date: exit %d, stderr:\n%s", code, stderr)
+	}
+	r.SetFault("/dists/trixie/InRelease", apttest.Fault{Stall: true})
+	_, stderr, code = runCLI(t, append(args, "--cache-dir", t.TempDir(), "--no-check-date", "--http-timeout", "200ms", "--http-retries", "0", "app")...)
+	if code != 1 || !strings.Contains(stderr, "no data for 200ms") || !strings.Contains(stderr, r.URL+"/dists/trixie/InRelease") {
+		t.Fatalf("stalled mirror: exit %d, stderr:\n%s", code, stderr)
 	}
 }

@@ -63,8 +63,8 @@ func newSession(cmd *cobra.Command, f *buildFlags) (*session, error) {
 	}
 	s := &session{out: cmd.OutOrStdout(), ui: newUI(cmd.ErrOrStderr(), f.report.Quiet), report: f.report}
 	logger := f.report.Logger(s.ui) // warnings stay visible above the bars
-	client := archive.New(archive.WithCacheDir(f.cache.Dir), archive.WithIgnoreValidUntil(f.archive.IgnoreValidUntil),
-		archive.WithLogger(logger), archive.WithProgress(downloadProgress{s.ui}))
+	client := archive.New(append(f.archive.ClientOptions(), archive.WithCacheDir(f.cache.Dir),
+		archive.WithLogger(logger), archive.WithProgress(downloadProgress{s.ui}))...)
 	s.builder, err = assemble.New(assemble.Options{
 		Client: client, BaseImage: f.build.BaseImage,
 		DebianMirror: f.archive.DebianMirror, DebianSecurityMirror: f.archive.SecurityMirror,

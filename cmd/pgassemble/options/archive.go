@@ -2,6 +2,8 @@ package options
 
 import (
 	"github.com/spf13/pflag"
+
+	"github.com/pgassemble/pgassemble/pkg/apt/archive"
 )
 
 // ArchiveOptions say where packages come from and what is trusted: mirrors
@@ -14,6 +16,23 @@ type ArchiveOptions struct {
 	PGDGMirrorInImage string
 	Keyrings          []string
 	IgnoreValidUntil  bool
+	// NoCheckDate turns off the Release Date checks (not valid yet,
+	// rollback), like apt's Acquire::Check-Date=false.
+	NoCheckDate bool
+	// HTTP bounds every request to a mirror; Retries is how often a
+	// transient failure is retried.
+	HTTP    archive.Timeouts
+	Retries int
+}
+
+// ClientOptions are the archive client options these flags set.
+func (o *ArchiveOptions) ClientOptions() []archive.Option {
+	return []archive.Option{
+		archive.WithIgnoreValidUntil(o.IgnoreValidUntil),
+		archive.WithCheckDate(!o.NoCheckDate),
+		archive.WithTimeouts(o.HTTP),
+		archive.WithRetries(o.Retries, 0),
+	}
 }
 
 // AddFlags registers the archive flags of the commands that build.
@@ -28,4 +47,10 @@ func (o *ArchiveOptions) AddFlags(fl *pflag.FlagSet) {
 
 func (o *ArchiveOptions) addValidUntil(fl *pflag.FlagSet) {
 	fl.BoolVar(&o.IgnoreValidUntil, "ignore-valid-until", false, "accept Release files past their Valid-Until (snapshot mirrors)")
+	fl.BoolVar(&o.NoCheckDate, "no-check-date", false, "accept Release files dated in the future or older than one already seen (a machine whose clock is wrong)")
+	d := archive.DefaultTimeouts
+	fl.DurationVar(&o.HTTP.Connect, "http-connect-timeout", d.Connect, "bound on connecting to a mirror")
+	fl.DurationVar(&o.HTTP.Idle, "http-timeout", d.Idle, "bound on a mirror sending nothing (headers or body)")
+	fl.DurationVar(&o.HTTP.Request, "http-request-timeout", d.Request, "bound on one whole download")
+	fl.IntVar(&o.Retries, "http-retries", 3, "retries of a download failing transiently (5xx, 429, timeout, reset), with backoff")
 }

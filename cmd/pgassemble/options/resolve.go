@@ -59,6 +59,7 @@ func hostArch() string {
 	return runtime.GOARCH
 }
 
-// AddValidUntilFlag registers --ignore-valid-until alone (resolve takes
-// its repositories from --source, not from mirror flags).
+// AddValidUntilFlag registers --ignore-valid-until and the other trust and
+// network flags of the archive client alone (resolve takes its
+// repositories from --source, not from mirror flags).
 func (o *ArchiveOptions) AddValidUntilFlag(fl *pflag.FlagSet) { o.addValidUntil(fl) }
