@@ -77,13 +77,10 @@ type Dependency struct {
 	Annotations map[string]string
 }
 
-// Statement renders the in-toto statement as JSON with a stable field order
+// Statement renders the in-toto statement about subjects (the platform
+// manifest, and the index that holds it) as JSON with a stable field order
 // (maps sorted by key, dependencies by kind then URI).
-func Statement(subj Subject, b Build) ([]byte, error) {
-	alg, hexd, ok := strings.Cut(subj.Digest, ":")
-	if !ok || subj.Name == "" {
-		return nil, fmt.Errorf("%w: subject %q@%q", ErrInvalid, subj.Name, subj.Digest)
-	}
+func Statement(subjects []Subject, b Build) ([]byte, error) {
 	if b.Base.SHA256 == "" {
 		return nil, fmt.Errorf("%w: no base image digest", ErrInvalid)
 	}
@@ -146,14 +143,30 @@ func Statement(subj Subject, b Build) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &attv1.Statement{
-		Type:          attv1.StatementTypeUri,
-		Subject:       []*attv1.ResourceDescriptor{{Name: subj.Name, Digest: map[string]string{alg: hexd}}},
-		PredicateType: PredicateType,
-		Predicate:     predStruct,
+	return statement(subjects, PredicateType, predStruct)
+}
+
+// Wrap makes an in-toto statement of any JSON predicate (an SBOM document,
+// for example) about subjects.
+func Wrap(subjects []Subject, predicateType string, predicate []byte) ([]byte, error) {
+	s := &structpb.Struct{}
+	if err := protojson.Unmarshal(predicate, s); err != nil {
+		return nil, fmt.Errorf("%w: predicate %s is not a JSON object: %v", ErrInvalid, predicateType, err)
+	}
+	return statement(subjects, predicateType, s)
+}
+
+func statement(subjects []Subject, predicateType string, pred *structpb.Struct) ([]byte, error) {
+	st := &attv1.Statement{Type: attv1.StatementTypeUri, PredicateType: predicateType, Predicate: pred}
+	for _, subj := range subjects {
+		alg, hexd, ok := strings.Cut(subj.Digest, ":")
+		if !ok || subj.Name == "" {
+			return nil, fmt.Errorf("%w: subject %q@%q", ErrInvalid, subj.Name, subj.Digest)
+		}
+		st.Subject = append(st.Subject, &attv1.ResourceDescriptor{Name: subj.Name, Digest: map[string]string{alg: hexd}})
 	}
 	if err := st.Validate(); err != nil {
-		return nil, fmt.Errorf("provenance: %w", err)
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	raw, err := protojson.Marshal(st)
 	if err != nil {

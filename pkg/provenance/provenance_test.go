@@ -27,7 +27,7 @@ func build() Build {
 var subj = Subject{Name: "127.0.0.1:5000/postgresql", Digest: "sha256:" + strings.Repeat("a", 64)}
 
 func TestStatement(t *testing.T) {
-	out, err := Statement(subj, build())
+	out, err := Statement([]Subject{subj}, build())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,14 +92,14 @@ func TestStatement(t *testing.T) {
 // TestStable: same inputs give the same bytes; other times change only the
 // times.
 func TestStable(t *testing.T) {
-	a, _ := Statement(subj, build())
-	b, _ := Statement(subj, build())
+	a, _ := Statement([]Subject{subj}, build())
+	b, _ := Statement([]Subject{subj}, build())
 	if !bytes.Equal(a, b) {
 		t.Fatal("two statements of the same build differ")
 	}
 	later := build()
 	later.Started, later.Finished = time.Unix(5000, 0), time.Unix(6000, 0)
-	c, _ := Statement(subj, later)
+	c, _ := Statement([]Subject{subj}, later)
 	var x, y map[string]any
 	json.Unmarshal(a, &x)
 	json.Unmarshal(c, &y)
@@ -124,8 +124,26 @@ func TestInvalid(t *testing.T) {
 	} {
 		b := build()
 		tc.b(&b)
-		if _, err := Statement(tc.s, b); !errors.Is(err, ErrInvalid) {
+		if _, err := Statement([]Subject{tc.s}, b); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
 		}
+	}
+}
+
+func TestWrap(t *testing.T) {
+	out, err := Wrap([]Subject{subj, {Name: "idx", Digest: "sha256:" + strings.Repeat("c", 64)}}, "https://spdx.dev/Document", []byte(`{"spdxVersion":"SPDX-2.3","packages":[{"name":"a"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Subject   []map[string]any
+		Predicate map[string]any
+	}
+	json.Unmarshal(out, &st)
+	if len(st.Subject) != 2 || st.Predicate["spdxVersion"] != "SPDX-2.3" {
+		t.Errorf("statement %s", out)
+	}
+	if _, err := Wrap([]Subject{subj}, "x", []byte(`[1]`)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a non-object predicate: %v", err)
 	}
 }
