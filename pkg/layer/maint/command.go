@@ -295,6 +295,8 @@ type Debconf struct {
 	Values    map[string]string            // question -> value
 	Seen      map[string]bool
 	Owners    map[string][]string // question -> owning packages
+
+	run *debconfDB // the frontend run of the script using debconf (cmd_debconf.go)
 }
 
 func cleanAbs(p string) string {

@@ -93,7 +93,9 @@ func (t *testFS) resolveN(name string, follow bool, depth int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if p := t.nodes[parent]; p == nil || !p.mode.IsDir() {
+	if p := t.nodes[parent]; p == nil {
+		return "", &fs.PathError{Op: "resolve", Path: name, Err: fs.ErrNotExist}
+	} else if !p.mode.IsDir() {
 		return "", &fs.PathError{Op: "resolve", Path: name, Err: ErrNotDir}
 	}
 	full := path.Join(parent, path.Base(name))
