@@ -360,6 +360,11 @@ func (r *run) buildOurs(ctx context.Context, stages [][]apt.Planned, debs map[st
 	}
 	l, err := b.Finish(ctx)
 	if err != nil {
+		var explain strings.Builder
+		for _, c := range b.Explain() {
+			fmt.Fprintf(&explain, "%s\t%s\t%s\t%q\t%s\n", c.Package, c.Script, c.Verdict, c.Command, c.Reason)
+		}
+		_ = os.WriteFile(filepath.Join(r.results, "explain.txt"), []byte(explain.String()), 0o644)
 		return nil, fmt.Errorf("finish: %w", err)
 	}
 	ls = append(ls, layerRef{"state", l})

@@ -155,6 +155,20 @@ func runDpkg(c *Call) error {
 			return nil
 		case a == "--print-foreign-architectures":
 			return nil
+		case a == "--validate-version":
+			// dpkg's parseversion: what dpkg-maintscript-helper checks.
+			rest := args[1:]
+			if len(rest) > 0 && rest[0] == "--" {
+				rest = rest[1:]
+			}
+			if len(rest) != 1 {
+				return failf(c, "dpkg", "--validate-version needs exactly one argument")
+			}
+			if err := validVersion(rest[0]); err != nil {
+				fmt.Fprintf(c.Stderr, "dpkg: warning: version '%s' has bad syntax: %v\n", rest[0], err)
+				return ExitStatus(1)
+			}
+			return nil
 		case a == "--force-help", a == "--version":
 			return Refuse("dpkg "+a, "not a form maintainer scripts use")
 		case strings.HasPrefix(a, "--admindir=") || strings.HasPrefix(a, "--root=") || strings.HasPrefix(a, "--instdir="):
@@ -696,4 +710,53 @@ func runDpkgArchitecture(c *Call) error {
 		return failf(c, "dpkg-architecture", "%s is not a supported variable name", q)
 	}
 	return Refuse("dpkg-architecture", "only -q queries of the image's architecture are supported")
+}
+
+// validVersion applies dpkg's parseversion rules to a version string.
+func validVersion(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return fmt.Errorf("version string is empty")
+	}
+	if strings.ContainsAny(strings.TrimSpace(v), " \t\n") {
+		return fmt.Errorf("version string has embedded spaces")
+	}
+	v = strings.TrimSpace(v)
+	if ep, rest, ok := strings.Cut(v, ":"); ok {
+		if ep == "" {
+			return fmt.Errorf("epoch in version is empty")
+		}
+		for _, r := range ep {
+			if r < '0' || r > '9' {
+				return fmt.Errorf("epoch in version is not number")
+			}
+		}
+		if rest == "" {
+			return fmt.Errorf("nothing after colon in version number")
+		}
+		v = rest
+	}
+	up, rev := v, ""
+	if i := strings.LastIndexByte(v, '-'); i >= 0 {
+		up, rev = v[:i], v[i+1:]
+		if rev == "" {
+			return fmt.Errorf("revision number is empty")
+		}
+	}
+	if up == "" {
+		return fmt.Errorf("upstream version is empty")
+	}
+	if up[0] < '0' || up[0] > '9' {
+		return fmt.Errorf("version number does not start with digit")
+	}
+	for _, r := range up {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || strings.ContainsRune(".-+~:", r)) {
+			return fmt.Errorf("invalid character in version number")
+		}
+	}
+	for _, r := range rev {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || strings.ContainsRune(".+~", r)) {
+			return fmt.Errorf("invalid character in revision number")
+		}
+	}
+	return nil
 }

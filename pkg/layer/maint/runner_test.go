@@ -163,3 +163,14 @@ func TestRunnerFailureNamesScript(t *testing.T) {
 		t.Error("a failed runner finished")
 	}
 }
+
+func TestDpkgValidateVersion(t *testing.T) {
+	spec, _ := DefaultRegistry().Lookup("dpkg")
+	for v, ok := range map[string]bool{"2.1.28+dfsg-4~": true, "1:2.0": true, "269~": true, "": false, "a1.0": false,
+		"1.0-": false, ":1": false, "1 0": false, "1.0_x": false, "x:1.0": false} {
+		_, err := kitCall(t, NewMemFS(MemDir("/usr/bin")), spec, "--validate-version", "--", v)
+		if (err == nil) != ok {
+			t.Errorf("--validate-version %q: %v", v, err)
+		}
+	}
+}
