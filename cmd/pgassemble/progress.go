@@ -275,4 +275,3 @@ func shortDigest(d string) string {
 	}
 	return d
 }
-
