@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgassemble/pgassemble/pkg/layer/replay"
+	"github.com/pgassemble/pgassemble/pkg/assemble"
 )
 
 func newExplainCmd() *cobra.Command {
@@ -40,7 +40,7 @@ With PACKAGE arguments, only those packages are shown.`,
 			for _, a := range args {
 				keep[a] = true
 			}
-			var rows []replay.Classification
+			var rows []assemble.ScriptReport
 			found := map[string]bool{}
 			for _, c := range cls {
 				if len(keep) == 0 || keep[c.Package] {
@@ -54,18 +54,7 @@ With PACKAGE arguments, only those packages are shown.`,
 				}
 			}
 			if f.report.JSON {
-				type row struct {
-					Package string `json:"package"`
-					Script  string `json:"script"`
-					Command string `json:"command"`
-					Verdict string `json:"verdict"`
-					Reason  string `json:"reason"`
-				}
-				var out []row
-				for _, c := range rows {
-					out = append(out, row{c.Package, c.Script, c.Command, c.Verdict.String(), c.Reason})
-				}
-				return s.printJSON(out)
+				return s.printJSON(rows)
 			}
 			tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PACKAGE\tSCRIPT\tVERDICT\tCOMMAND\tREASON")

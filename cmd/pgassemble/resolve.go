@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,9 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgassemble/pgassemble/cmd/pgassemble/options"
-
-	"github.com/pgassemble/pgassemble/pkg/apt"
-	"github.com/pgassemble/pgassemble/pkg/apt/archive"
+	"github.com/pgassemble/pgassemble/pkg/assemble"
 )
 
 func newResolveCmd() *cobra.Command {
@@ -90,107 +89,42 @@ unsatisfiable or conflicting packages), 2 on bad usage.`,
 func runResolve(ctx context.Context, stdout, stderr io.Writer, f options.ResolveOptions, ao options.ArchiveOptions, co options.CacheOptions, ro options.ReportOptions, requests []string) error {
 	progress := newUI(stderr, ro.Quiet)
 	defer progress.Wait()
-	logger := ro.Logger(progress)
-	rootFS := os.DirFS(f.Root)
-
-	var sources []archive.Source
-	for _, s := range f.Sources {
-		src, err := archive.ParseSourceLine(s)
-		if err != nil {
-			return options.Usagef("resolve: --source: %v", err)
-		}
-		sources = append(sources, src)
-	}
-	var repos []archive.Repo
-	var err error
-	if len(sources) > 0 {
-		var kr *archive.Keyring
-		if len(f.Keyrings) > 0 {
-			kr = &archive.Keyring{}
-			for _, k := range f.Keyrings {
-				b, err := os.ReadFile(k)
-				if err != nil {
-					return fmt.Errorf("resolve: --keyring: %w", err)
-				}
-				one, err := archive.ParseKeyring(b, k)
-				if err != nil {
-					return fmt.Errorf("resolve: --keyring: %w", err)
-				}
-				kr.Entities = append(kr.Entities, one.Entities...)
-				kr.Files = append(kr.Files, one.Files...)
-			}
-		}
-		repos, err = archive.Repos(rootFS, sources)
-		if err != nil {
-			return fmt.Errorf("resolve: %w", err)
-		}
-		if kr != nil {
-			for i := range repos {
-				repos[i].Keyring = kr
-			}
-		}
-	} else {
-		all, err := archive.ReadSources(rootFS)
-		if err != nil {
-			return fmt.Errorf("resolve: apt sources of %s: %w", f.Root, err)
-		}
-		if repos, err = archive.Repos(rootFS, all); err != nil {
-			return fmt.Errorf("resolve: apt sources of %s: %w", f.Root, err)
-		}
-		if len(repos) == 0 {
-			return fmt.Errorf("resolve: no enabled deb sources in %s; pass --source", filepath.Join(f.Root, "etc/apt"))
-		}
-	}
-
-	var installed []*apt.Package
-	if f.Status != "" {
-		sf, err := os.Open(f.Status)
-		if err != nil {
-			return fmt.Errorf("resolve: --status: %w", err)
-		}
-		installed, err = apt.ParseStatus(sf)
-		sf.Close()
-		if err != nil {
-			return fmt.Errorf("resolve: %s: %w", f.Status, err)
-		}
-	}
-
-	opts := append(ao.ClientOptions(),
-		archive.WithLogger(logger),
-		archive.WithParallelism(f.Parallel),
-	)
-	opts = append(opts, archive.WithCacheDir(co.Dir))
-	opts = append(opts, archive.WithProgress(downloadProgress{progress}))
-	client := archive.New(opts...)
-	pkgs, err := client.Indexes(ctx, repos, f.Arch)
+	b, err := assemble.New(assemble.Options{
+		ArchiveCacheDir: co.Dir, ClientOptions: ao.ClientOptions(), Downloads: f.Parallel,
+		Progress: stepProgress{progress}, Logger: ro.Logger(progress),
+	})
 	if err != nil {
-		return fmt.Errorf("resolve: %w", err)
+		return err
 	}
-	u := apt.NewUniverse(f.Arch, pkgs)
-	set, err := apt.Resolve(u, installed, requests, apt.ResolveOptions{Logger: logger})
-	if err != nil {
+	set, err := b.Query(ctx, assemble.Query{
+		Root: os.DirFS(f.Root), Sources: f.Sources, Keyrings: f.Keyrings,
+		Arch: f.Arch, Status: f.Status, Packages: requests,
+	})
+	switch {
+	case errors.Is(err, assemble.ErrBadSource):
+		return options.UsageError{Err: fmt.Errorf("resolve: --source: %w", err)}
+	case errors.Is(err, assemble.ErrNoSources):
+		return fmt.Errorf("resolve: %s: %w; pass --source", f.Root, err)
+	case err != nil:
 		return fmt.Errorf("resolve: %w", err)
 	}
 
 	if f.Download != "" {
-		list := make([]*apt.Package, len(set.Packages))
-		for i, p := range set.Packages {
-			list[i] = p.Package
-		}
-		paths, err := client.Download(ctx, list)
+		paths, err := b.Fetch(ctx, set.Packages)
 		if err != nil {
 			return fmt.Errorf("resolve: %w", err)
 		}
 		if err := os.MkdirAll(f.Download, 0o755); err != nil {
 			return fmt.Errorf("resolve: --download: %w", err)
 		}
-		for i, p := range list {
+		for i, p := range set.Packages {
 			dst := filepath.Join(f.Download, path.Base(p.Filename))
 			if err := linkOrCopy(paths[i], dst); err != nil {
-				return fmt.Errorf("resolve: --download: %s: %w", p.ID(), err)
+				return fmt.Errorf("resolve: --download %s: %w", p.ID(), err)
 			}
 		}
 	}
+	progress.Wait()
 
 	if ro.JSON {
 		type row struct {

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgassemble/pgassemble/cmd/pgassemble/options"
-	"github.com/pgassemble/pgassemble/pkg/apt/archive"
 	"github.com/pgassemble/pgassemble/pkg/assemble"
 	"github.com/pgassemble/pgassemble/pkg/assemble/publish"
 )
@@ -62,17 +61,16 @@ func newSession(cmd *cobra.Command, f *buildFlags) (*session, error) {
 		return nil, err
 	}
 	s := &session{out: cmd.OutOrStdout(), ui: newUI(cmd.ErrOrStderr(), f.report.Quiet), report: f.report}
-	logger := f.report.Logger(s.ui) // warnings stay visible above the bars
-	client := archive.New(append(f.archive.ClientOptions(), archive.WithCacheDir(f.cache.Dir),
-		archive.WithLogger(logger), archive.WithProgress(downloadProgress{s.ui}))...)
 	s.builder, err = assemble.New(assemble.Options{
-		Client: client, BaseImage: f.build.BaseImage,
+		ArchiveCacheDir: f.cache.Dir, ClientOptions: f.archive.ClientOptions(),
+		BaseImage:    f.build.BaseImage,
 		DebianMirror: f.archive.DebianMirror, DebianSecurityMirror: f.archive.SecurityMirror,
 		PGSource: src, PGDGMirror: f.archive.PGDGMirror, PGDGMirrorInImage: f.archive.PGDGMirrorInImage, Keyrings: f.archive.Keyrings,
 		CacheDir: f.cache.Layers(), Compression: comp,
 		Epoch: epoch, AllowUnhandled: f.build.AllowUnhandled, XZCommand: xz,
 		ExecuteScripts: os.Getenv("PGASSEMBLE_SCRIPTS") == "execute", // until the runner replaces the replay
-		Revision:       f.build.Revision, Progress: stepProgress{s.ui}, Logger: logger,
+		Revision:       f.build.Revision, Progress: stepProgress{s.ui},
+		Logger: f.report.Logger(s.ui), // warnings stay visible above the bars
 	})
 	if err != nil {
 		return nil, err
@@ -82,13 +80,6 @@ func newSession(cmd *cobra.Command, f *buildFlags) (*session, error) {
 
 // printJSON writes v on stdout (--json).
 func (s *session) printJSON(v any) error { return options.PrintJSON(s.out, v) }
-
-// downloadProgress adapts the UI to archive.Progress.
-type downloadProgress struct{ u *ui }
-
-func (d downloadProgress) Start(name string, size int64) archive.Task {
-	return d.u.Task("download", name, size)
-}
 
 // blobProgress adapts the UI to publish.Progress.
 type blobProgress struct{ u *ui }

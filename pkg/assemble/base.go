@@ -62,7 +62,7 @@ func (s BaseSource) Pull(ctx context.Context, ref string, platforms []v1.Platfor
 			if m.Platform == nil || m.Platform.OS == "unknown" || !m.MediaType.IsImage() {
 				continue // attestations and nested indexes
 			}
-			key := platformKey(*m.Platform)
+			key := m.Platform.String()
 			if _, dup := images[key]; dup {
 				continue
 			}
@@ -89,17 +89,17 @@ func (s BaseSource) Pull(ctx context.Context, ref string, platforms []v1.Platfor
 		if p.OS == "" || p.Architecture == "" {
 			return nil, fmt.Errorf("base image %s is a single image whose config names no platform (os %q, architecture %q): %w", ref, p.OS, p.Architecture, ErrPlatformMissing)
 		}
-		images[platformKey(*p)] = img
-		available = append(available, platformKey(*p))
+		images[p.String()] = img
+		available = append(available, p.String())
 	}
 	var out []*Base
 	for _, want := range platforms {
-		img, ok := images[platformKey(want)]
+		img, ok := images[want.String()]
 		if !ok && want.Architecture == "arm64" && want.Variant == "" {
-			img, ok = images[platformKey(v1.Platform{OS: want.OS, Architecture: "arm64", Variant: "v8"})]
+			img, ok = images[v1.Platform{OS: want.OS, Architecture: "arm64", Variant: "v8"}.String()]
 		}
 		if !ok {
-			return nil, fmt.Errorf("base image %s has no %s (it has %s): %w", ref, platformKey(want), strings.Join(available, ", "), ErrPlatformMissing)
+			return nil, fmt.Errorf("base image %s has no %s (it has %s): %w", ref, want.String(), strings.Join(available, ", "), ErrPlatformMissing)
 		}
 		out = append(out, &Base{Ref: ref, Digest: desc.Digest, Platform: want, Image: img})
 	}
@@ -132,7 +132,7 @@ func IsLocalRegistry(ref string) bool {
 func (b *Base) LoadTree(ctx context.Context) error {
 	layers, err := b.Image.Layers()
 	if err != nil {
-		return fmt.Errorf("base %s (%s): layers: %w", b.Ref, platformKey(b.Platform), err)
+		return fmt.Errorf("base %s (%s): layers: %w", b.Ref, b.Platform.String(), err)
 	}
 	t := rootfs.New(nil)
 	for i, l := range layers {
@@ -141,7 +141,7 @@ func (b *Base) LoadTree(ctx context.Context) error {
 		}
 		rc, err := l.Uncompressed()
 		if err != nil {
-			return fmt.Errorf("base %s (%s): layer %d: %w", b.Ref, platformKey(b.Platform), i, err)
+			return fmt.Errorf("base %s (%s): layer %d: %w", b.Ref, b.Platform.String(), i, err)
 		}
 		err = t.Apply(rc)
 		_, _ = io.Copy(io.Discard, rc) // drain so the digest is verified
@@ -150,50 +150,61 @@ func (b *Base) LoadTree(ctx context.Context) error {
 		}
 		if err != nil {
 			d, _ := l.Digest()
-			return fmt.Errorf("base %s (%s): layer %s: %w", b.Ref, platformKey(b.Platform), d, err)
+			return fmt.Errorf("base %s (%s): layer %s: %w", b.Ref, b.Platform.String(), d, err)
 		}
 	}
 	b.Tree = t
 	return nil
 }
 
-func platformKey(p v1.Platform) string {
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
-}
-
-// ParsePlatform parses "linux/arm64[/v8]".
+// ParsePlatform parses "linux/arm64[/v8]" (go-containerregistry's
+// syntax), requiring an OS and an architecture.
 func ParsePlatform(s string) (v1.Platform, error) {
-	parts := strings.Split(s, "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+	p, err := v1.ParsePlatform(s)
+	if err != nil || p.OS == "" || p.Architecture == "" || strings.Count(s, "/") > 2 {
 		return v1.Platform{}, fmt.Errorf("platform %q: want OS/ARCH[/VARIANT], e.g. linux/amd64", s)
 	}
-	p := v1.Platform{OS: parts[0], Architecture: parts[1]}
-	if len(parts) == 3 {
-		p.Variant = parts[2]
-	}
-	return p, nil
+	return *p, nil
 }
 
-// DebianArch maps an OCI architecture to dpkg's name for it.
+// archs is the one mapping between dpkg architectures and OCI platforms
+// (Debian's ports that publish container images).
+var archs = []struct {
+	dpkg     string
+	platform v1.Platform
+}{
+	{"amd64", v1.Platform{OS: "linux", Architecture: "amd64"}},
+	{"arm64", v1.Platform{OS: "linux", Architecture: "arm64"}},
+	{"armhf", v1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}},
+	{"armel", v1.Platform{OS: "linux", Architecture: "arm", Variant: "v5"}},
+	{"i386", v1.Platform{OS: "linux", Architecture: "386"}},
+	{"ppc64el", v1.Platform{OS: "linux", Architecture: "ppc64le"}},
+	{"riscv64", v1.Platform{OS: "linux", Architecture: "riscv64"}},
+	{"s390x", v1.Platform{OS: "linux", Architecture: "s390x"}},
+}
+
+// DebianArch maps an OCI platform to dpkg's name for its architecture.
+// arm64's optional variant v8 is the same architecture; any arm variant
+// but v7 (armhf) is armel.
 func DebianArch(p v1.Platform) (string, error) {
-	switch p.Architecture {
-	case "amd64", "arm64", "s390x", "ppc64le", "riscv64", "386":
-		if p.Architecture == "386" {
-			return "i386", nil
+	for _, a := range archs {
+		if a.platform.Architecture != p.Architecture {
+			continue
 		}
-		if p.Architecture == "ppc64le" {
-			return "ppc64el", nil
+		if p.Architecture == "arm" && (p.Variant == "v7") != (a.dpkg == "armhf") {
+			continue
 		}
-		return p.Architecture, nil
-	case "arm":
-		if p.Variant == "v7" {
-			return "armhf", nil
-		}
-		return "armel", nil
+		return a.dpkg, nil
 	}
-	return "", fmt.Errorf("platform %s: no Debian architecture for it", platformKey(p))
+	return "", fmt.Errorf("platform %s: no Debian architecture for it", p.String())
+}
+
+// PlatformOf maps a dpkg architecture to the OCI platform of its images.
+func PlatformOf(arch string) (v1.Platform, error) {
+	for _, a := range archs {
+		if a.dpkg == arch {
+			return a.platform, nil
+		}
+	}
+	return v1.Platform{}, fmt.Errorf("dpkg architecture %q: no OCI platform for it", arch)
 }

@@ -32,8 +32,18 @@ var ErrVersionUnavailable = errors.New("PostgreSQL version not available")
 // Options configure a Builder. The zero value of every field is a usable
 // default except Client.
 type Options struct {
-	// Client fetches and verifies repository metadata and packages.
+	// Client fetches and verifies repository metadata and packages; nil:
+	// a client on ArchiveCacheDir that reports downloads to Progress.
 	Client *archive.Client
+	// ArchiveCacheDir holds verified indexes and .debs when Client is nil;
+	// "" is archive.DefaultCacheDir.
+	ArchiveCacheDir string
+	// ClientOptions are more options of the client made when Client is
+	// nil (trust policy, timeouts, retries).
+	ClientOptions []archive.Option
+	// Downloads is how many downloads run at once when Client is nil; 0
+	// is the client's default.
+	Downloads int
 	// Bases pulls base images.
 	Bases BaseSource
 	// BaseImage overrides the target's base image reference.
@@ -88,6 +98,13 @@ type Task interface {
 	Done(err error)
 }
 
+// downloadProgress reports the client's downloads as "download" tasks.
+type downloadProgress struct{ p Progress }
+
+func (d downloadProgress) Start(name string, size int64) archive.Task {
+	return d.p.Task("download", name, size)
+}
+
 type noProgress struct{}
 type noTask struct{}
 
@@ -112,9 +129,6 @@ type Builder struct {
 
 // New returns a Builder.
 func New(opts Options) (*Builder, error) {
-	if opts.Client == nil {
-		return nil, errors.New("assemble: Options.Client is required")
-	}
 	if opts.PGSource == "" {
 		opts.PGSource = variants.PGSourcePGDG
 	}
@@ -130,20 +144,19 @@ func New(opts Options) (*Builder, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Client == nil {
+		co := append([]archive.Option{archive.WithCacheDir(opts.ArchiveCacheDir),
+			archive.WithLogger(opts.Logger), archive.WithProgress(downloadProgress{opts.Progress})}, opts.ClientOptions...)
+		if opts.Downloads > 0 {
+			co = append(co, archive.WithParallelism(opts.Downloads))
+		}
+		opts.Client = archive.New(co...)
+	}
 	b := &Builder{opts: opts, client: opts.Client, log: opts.Logger}
 	if len(opts.Keyrings) > 0 {
-		k := &archive.Keyring{}
-		for _, f := range opts.Keyrings {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				return nil, fmt.Errorf("keyring: %w", err)
-			}
-			kr, err := archive.ParseKeyring(data, f)
-			if err != nil {
-				return nil, fmt.Errorf("keyring %s: %w", f, err)
-			}
-			k.Entities = append(k.Entities, kr.Entities...)
-			k.Files = append(k.Files, kr.Files...)
+		k, err := readKeyrings(opts.Keyrings)
+		if err != nil {
+			return nil, err
 		}
 		if opts.PGSource == variants.PGSourcePGDG {
 			b.pgdgKeys = k
@@ -164,7 +177,8 @@ type StagePlan struct {
 type PlatformPlan struct {
 	Platform v1.Platform
 	Arch     string // dpkg architecture
-	Base     *Base
+	Root     Root   // what the stages install onto
+	Base     *Base  // the pulled base image Root is the tree of; nil for another root
 	Stages   []StagePlan
 	// PGDGMirror is the PGDG repository the packages came from (PGSource
 	// PGDG only).
@@ -206,10 +220,11 @@ func (b *Builder) Plan(ctx context.Context, t variants.Target) (*TargetPlan, err
 	g, gctx := errgroup.WithContext(ctx)
 	for i, base := range bases {
 		g.Go(func() error {
-			pp, err := b.planPlatform(gctx, t, base)
+			pp, err := b.planPlatform(gctx, t, base.Root())
 			if err != nil {
-				return fmt.Errorf("%s %s: %w", t.Name, platformKey(base.Platform), err)
+				return fmt.Errorf("%s %s: %w", t.Name, base.Platform.String(), err)
 			}
+			pp.Base = base
 			tp.Platforms[i] = pp
 			return nil
 		})
@@ -221,12 +236,12 @@ func (b *Builder) Plan(ctx context.Context, t variants.Target) (*TargetPlan, err
 	for _, pp := range tp.Platforms {
 		v := pp.version(server)
 		if v == "" {
-			return nil, fmt.Errorf("%s %s: %s is not in the install set", t.Name, platformKey(pp.Platform), server)
+			return nil, fmt.Errorf("%s %s: %s is not in the install set", t.Name, pp.Platform.String(), server)
 		}
 		if tp.Version == "" {
 			tp.Version = v
 		} else if v != tp.Version {
-			return nil, fmt.Errorf("%s: %s resolves to %s on %s but %s on %s; an index spans one version", t.Name, server, tp.Version, platformKey(tp.Platforms[0].Platform), v, platformKey(pp.Platform))
+			return nil, fmt.Errorf("%s: %s resolves to %s on %s but %s on %s; an index spans one version", t.Name, server, tp.Version, tp.Platforms[0].Platform.String(), v, pp.Platform.String())
 		}
 	}
 	return tp, nil
@@ -253,7 +268,7 @@ func (pp *PlatformPlan) version(pkg string) string {
 func (b *Builder) pullBases(ctx context.Context, ref string, platforms []v1.Platform) ([]*Base, error) {
 	var keys []string
 	for _, p := range platforms {
-		keys = append(keys, platformKey(p))
+		keys = append(keys, p.String())
 	}
 	key := ref + " " + strings.Join(keys, ",")
 	return b.bases.get(ctx, key, func() ([]*Base, error) {
@@ -290,16 +305,16 @@ func (b *Builder) universe(ctx context.Context, repos []archive.Repo, arch strin
 	})
 }
 
-func (b *Builder) planPlatform(ctx context.Context, t variants.Target, base *Base) (*PlatformPlan, error) {
-	arch, err := DebianArch(base.Platform)
+func (b *Builder) planPlatform(ctx context.Context, t variants.Target, root Root) (*PlatformPlan, error) {
+	arch, err := DebianArch(root.Platform)
 	if err != nil {
 		return nil, err
 	}
-	installed, err := readStatus(base.Tree)
+	installed, err := readStatus(root.FS)
 	if err != nil {
-		return nil, fmt.Errorf("base %s: %w", base.Ref, err)
+		return nil, fmt.Errorf("%s: %w", root, err)
 	}
-	repos, err := b.debianRepos(base)
+	repos, err := b.debianRepos(root)
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +338,7 @@ func (b *Builder) planPlatform(ctx context.Context, t variants.Target, base *Bas
 		}
 		pgdgMirror = pgdg.URI
 	}
-	pp := &PlatformPlan{Platform: base.Platform, Arch: arch, Base: base, PGDGMirror: pgdgMirror}
+	pp := &PlatformPlan{Platform: root.Platform, Arch: arch, Root: root, PGDGMirror: pgdgMirror}
 	for _, st := range t.Stages {
 		reqs := make([]string, len(st.Packages))
 		for i, name := range st.Packages {
@@ -423,7 +438,7 @@ func (b *Builder) maintOptions(t variants.Target) *maint.Options {
 
 // Explain resolves t and classifies every maintainer script command of the
 // packages it adds, per platform (the first platform when all agree).
-func (b *Builder) Explain(ctx context.Context, tp *TargetPlan) ([]replay.Classification, error) {
+func (b *Builder) Explain(ctx context.Context, tp *TargetPlan) ([]ScriptReport, error) {
 	pp := tp.Platforms[0]
 	var pkgs []*apt.Package
 	for _, s := range pp.Stages {
@@ -435,7 +450,7 @@ func (b *Builder) Explain(ctx context.Context, tp *TargetPlan) ([]replay.Classif
 	if err != nil {
 		return nil, err
 	}
-	plan, err := replay.New(pp.Base.Tree, func() replay.Options {
+	plan, err := replay.New(pp.Root.FS, func() replay.Options {
 		o := b.replayOptions(tp.Target, pp.Arch)
 		o.AllowUnhandled = true
 		return o
@@ -454,7 +469,11 @@ func (b *Builder) Explain(ctx context.Context, tp *TargetPlan) ([]replay.Classif
 	if err := plan.AddPackages(rps); err != nil {
 		return nil, err
 	}
-	return plan.Explain(), nil
+	var out []ScriptReport
+	for _, c := range plan.Explain() {
+		out = append(out, scriptReport(c))
+	}
+	return out, nil
 }
 
 func readControl(path string) (*layer.ControlInfo, error) {

@@ -56,12 +56,14 @@ func (b *Builder) dateTarget(ctx context.Context, tp *TargetPlan) (*dates, error
 	k := 0
 	for i, pp := range tp.Platforms {
 		e := floor
-		cf, err := pp.Base.Image.ConfigFile()
-		if err != nil {
-			return nil, fmt.Errorf("base %s config: %w", pp.Base.Ref, err)
-		}
-		if c := cf.Created.Time.UTC().Truncate(time.Second); c.After(e) {
-			e = c
+		if pp.Base != nil { // a root that is not a pulled image has no creation time
+			cf, err := pp.Base.Image.ConfigFile()
+			if err != nil {
+				return nil, fmt.Errorf("base %s config: %w", pp.Base.Ref, err)
+			}
+			if c := cf.Created.Time.UTC().Truncate(time.Second); c.After(e) {
+				e = c
+			}
 		}
 		for _, s := range pp.Stages {
 			for _, p := range s.Packages {

@@ -12,8 +12,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/pgassemble/pgassemble/pkg/apt"
-	"github.com/pgassemble/pgassemble/pkg/layer"
 	"github.com/pgassemble/pgassemble/pkg/variants"
 )
 
@@ -91,7 +89,7 @@ func (b *Builder) Build(ctx context.Context, t variants.Target) (*Result, error)
 		g.Go(func() error {
 			img, rep, err := b.buildPlatform(gctx, t, pp, labels, dt.stages[i], dt.created)
 			if err != nil {
-				return fmt.Errorf("%s %s: %w", t.Name, platformKey(pp.Platform), err)
+				return fmt.Errorf("%s %s: %w", t.Name, pp.Platform.String(), err)
 			}
 			images[i], reports[i] = img, rep
 			return nil
@@ -118,11 +116,9 @@ func (b *Builder) Build(ctx context.Context, t variants.Target) (*Result, error)
 // buildPlatform builds one platform's image; epochs are the mtime clamps of
 // pp's stages (see dateTarget), created the image's creation time.
 func (b *Builder) buildPlatform(ctx context.Context, t variants.Target, pp *PlatformPlan, labels map[string]string, epochs []time.Time, created time.Time) (v1.Image, PlatformReport, error) {
-	rep := PlatformReport{Platform: platformKey(pp.Platform), BaseDigest: pp.Base.Digest.String()}
-	var all []*apt.Package
+	rep := PlatformReport{Platform: pp.Platform.String(), BaseDigest: pp.Base.Digest.String()}
 	for _, s := range pp.Stages {
 		for _, p := range s.Packages {
-			all = append(all, p.Package)
 			r := PackageReport{Stage: s.Name, Name: p.Name, Version: p.Version, Arch: p.Architecture, Reason: p.Reason}
 			if p.Upgrade != nil {
 				r.Upgrade = p.Upgrade.Version
@@ -130,62 +126,11 @@ func (b *Builder) buildPlatform(ctx context.Context, t variants.Target, pp *Plat
 			rep.Packages = append(rep.Packages, r)
 		}
 	}
-	paths, err := b.download(ctx, all)
+	rb, err := b.buildRoot(ctx, t, pp, epochs)
 	if err != nil {
 		return nil, rep, err
 	}
-	first := created
-	if len(epochs) > 0 {
-		first = epochs[0]
-	}
-	lb, err := layer.NewBuilder(pp.Base.Tree, layer.Options{
-		Arch: pp.Arch, Epoch: first, Compression: b.opts.Compression, CacheDir: b.opts.CacheDir,
-		Replay: b.replayOptions(t, pp.Arch), Maint: b.maintOptions(t), XZCommand: b.opts.XZCommand, Prune: t.Replay.Prune, Logger: b.log,
-	})
-	if err != nil {
-		return nil, rep, err
-	}
-	defer lb.Close()
-	type added struct {
-		l     v1.Layer
-		stage string
-	}
-	var layers []added
-	i := 0
-	for si, s := range pp.Stages {
-		lb.AdvanceEpoch(epochs[si])
-		debs := make([]layer.Deb, len(s.Packages))
-		for j, p := range s.Packages {
-			debs[j] = layer.Deb{Path: paths[i], SHA256: p.SHA256, Package: p.Package, Auto: p.Reason != "requested"}
-			i++
-		}
-		if len(debs) == 0 {
-			continue
-		}
-		task := b.opts.Progress.Task("layer", fmt.Sprintf("%s %s %s", t.Name, pp.Arch, s.Name), 0)
-		l, err := lb.AddStage(ctx, debs)
-		task.Done(err)
-		if err != nil {
-			return nil, rep, fmt.Errorf("stage %s: %w", s.Name, err)
-		}
-		layers = append(layers, added{l, s.Name})
-	}
-	src, err := b.pgdgSourceFor(t, pp, paths)
-	if err != nil {
-		return nil, rep, err
-	}
-	if src != nil {
-		if err := lb.AddFile(layer.File{Path: src.Path, Data: src.Body}); err != nil {
-			return nil, rep, err
-		}
-	}
-	task := b.opts.Progress.Task("layer", fmt.Sprintf("%s %s state", t.Name, pp.Arch), 0)
-	final, err := lb.Finish(ctx)
-	task.Done(err)
-	if err != nil {
-		return nil, rep, fmt.Errorf("state layer: %w", err)
-	}
-	layers = append(layers, added{final, "state"})
+	layers := rb.Layers
 
 	img, err := b.baseAsOCI(pp.Base)
 	if err != nil {
@@ -193,13 +138,13 @@ func (b *Builder) buildPlatform(ctx context.Context, t variants.Target, pp *Plat
 	}
 	var history []v1.History
 	for _, a := range layers {
-		history = append(history, v1.History{Created: v1.Time{Time: created}, CreatedBy: "pgassemble: " + a.stage, Comment: t.Name})
-		ls, err := layerReport(a.l, a.stage)
+		history = append(history, v1.History{Created: v1.Time{Time: created}, CreatedBy: "pgassemble: " + a.Stage, Comment: t.Name})
+		ls, err := layerReport(a.Layer, a.Stage)
 		if err != nil {
 			return nil, rep, err
 		}
 		rep.Layers = append(rep.Layers, ls)
-		img, err = mutate.Append(img, mutate.Addendum{Layer: a.l})
+		img, err = mutate.Append(img, mutate.Addendum{Layer: a.Layer})
 		if err != nil {
 			return nil, rep, err
 		}
@@ -319,7 +264,7 @@ func mergeLabels(base, ours map[string]string) map[string]string {
 func (tp *TargetPlan) PackageLines() []string {
 	var out []string
 	for _, pp := range tp.Platforms {
-		out = append(out, fmt.Sprintf("%s  base %s", platformKey(pp.Platform), pp.Base.Digest))
+		out = append(out, fmt.Sprintf("%s  base %s", pp.Platform.String(), pp.Base.Digest))
 		for _, s := range pp.Stages {
 			names := make([]string, 0, len(s.Packages))
 			for _, p := range s.Packages {

@@ -22,13 +22,13 @@ import (
 // debianRepos returns the base image's own apt repositories, with mirrors
 // replaced when the user gave --debian-mirror / --debian-security-mirror and
 // the extra --keyring files trusted on top of the base's keyrings.
-func (b *Builder) debianRepos(base *Base) ([]archive.Repo, error) {
-	where := fmt.Sprintf("base %s (%s)", base.Ref, platformKey(base.Platform))
-	sources, err := archive.ReadSources(base.Tree)
+func (b *Builder) debianRepos(root Root) ([]archive.Repo, error) {
+	where := root.String()
+	sources, err := archive.ReadSources(root.FS)
 	if err != nil {
 		return nil, fmt.Errorf("%s: read apt sources: %w", where, err)
 	}
-	repos, err := archive.Repos(base.Tree, sources)
+	repos, err := archive.Repos(root.FS, sources)
 	if err != nil {
 		return nil, fmt.Errorf("%s: apt sources: %w", where, err)
 	}
@@ -36,11 +36,11 @@ func (b *Builder) debianRepos(base *Base) ([]archive.Repo, error) {
 		if b.opts.DebianMirror == "" {
 			return nil, fmt.Errorf("%s has no apt sources (etc/apt/sources.list{,.d}); give --debian-mirror", where)
 		}
-		codename, err := osCodename(base.Tree)
+		codename, err := osCodename(root.FS)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
-		kr, err := archive.LoadKeyrings(base.Tree, "/usr/share/keyrings/debian-archive-keyring.gpg")
+		kr, err := archive.LoadKeyrings(root.FS, "/usr/share/keyrings/debian-archive-keyring.gpg")
 		if err != nil {
 			return nil, fmt.Errorf("%s: no apt sources and no Debian keyring: %w", where, err)
 		}
@@ -66,14 +66,24 @@ func (b *Builder) withExtraKeys(k *archive.Keyring) *archive.Keyring {
 	if b.extraKeys == nil {
 		return k
 	}
-	out := &archive.Keyring{}
-	if k != nil {
-		out.Entities = append(out.Entities, k.Entities...)
-		out.Files = append(out.Files, k.Files...)
+	return archive.MergeKeyrings(k, b.extraKeys)
+}
+
+// readKeyrings reads keyring files on this machine into one keyring.
+func readKeyrings(files []string) (*archive.Keyring, error) {
+	var ks []*archive.Keyring
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("keyring: %w", err)
+		}
+		k, err := archive.ParseKeyring(data, f)
+		if err != nil {
+			return nil, err
+		}
+		ks = append(ks, k)
 	}
-	out.Entities = append(out.Entities, b.extraKeys.Entities...)
-	out.Files = append(out.Files, b.extraKeys.Files...)
-	return out
+	return archive.MergeKeyrings(ks...), nil
 }
 
 // configRepos are the extra repositories of a --config file.
@@ -83,11 +93,7 @@ func (b *Builder) configRepos(t variants.Target) ([]archive.Repo, error) {
 		suite := strings.ReplaceAll(r.Suite, "{{codename}}", t.Base.Codename)
 		repo := archive.Repo{URI: strings.TrimRight(r.URI, "/"), Suite: suite, Components: r.Components}
 		if r.Keyring != "" {
-			data, err := os.ReadFile(r.Keyring)
-			if err != nil {
-				return nil, fmt.Errorf("repository %s: keyring: %w", r.Name, err)
-			}
-			kr, err := archive.ParseKeyring(data, r.Keyring)
+			kr, err := readKeyrings([]string{r.Keyring})
 			if err != nil {
 				return nil, fmt.Errorf("repository %s: %w", r.Name, err)
 			}

@@ -20,14 +20,8 @@ import (
 	"testing"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
-	"github.com/pgassemble/pgassemble/pkg/apt"
-	"github.com/pgassemble/pgassemble/pkg/apt/archive"
 	"github.com/pgassemble/pgassemble/pkg/assemble"
 	"github.com/pgassemble/pgassemble/pkg/layer"
-	"github.com/pgassemble/pgassemble/pkg/layer/maint"
-	"github.com/pgassemble/pgassemble/pkg/layer/replay"
 	"github.com/pgassemble/pgassemble/pkg/variants"
 )
 
@@ -105,8 +99,18 @@ func TestFidelity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := archive.New(archive.WithCacheDir(filepath.Join(cache, "archive")),
-		archive.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	// The pipeline users run, on a directory root instead of a pulled base:
+	// the root's own apt sources (Debian's archive), the layers applied
+	// back onto it. Unhandled scripts are reported below, not fatal.
+	b, err := assemble.New(assemble.Options{
+		ArchiveCacheDir: filepath.Join(cache, "archive"), CacheDir: filepath.Join(cache, "layers"),
+		PGSource: variants.PGSourceDebian, AllowUnhandled: true,
+		ExecuteScripts: os.Getenv("FIDELITY_SCRIPTS") == "execute",
+		Logger:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, arch := range arches {
 		t.Run(arch, func(t *testing.T) {
 			// The host architecture waits mostly on apt-get and dpkg, the
@@ -115,12 +119,12 @@ func TestFidelity(t *testing.T) {
 				t.Parallel()
 			}
 			r := &run{t: t, arch: arch, suite: suite, target: tg, results: filepath.Join(results, arch)}
-			r.main(context.Background(), client, cache, slices.Contains(compare, arch))
+			r.main(context.Background(), b, slices.Contains(compare, arch))
 		})
 	}
 }
 
-func (r *run) main(ctx context.Context, client *archive.Client, cache string, compare bool) {
+func (r *run) main(ctx context.Context, b *assemble.Builder, compare bool) {
 	t := r.t
 	r.foreign = r.arch != hostArch(t)
 	if r.foreign {
@@ -174,11 +178,12 @@ func (r *run) main(ctx context.Context, client *archive.Client, cache string, co
 		}
 	}
 
-	// Resolve every stage against the root's dpkg status, as pgassemble does.
-	var stages [][]apt.Planned
-	var debs map[string]string // sha256 -> cached .deb
+	// Resolve every stage against the root's dpkg status and download
+	// every .deb: the pipeline's PlanRoot and Fetch.
+	var pp *assemble.PlatformPlan
+	var debs []string // the cached .deb of each of pp.Packages()
 	if err := r.timed("resolve+download", func() (err error) {
-		stages, debs, err = r.resolve(ctx, client)
+		pp, debs, err = r.plan(ctx, b)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -186,12 +191,12 @@ func (r *run) main(ctx context.Context, client *archive.Client, cache string, co
 
 	var wg sync.WaitGroup
 	var oursErr, aptErr error
-	var unhandled []replay.Classification
+	var unhandled []assemble.ScriptReport
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		oursErr = r.timed("pgassemble layers+apply", func() (err error) {
-			unhandled, err = r.buildOurs(ctx, stages, debs, filepath.Join(cache, "layers"))
+			unhandled, err = r.buildOurs(ctx, b, pp)
 			return err
 		})
 	}()
@@ -199,7 +204,7 @@ func (r *run) main(ctx context.Context, client *archive.Client, cache string, co
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			aptErr = r.timed("apt-get install (Dockerfile steps)", func() error { return r.buildApt(stages, debs) })
+			aptErr = r.timed("apt-get install (Dockerfile steps)", func() error { return r.buildApt(pp, debs) })
 		}()
 	}
 	wg.Wait()
@@ -214,13 +219,13 @@ func (r *run) main(ctx context.Context, client *archive.Client, cache string, co
 	}
 
 	var added []string
-	for _, st := range stages {
-		for _, p := range st {
+	for _, st := range pp.Stages {
+		for _, p := range st.Packages {
 			added = append(added, p.Name)
 		}
 	}
 	if compare {
-		r.compareSelections(stages)
+		r.compareSelections(len(added))
 		r.compareTrees()
 	}
 	var aptChecks *checkResult
@@ -262,131 +267,65 @@ func sh(dir string, name string, args ...string) error {
 	return nil
 }
 
-// resolve resolves each stage of the target against the root's dpkg status
-// and downloads every .deb, like assemble's planPlatform.
-func (r *run) resolve(ctx context.Context, client *archive.Client) ([][]apt.Planned, map[string]string, error) {
-	fsys := os.DirFS(r.ours)
-	sources, err := archive.ReadSources(fsys)
+// plan resolves each stage of the target against the root's dpkg status
+// and downloads every .deb, with the pipeline's PlanRoot and Fetch.
+func (r *run) plan(ctx context.Context, b *assemble.Builder) (*assemble.PlatformPlan, []string, error) {
+	platform, err := assemble.PlatformOf(r.arch)
 	if err != nil {
 		return nil, nil, err
 	}
-	repos, err := archive.Repos(fsys, sources)
+	pp, err := b.PlanRoot(ctx, r.target, assemble.Root{FS: os.DirFS(r.ours), Platform: platform, Name: r.ours})
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(repos) == 0 {
-		return nil, nil, errors.New("the base root has no apt sources")
-	}
-	pkgs, err := client.Indexes(ctx, repos, r.arch)
-	if err != nil {
-		return nil, nil, err
-	}
-	u := apt.NewUniverse(r.arch, pkgs)
-	installed, err := readStatus(filepath.Join(r.ours, "var/lib/dpkg/status"))
-	if err != nil {
-		return nil, nil, err
-	}
-	var stages [][]apt.Planned
-	var all []*apt.Package
 	var plan strings.Builder
-	for _, st := range r.target.Stages {
-		set, err := apt.Resolve(u, installed, st.Packages, apt.ResolveOptions{})
-		if err != nil {
-			return nil, nil, fmt.Errorf("resolve stage %s: %w", st.Name, err)
-		}
-		stages = append(stages, set.Packages)
-		fmt.Fprintf(&plan, "# stage %s: %s\n", st.Name, strings.Join(st.Packages, " "))
-		for _, p := range set.Packages {
-			all = append(all, p.Package)
+	for i, st := range pp.Stages {
+		fmt.Fprintf(&plan, "# stage %s: %s\n", st.Name, strings.Join(r.target.Stages[i].Packages, " "))
+		for _, p := range st.Packages {
 			fmt.Fprintf(&plan, "%s %s %s\t%s\n", p.Name, p.Version, p.Architecture, p.Reason)
 		}
-		installed = set.After(installed)
 	}
 	if err := os.WriteFile(filepath.Join(r.results, "plan.txt"), []byte(plan.String()), 0o644); err != nil {
 		return nil, nil, err
 	}
-	paths, err := client.Download(ctx, all)
+	debs, err := b.Fetch(ctx, pp.Planned())
 	if err != nil {
 		return nil, nil, err
 	}
-	debs := map[string]string{}
-	for i, p := range all {
-		debs[p.SHA256] = paths[i]
-	}
-	return stages, debs, nil
+	return pp, debs, nil
 }
 
-func readStatus(file string) ([]*apt.Package, error) {
-	f, err := os.Open(file)
-	if err != nil {
+// buildOurs converts the stages into layers on the untouched base with the
+// pipeline's BuildRoot, then applies them onto it, as a runtime would
+// unpack the image.
+func (r *run) buildOurs(ctx context.Context, b *assemble.Builder, pp *assemble.PlatformPlan) ([]assemble.ScriptReport, error) {
+	rb, err := b.BuildRoot(ctx, r.target, pp)
+	if rb == nil {
 		return nil, err
 	}
-	defer f.Close()
-	pkgs, err := apt.ParseStatus(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	return pkgs, nil
-}
-
-// buildOurs converts the stages into layers on the untouched base, then
-// applies them onto it, as a runtime would unpack the image.
-func (r *run) buildOurs(ctx context.Context, stages [][]apt.Planned, debs map[string]string, cacheDir string) ([]replay.Classification, error) {
-	ro := replay.Options{FixedIDs: r.target.Replay.FixedUIDs, AllowUnhandled: true}
-	for _, e := range r.target.Replay.Edits {
-		ro.Edits = append(ro.Edits, replay.Edit{Path: e.Path, Pattern: e.Regexp, Replace: e.Replacement})
-	}
-	lo := layer.Options{Arch: r.arch, CacheDir: cacheDir, Replay: ro, Prune: r.target.Replay.Prune}
-	if os.Getenv("FIDELITY_SCRIPTS") == "execute" {
-		lo.Maint = &maint.Options{Policy: assemble.ScriptPolicy(r.target), AllowRefused: true}
-	}
-	b, err := layer.NewBuilder(os.DirFS(r.ours), lo)
-	if err != nil {
-		return nil, err
-	}
-	defer b.Close()
-	var ls []layerRef
-	for i, st := range stages {
-		var in []layer.Deb
-		for _, p := range st {
-			// What apt-get marks Auto-Installed: whatever was not asked for.
-			in = append(in, layer.Deb{Path: debs[p.SHA256], SHA256: p.SHA256, Package: p.Package, Auto: p.Reason != "requested"})
-		}
-		l, err := b.AddStage(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("stage %s: %w", r.target.Stages[i].Name, err)
-		}
-		ls = append(ls, layerRef{r.target.Stages[i].Name, l})
-	}
-	l, err := b.Finish(ctx)
-	if err != nil {
-		var explain strings.Builder
-		for _, c := range b.Explain() {
-			fmt.Fprintf(&explain, "%s\t%s\t%s\t%q\t%s\n", c.Package, c.Script, c.Verdict, c.Command, c.Reason)
-		}
-		_ = os.WriteFile(filepath.Join(r.results, "explain.txt"), []byte(explain.String()), 0o644)
-		return nil, fmt.Errorf("finish: %w", err)
-	}
-	ls = append(ls, layerRef{"state", l})
-	var unhandled []replay.Classification
+	// explain.txt is written even when the build failed: it says why.
+	var unhandled []assemble.ScriptReport
 	var explain strings.Builder
-	for _, c := range b.Explain() {
+	for _, c := range rb.Scripts {
 		fmt.Fprintf(&explain, "%s\t%s\t%s\t%q\t%s\n", c.Package, c.Script, c.Verdict, c.Command, c.Reason)
-		if c.Verdict == replay.Unhandled {
+		if c.Unhandled {
 			unhandled = append(unhandled, c)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(r.results, "explain.txt"), []byte(explain.String()), 0o644); err != nil {
+	if werr := os.WriteFile(filepath.Join(r.results, "explain.txt"), []byte(explain.String()), 0o644); err == nil {
+		err = werr
+	}
+	if err != nil {
 		return nil, err
 	}
 	var desc strings.Builder
-	for _, lr := range ls {
-		d, _ := lr.l.Digest()
-		size, _ := lr.l.Size()
-		fmt.Fprintf(&desc, "%s\t%s\t%d\n", lr.name, d, size)
-		if err := layer.ApplyToDir(ctx, lr.l, r.ours); err != nil {
-			return nil, fmt.Errorf("apply layer %s: %w", lr.name, err)
-		}
+	for _, sl := range rb.Layers {
+		d, _ := sl.Layer.Digest()
+		size, _ := sl.Layer.Size()
+		fmt.Fprintf(&desc, "%s\t%s\t%d\n", sl.Stage, d, size)
+	}
+	if err := rb.ApplyTo(ctx, r.ours); err != nil {
+		return nil, err
 	}
 	return unhandled, os.WriteFile(filepath.Join(r.results, "layers.txt"), []byte(desc.String()), 0o644)
 }
@@ -396,7 +335,7 @@ func (r *run) buildOurs(ctx context.Context, stages [][]apt.Planned, debs map[st
 // pgassemble downloaded are placed in apt's archive cache first, so apt-get
 // verifies and uses them instead of downloading them again; it fetches
 // anything else it decides to install.
-func (r *run) buildApt(stages [][]apt.Planned, debs map[string]string) error {
+func (r *run) buildApt(pp *assemble.PlatformPlan, debs []string) error {
 	if err := os.WriteFile(filepath.Join(r.apt, "usr/sbin/policy-rc.d"), []byte("#!/bin/sh\nexit 101\n"), 0o755); err != nil {
 		return err
 	}
@@ -436,19 +375,30 @@ func (r *run) buildApt(stages [][]apt.Planned, debs map[string]string) error {
 	if len(standard) > 0 {
 		steps = append(steps, fmt.Sprintf(`apt-get update && apt-get install -y --no-install-recommends %s && %s`, strings.Join(standard, " "), clean))
 	}
+	// The .debs of each stage, under the names apt gives them.
+	var seeds [][]seed
+	k := 0
+	for _, st := range pp.Stages {
+		var ss []seed
+		for _, p := range st.Packages {
+			ss = append(ss, seed{fmt.Sprintf("%s_%s_%s.deb", p.Name, strings.ReplaceAll(p.Version, ":", "%3a"), p.Architecture), debs[k]})
+			k++
+		}
+		seeds = append(seeds, ss)
+	}
 	for i, step := range steps {
 		// Each RUN starts with an empty apt cache (upstream deletes it):
 		// seed it with the .debs of the stage this RUN installs.
 		if i == 0 || i == 2 {
-			var st []apt.Planned
+			var st []seed
 			if i == 0 {
-				st = stages[0]
+				st = seeds[0]
 			} else {
-				for _, s := range stages[1:] {
+				for _, s := range seeds[1:] {
 					st = append(st, s...)
 				}
 			}
-			if err := seedArchives(r.apt, st, debs); err != nil {
+			if err := seedArchives(r.apt, st); err != nil {
 				return err
 			}
 		}
@@ -465,16 +415,18 @@ func (r *run) buildApt(stages [][]apt.Planned, debs map[string]string) error {
 	return nil
 }
 
-func seedArchives(root string, st []apt.Planned, debs map[string]string) error {
+// seed is one .deb for apt's archive cache: apt's file name, our cached file.
+type seed struct{ name, path string }
+
+func seedArchives(root string, st []seed) error {
 	dir := filepath.Join(root, "var/cache/apt/archives")
 	if err := os.MkdirAll(filepath.Join(dir, "partial"), 0o755); err != nil {
 		return err
 	}
-	for _, p := range st {
-		name := fmt.Sprintf("%s_%s_%s.deb", p.Name, strings.ReplaceAll(p.Version, ":", "%3a"), p.Architecture)
-		dst := filepath.Join(dir, name)
-		if err := os.Link(debs[p.SHA256], dst); err != nil && !errors.Is(err, os.ErrExist) {
-			if err := sh("", "cp", debs[p.SHA256], dst); err != nil {
+	for _, d := range st {
+		dst := filepath.Join(dir, d.name)
+		if err := os.Link(d.path, dst); err != nil && !errors.Is(err, os.ErrExist) {
+			if err := sh("", "cp", d.path, dst); err != nil {
 				return err
 			}
 		}
@@ -508,34 +460,21 @@ func (r *run) chroot(root string, chrootOpts []string, extra []string, script st
 	return out.String(), err
 }
 
-type layerRef struct {
-	name string
-	l    v1.Layer
-}
-
 // compareSelections checks that apt-get installed exactly the packages
 // pgassemble's resolver chose (dpkg -l of both trees, from their status).
-func (r *run) compareSelections(stages [][]apt.Planned) {
+func (r *run) compareSelections(n int) {
 	t := r.t
-	ours, err := readStatus(filepath.Join(r.ours, "var/lib/dpkg/status"))
+	ours, err := installedSet(r.ours)
 	if err != nil {
 		t.Errorf("pgassemble status: %v", err)
 		return
 	}
-	theirs, err := readStatus(filepath.Join(r.apt, "var/lib/dpkg/status"))
+	theirs, err := installedSet(r.apt)
 	if err != nil {
 		t.Errorf("apt-get status: %v", err)
 		return
 	}
-	key := func(p *apt.Package) string { return p.Name + ":" + p.Architecture + " " + p.Version }
-	set := func(ps []*apt.Package) map[string]bool {
-		m := map[string]bool{}
-		for _, p := range ps {
-			m[key(p)] = true
-		}
-		return m
-	}
-	a, b := set(ours), set(theirs)
+	a, b := ours, theirs
 	var onlyOurs, onlyApt []string
 	for k := range a {
 		if !b[k] {
@@ -549,15 +488,30 @@ func (r *run) compareSelections(stages [][]apt.Planned) {
 	}
 	sort.Strings(onlyOurs)
 	sort.Strings(onlyApt)
-	n := 0
-	for _, st := range stages {
-		n += len(st)
-	}
 	if len(onlyOurs)+len(onlyApt) > 0 {
 		t.Errorf("RESOLVER: installed sets differ (pgassemble planned %d packages)\n  only pgassemble: %v\n  only apt-get:    %v", n, onlyOurs, onlyApt)
 	} else {
 		t.Logf("%s: resolver: the %d packages pgassemble adds are exactly those apt-get installed (%d installed in all)", r.arch, n, len(theirs))
 	}
+}
+
+// installedSet is "name:arch version" of every package installed in root,
+// as the host's dpkg-query reads the root's database: the oracle is dpkg,
+// not pgassemble's own status parser.
+func installedSet(root string) (map[string]bool, error) {
+	out, err := exec.Command("dpkg-query", "--admindir="+filepath.Join(root, "var/lib/dpkg"), "-W",
+		"-f", "${db:Status-Abbrev} ${Package}:${Architecture} ${Version}\n").Output()
+	if err != nil {
+		return nil, fmt.Errorf("dpkg-query in %s: %w", root, err)
+	}
+	m := map[string]bool{}
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 3 && strings.HasPrefix(f[0], "ii") {
+			m[f[1]+" "+f[2]] = true
+		}
+	}
+	return m, nil
 }
 
 // compareTrees walks both roots and classifies the differences.

@@ -150,6 +150,22 @@ func (k *Keyring) merge(o *Keyring) {
 	k.Files = append(k.Files, o.Files...)
 }
 
+// MergeKeyrings returns one keyring trusting the keys of every one of ks
+// (nil ones are skipped); nil when all are nil.
+func MergeKeyrings(ks ...*Keyring) *Keyring {
+	var out *Keyring
+	for _, k := range ks {
+		if k == nil {
+			continue
+		}
+		if out == nil {
+			out = &Keyring{}
+		}
+		out.merge(k)
+	}
+	return out
+}
+
 // Only keeps the keys whose fingerprint or long key id is listed (a
 // Signed-By fingerprint list), with apt's meaning: a primary key's
 // fingerprint accepts signatures by it and by its subkeys, a subkey's

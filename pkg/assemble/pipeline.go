@@ -1,0 +1,284 @@
+package assemble
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/pgassemble/pgassemble/pkg/apt"
+	"github.com/pgassemble/pgassemble/pkg/apt/archive"
+	"github.com/pgassemble/pgassemble/pkg/layer"
+	"github.com/pgassemble/pgassemble/pkg/layer/replay"
+	"github.com/pgassemble/pgassemble/pkg/variants"
+)
+
+// The pipeline, one root at a time:
+//
+//	PlanRoot   the root's apt sources (mirrors and keyrings of Options on
+//	           top), the target's extra repositories and PGDG; every stage
+//	           resolved on the root's dpkg status
+//	Fetch      the verified .debs of a plan
+//	BuildRoot  the layers of a plan on its root: one per stage, then the
+//	           state layer, and what the maintainer scripts did
+//	ApplyTo    the layers unpacked onto a directory, as a runtime would
+//
+// Build and Plan run these steps on every platform of a pulled base image
+// and make an index of the result; pkg/publish writes it. Query is the
+// resolver on its own (pgassemble resolve). The CLI and the fidelity suite
+// call these entry points and nothing under them.
+
+// Errors of Query's repositories.
+var (
+	// ErrNoSources: the root's apt configuration names no enabled deb source.
+	ErrNoSources = errors.New("no apt sources")
+	// ErrBadSource: a one-line source cannot be parsed.
+	ErrBadSource = errors.New("bad source line")
+)
+
+// Root is a filesystem the pipeline installs onto: the tree of a pulled
+// base image, or any directory (os.DirFS).
+type Root struct {
+	FS       fs.FS
+	Platform v1.Platform
+	Name     string // how messages name it: the base reference, or the directory
+}
+
+func (r Root) String() string { return fmt.Sprintf("%s (%s)", r.Name, r.Platform.String()) }
+
+// Root is the filesystem of one platform of a base image (after LoadTree).
+func (b *Base) Root() Root { return Root{FS: b.Tree, Platform: b.Platform, Name: b.Ref} }
+
+// PlanRoot resolves every stage of t on root, downloading indexes (and,
+// with PGDG, the packages that carry its key) only.
+func (b *Builder) PlanRoot(ctx context.Context, t variants.Target, root Root) (*PlatformPlan, error) {
+	return b.planPlatform(ctx, t, root)
+}
+
+// Planned are the packages of every stage of pp, in stage order.
+func (pp *PlatformPlan) Planned() []apt.Planned {
+	var out []apt.Planned
+	for _, s := range pp.Stages {
+		out = append(out, s.Packages...)
+	}
+	return out
+}
+
+// Fetch downloads and verifies the packages of a plan or an install set
+// (each once per Builder, whoever asks) and returns their files in the
+// cache, in the order given.
+func (b *Builder) Fetch(ctx context.Context, planned []apt.Planned) ([]string, error) {
+	pkgs := make([]*apt.Package, len(planned))
+	for i, p := range planned {
+		pkgs[i] = p.Package
+	}
+	return b.download(ctx, pkgs)
+}
+
+// StageLayer is one layer the pipeline adds and the stage it holds
+// ("state" for the final dpkg-state layer).
+type StageLayer struct {
+	Stage string
+	Layer v1.Layer
+}
+
+// ScriptReport is one command of a maintainer script and what the build
+// does with it.
+type ScriptReport struct {
+	Package   string `json:"package"`
+	Script    string `json:"script"`  // "postinst", "preinst", "triggers", ...
+	Command   string `json:"command"` // as written
+	Verdict   string `json:"verdict"` // "handled", "no-op" or "unhandled"
+	Reason    string `json:"reason"`
+	Unhandled bool   `json:"-"`
+}
+
+// RootBuild is what the pipeline made on one root.
+type RootBuild struct {
+	Plan    *PlatformPlan
+	Debs    []string // the cached .deb of each of Plan.Planned()
+	Layers  []StageLayer
+	Scripts []ScriptReport
+}
+
+// BuildRoot fetches the packages of pp and turns them into layers on pp's
+// root. Without SOURCE_DATE_EPOCH the mtime clamps are derived from the
+// inputs as Build derives them. When the layers fail after the scripts
+// ran, the error comes with a RootBuild holding Scripts (what they did),
+// without Layers.
+func (b *Builder) BuildRoot(ctx context.Context, t variants.Target, pp *PlatformPlan) (*RootBuild, error) {
+	dt, err := b.dateTarget(ctx, &TargetPlan{Target: t, Platforms: []*PlatformPlan{pp}})
+	if err != nil {
+		return nil, err
+	}
+	return b.buildRoot(ctx, t, pp, dt.stages[0])
+}
+
+func (b *Builder) buildRoot(ctx context.Context, t variants.Target, pp *PlatformPlan, epochs []time.Time) (rb *RootBuild, err error) {
+	rb = &RootBuild{Plan: pp}
+	if rb.Debs, err = b.Fetch(ctx, pp.Planned()); err != nil {
+		return nil, err
+	}
+	first := b.opts.Epoch
+	if len(epochs) > 0 {
+		first = epochs[0]
+	}
+	lb, err := layer.NewBuilder(pp.Root.FS, layer.Options{
+		Arch: pp.Arch, Epoch: first, Compression: b.opts.Compression, CacheDir: b.opts.CacheDir,
+		Replay: b.replayOptions(t, pp.Arch), Maint: b.maintOptions(t), XZCommand: b.opts.XZCommand, Prune: t.Replay.Prune, Logger: b.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer lb.Close()
+	defer func() { // also on failure: what the scripts did says why
+		if err != nil {
+			rb.Layers = nil
+		}
+		for _, c := range lb.Explain() {
+			rb.Scripts = append(rb.Scripts, scriptReport(c))
+		}
+	}()
+	i := 0
+	for si, s := range pp.Stages {
+		if si < len(epochs) {
+			lb.AdvanceEpoch(epochs[si])
+		}
+		debs := make([]layer.Deb, len(s.Packages))
+		for j, p := range s.Packages {
+			// What apt-get marks Auto-Installed: whatever was not asked for.
+			debs[j] = layer.Deb{Path: rb.Debs[i], SHA256: p.SHA256, Package: p.Package, Auto: p.Reason != "requested"}
+			i++
+		}
+		if len(debs) == 0 {
+			continue
+		}
+		task := b.opts.Progress.Task("layer", fmt.Sprintf("%s %s %s", t.Name, pp.Arch, s.Name), 0)
+		l, err := lb.AddStage(ctx, debs)
+		task.Done(err)
+		if err != nil {
+			return rb, fmt.Errorf("stage %s: %w", s.Name, err)
+		}
+		rb.Layers = append(rb.Layers, StageLayer{s.Name, l})
+	}
+	// With PGDG, the image carries PGDG's apt source as postgresql-common's
+	// setup script writes it.
+	src, err := b.pgdgSourceFor(t, pp, rb.Debs)
+	if err != nil {
+		return rb, err
+	}
+	if src != nil {
+		if err := lb.AddFile(layer.File{Path: src.Path, Data: src.Body}); err != nil {
+			return rb, err
+		}
+	}
+	task := b.opts.Progress.Task("layer", fmt.Sprintf("%s %s state", t.Name, pp.Arch), 0)
+	final, err := lb.Finish(ctx)
+	task.Done(err)
+	if err != nil {
+		return rb, fmt.Errorf("state layer: %w", err)
+	}
+	rb.Layers = append(rb.Layers, StageLayer{"state", final})
+	return rb, nil
+}
+
+func scriptReport(c replay.Classification) ScriptReport {
+	return ScriptReport{Package: c.Package, Script: c.Script, Command: c.Command, Verdict: c.Verdict.String(), Reason: c.Reason, Unhandled: c.Verdict == replay.Unhandled}
+}
+
+// ApplyTo unpacks the layers onto dir in order, as a container runtime
+// unpacks an image (whiteouts remove, later layers win).
+func (rb *RootBuild) ApplyTo(ctx context.Context, dir string) error {
+	for _, sl := range rb.Layers {
+		if err := layer.ApplyToDir(ctx, sl.Layer, dir); err != nil {
+			return fmt.Errorf("apply layer %s to %s: %w", sl.Stage, dir, err)
+		}
+	}
+	return nil
+}
+
+// Query is a resolve on its own (pgassemble resolve): packages onto an
+// installed set, from the given repositories or a root's apt configuration.
+type Query struct {
+	// Root holds the apt configuration (sources.list{,.d}, Signed-By
+	// keyrings, trusted.gpg{,.d}) and is where Sources' keyrings are looked up.
+	Root fs.FS
+	// Sources are one-line "URI SUITE COMPONENT..." repositories used
+	// instead of Root's; Keyrings (files on this machine) are then trusted
+	// for every one of them, else Root's trusted keyrings are.
+	Sources  []string
+	Keyrings []string
+	Arch     string // dpkg architecture
+	// Status is a dpkg status file (on this machine) of the installed
+	// system; "" installs onto nothing.
+	Status   string
+	Packages []string // "name", "name=version", "name=17.12*", "name:arch"
+}
+
+// Query resolves q.
+func (b *Builder) Query(ctx context.Context, q Query) (*apt.InstallSet, error) {
+	repos, err := queryRepos(q)
+	if err != nil {
+		return nil, err
+	}
+	var installed []*apt.Package
+	if q.Status != "" {
+		f, err := os.Open(q.Status)
+		if err != nil {
+			return nil, fmt.Errorf("dpkg status: %w", err)
+		}
+		installed, err = apt.ParseStatus(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("dpkg status %s: %w", q.Status, err)
+		}
+	}
+	u, err := b.universe(ctx, repos, q.Arch)
+	if err != nil {
+		return nil, err
+	}
+	return apt.Resolve(u, installed, q.Packages, apt.ResolveOptions{Logger: b.log})
+}
+
+func queryRepos(q Query) ([]archive.Repo, error) {
+	if len(q.Sources) == 0 {
+		all, err := archive.ReadSources(q.Root)
+		if err != nil {
+			return nil, fmt.Errorf("apt sources: %w", err)
+		}
+		repos, err := archive.Repos(q.Root, all)
+		if err != nil {
+			return nil, fmt.Errorf("apt sources: %w", err)
+		}
+		if len(repos) == 0 {
+			return nil, fmt.Errorf("no enabled deb sources in etc/apt: %w", ErrNoSources)
+		}
+		return repos, nil
+	}
+	var sources []archive.Source
+	for _, s := range q.Sources {
+		src, err := archive.ParseSourceLine(s)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadSource, err)
+		}
+		sources = append(sources, src)
+	}
+	repos, err := archive.Repos(q.Root, sources)
+	if err != nil {
+		return nil, err
+	}
+	if len(q.Keyrings) > 0 {
+		kr, err := readKeyrings(q.Keyrings)
+		if err != nil {
+			return nil, err
+		}
+		for i := range repos {
+			repos[i].Keyring = kr
+		}
+	}
+	return repos, nil
+}
