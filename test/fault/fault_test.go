@@ -149,10 +149,17 @@ func TestMirrorFaults(t *testing.T) {
 	}
 }
 
-// TestInterruptedBuildResumes interrupts a build (SIGINT) while it
-// downloads, then runs it again: the rerun completes without downloading
-// again what the first run verified, and no temporary file is left.
+// TestInterruptedBuildResumes interrupts a build (SIGINT, and SIGKILL
+// which leaves its temporary files behind) while it downloads, then runs
+// it again: the rerun completes without downloading again what the first
+// run verified, and no temporary file is left.
 func TestInterruptedBuildResumes(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) { interruptAndResume(t, sig) })
+	}
+}
+
+func interruptAndResume(t *testing.T, sig syscall.Signal) {
 	w := fixture.New(t)
 	p := newProxy(t, w.Debian.URL)
 	stall := make(chan struct{})
@@ -174,7 +181,8 @@ func TestInterruptedBuildResumes(t *testing.T) {
 	})
 	defer close(stall)
 	cache := t.TempDir()
-	args := buildArgs(w, w.RegHost, cache, "--debian-mirror", p.srv.URL)
+	layout := filepath.Join(t.TempDir(), "layout")
+	args := buildArgs(w, w.RegHost, cache, "--debian-mirror", p.srv.URL, "--output", "oci:"+layout)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -197,7 +205,7 @@ func TestInterruptedBuildResumes(t *testing.T) {
 		}
 	}
 	time.Sleep(100 * time.Millisecond)
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	waited := make(chan error, 1)
@@ -209,7 +217,10 @@ func TestInterruptedBuildResumes(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
-		t.Fatalf("the build did not stop within 30s of SIGINT:\n%s", stderr.String())
+		t.Fatalf("the build did not stop within 30s of %v:\n%s", sig, stderr.String())
+	}
+	if left, _ := filepath.Glob(filepath.Join(cache, "*", "tmp", "run-*")); len(left) > 0 {
+		t.Logf("left by the %v run, to be swept: %v", sig, left)
 	}
 	mu.Lock()
 	first := append([]string(nil), done...)
@@ -230,8 +241,13 @@ func TestInterruptedBuildResumes(t *testing.T) {
 			t.Errorf("%s was verified by the interrupted run and downloaded again", d)
 		}
 	}
-	assertTagComplete(t, w, true)
 	assertCacheSound(t, cache)
+	if left, _ := filepath.Glob(filepath.Join(layout, "blobs", "sha256", ".tmp-*")); len(left) > 0 {
+		t.Errorf("temporary files left in the layout: %v", left)
+	}
+	if _, err := os.Stat(filepath.Join(layout, "index.json")); err != nil {
+		t.Errorf("the rerun wrote no layout: %v", err)
+	}
 }
 
 // TestConcurrentBakes runs two bakes of the same targets at once on one

@@ -12,7 +12,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -79,6 +81,8 @@ func (l *Layout) Publish(ctx context.Context, idx v1.ImageIndex, tags []string) 
 	if err := writeFileIfMissing(filepath.Join(l.dir, layoutFile), layoutJSON); err != nil {
 		return res, fail("write", layoutFile, err)
 	}
+
+	sweepLayout(l.dir, time.Now())
 
 	// 1. Blobs.
 	var mu sync.Mutex
@@ -189,6 +193,32 @@ func fileHasDigest(p string, d v1.Hash) bool {
 	return hex.EncodeToString(h.Sum(nil)) == d.Hex
 }
 
+// sweepLayout removes the temporary blob files of writers that died (a
+// killed run): their lock is free. An empty one may belong to a writer
+// that has not locked it yet, and is left alone while young.
+func sweepLayout(dir string, now time.Time) {
+	blobs := filepath.Join(dir, "blobs", "sha256")
+	ents, err := os.ReadDir(blobs)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), ".tmp-") {
+			continue
+		}
+		p := filepath.Join(blobs, e.Name())
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		fi, err := f.Stat()
+		if err == nil && lockFileNB(f) == nil && (fi.Size() > 0 || now.Sub(fi.ModTime()) > time.Minute) {
+			os.Remove(p)
+		}
+		f.Close()
+	}
+}
+
 // writeVerified streams r to a temporary file beside path, checks digest
 // and size, and renames it into place.
 func writeVerified(path string, r io.Reader, d v1.Hash, size int64) (err error) {
@@ -202,6 +232,10 @@ func writeVerified(path string, r io.Reader, d v1.Hash, size int64) (err error) 
 			os.Remove(tmp.Name())
 		}
 	}()
+	// Held while the file is written: a later run sweeps the temporary
+	// files whose lock is free (their writer died). Where there are no
+	// locks, nothing is swept and the write goes on.
+	_ = lockFileNB(tmp)
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(tmp, h), r)
 	if err != nil {

@@ -369,3 +369,32 @@ func TestLayoutReplacesCorruptExistingBlob(t *testing.T) {
 		t.Errorf("result %+v: the corrupt blob counted as present", res)
 	}
 }
+
+// TestLayoutSweepsDeadWriters: the temporary blob file of a killed
+// writer (lock free) is removed by the next publish; one being written
+// (locked) is not.
+func TestLayoutSweepsDeadWriters(t *testing.T) {
+	dir := t.TempDir()
+	blobs := filepath.Join(dir, "blobs", "sha256")
+	os.MkdirAll(blobs, 0o755)
+	dead := filepath.Join(blobs, ".tmp-deadbeef-1")
+	os.WriteFile(dead, []byte("partial"), 0o644)
+	live, err := os.Create(filepath.Join(blobs, ".tmp-cafe-2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	live.WriteString("partial")
+	if err := lockFileNB(live); err != nil {
+		t.Skipf("no advisory locks here: %v", err)
+	}
+	if _, err := NewLayout(dir).Publish(context.Background(), testIndex(t), []string{"x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dead); err == nil {
+		t.Error("a dead writer's temporary file survived")
+	}
+	if _, err := os.Stat(live.Name()); err != nil {
+		t.Errorf("a live writer's temporary file was swept: %v", err)
+	}
+}

@@ -23,3 +23,9 @@ func lockDir(path string) (func(), error) {
 		f.Close()
 	}, nil
 }
+
+// lockFileNB takes an exclusive advisory lock on f without waiting; it
+// fails when another open file holds it. Closing f releases it.
+func lockFileNB(f *os.File) error {
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+}
