@@ -97,6 +97,9 @@ func TestRegistryPermanentFaults(t *testing.T) {
 	}
 }
 
+// deb1Name is the file name of the .deb the mirror cases break.
+const deb1Name = "postgresql-common_262_all.deb"
+
 // TestMirrorFaults: a mirror that fails once is retried; one that serves
 // a corrupt file fails the build naming it, and nothing of it is cached.
 func TestMirrorFaults(t *testing.T) {
@@ -114,6 +117,12 @@ func TestMirrorFaults(t *testing.T) {
 		}, true, nil},
 		{"corrupt file", func(w *fixture.World, deb apttest.PoolFile) { w.Debian.Corrupt(deb.Path) },
 			false, []string{"postgresql-common", "SHA256"}},
+		{"stalls once", func(w *fixture.World, deb apttest.PoolFile) {
+			w.Debian.SetFault("/"+deb.Path, apttest.Fault{Stall: true, StallAfter: 16, Times: 1})
+		}, true, nil},
+		{"stalls always", func(w *fixture.World, deb apttest.PoolFile) {
+			w.Debian.SetFault("/"+deb.Path, apttest.Fault{Stall: true, StallAfter: 16})
+		}, false, []string{"postgresql-common", deb1Name, "timeout"}},
 		{"404", func(w *fixture.World, deb apttest.PoolFile) {
 			w.Debian.SetFault("/"+deb.Path, apttest.Fault{Status: http.StatusNotFound})
 		}, false, []string{"postgresql-common", "404"}},
@@ -124,7 +133,8 @@ func TestMirrorFaults(t *testing.T) {
 			deb := w.Debian.Deb("postgresql-common", "262", "all")
 			tt.fault(w, deb)
 			cache := t.TempDir()
-			res := run(t, buildArgs(w, w.RegHost, cache)...)
+			// A stalled mirror is given up after 1 s of silence, twice.
+			res := run(t, buildArgs(w, w.RegHost, cache, "--http-timeout", "1s", "--http-retries", "1")...)
 			if tt.ok {
 				if res.code != 0 {
 					t.Fatalf("exit %d:\n%s", res.code, res.stderr)
