@@ -1098,7 +1098,11 @@ func (db *debconfDB) showNoninteractive(q string) {
 	case "error", "text":
 		v = ""
 	case "select":
-		choices := splitChoices(db.expandVars(q, func() string { c, _ := db.field(q, "choices"); return c }()))
+		raw, ok := db.field(q, "choices-c") // the untranslated choices
+		if !ok {
+			raw, _ = db.field(q, "choices")
+		}
+		choices := splitChoices(db.expandVars(q, raw))
 		in := false
 		for _, c := range choices {
 			in = in || c == v
