@@ -2,7 +2,7 @@
 //
 // The command is thin: flags are typed options (package options), each
 // command is one file that turns them into calls of pkg/assemble (the
-// pipeline) and pkg/assemble/publish, and prints the result.
+// pipeline) and pkg/publish, and prints the result.
 package main
 
 import (

@@ -9,7 +9,7 @@ import (
 
 	"github.com/pgassemble/pgassemble/cmd/pgassemble/options"
 	"github.com/pgassemble/pgassemble/pkg/assemble"
-	"github.com/pgassemble/pgassemble/pkg/assemble/publish"
+	"github.com/pgassemble/pgassemble/pkg/publish"
 )
 
 // buildFlags are the option structs of the commands that build or resolve

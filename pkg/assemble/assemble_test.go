@@ -20,7 +20,7 @@ import (
 
 	"github.com/pgassemble/pgassemble/internal/fixture"
 	"github.com/pgassemble/pgassemble/pkg/apt/archive"
-	"github.com/pgassemble/pgassemble/pkg/assemble/publish"
+	"github.com/pgassemble/pgassemble/pkg/publish"
 	"github.com/pgassemble/pgassemble/pkg/variants"
 )
 

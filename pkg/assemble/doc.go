@@ -3,7 +3,7 @@
 // platform, reads its state, asks pkg/apt/archive and pkg/apt for the
 // verified install set of every stage, asks pkg/layer for the layers, sets
 // the image config and annotations, and returns the index for a
-// pkg/assemble/publish Publisher.
+// pkg/publish Publisher.
 //
 // The steps are one pipeline with public entry points (pipeline.go):
 // PlanRoot, Fetch, BuildRoot and ApplyTo work on any root (a pulled base's

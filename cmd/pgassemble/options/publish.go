@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/pgassemble/pgassemble/pkg/assemble/publish"
+	"github.com/pgassemble/pgassemble/pkg/publish"
 	"github.com/pgassemble/pgassemble/pkg/variants"
 )
 
