@@ -1,0 +1,83 @@
+package assemble
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/pgassemble/pgassemble/internal/debtest"
+	"github.com/pgassemble/pgassemble/internal/fixture"
+	"github.com/pgassemble/pgassemble/pkg/apt/apttest"
+)
+
+// TestOutdated: an image is up to date after its build; once PGDG
+// publishes a newer server, Outdated names it on every platform, having
+// read only the state layer of each; after a rebuild it is up to date
+// again.
+func TestOutdated(t *testing.T) {
+	f := fixture.New(t)
+	ctx := context.Background()
+	cache := t.TempDir()
+	tg := target(t, "17", "minimal")
+	ref := f.RegHost + "/postgresql-testing:17-minimal-trixie"
+	publishBuild := func() {
+		t.Helper()
+		res, err := builder(f, t, cache).Build(ctx, tg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := publisher(f, t).Publish(ctx, res.Index, res.Tags); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(wantDue bool) *OutdatedReport {
+		t.Helper()
+		rep, err := builder(f, t, cache).Outdated(ctx, tg, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Due() != wantDue {
+			t.Fatalf("Due %v, want %v: %+v", rep.Due(), wantDue, rep)
+		}
+		if rep.LayersRead != len(tg.Platforms) {
+			t.Errorf("read %d layers for %d platforms, want the state layer of each", rep.LayersRead, len(tg.Platforms))
+		}
+		return rep
+	}
+
+	if _, err := builder(f, t, cache).Outdated(ctx, tg, ref); !errors.Is(err, ErrImageNotFound) {
+		t.Fatalf("before publishing: %v, want ErrImageNotFound", err)
+	}
+	publishBuild()
+	check(false)
+
+	f.PGDG.Update("trixie-pgdg", func(c *apttest.Config) {
+		for _, a := range fixture.Arches {
+			c.Packages["17"] = append(c.Packages["17"], debtest.Deb{Control: debtest.Control("Package", "postgresql-17", "Version", "17.13-1.pgdg13+1",
+				"Architecture", a, "Depends", "postgresql-common (>= 252), postgresql-client-17, libc6 (>= 2.38)", "Description", "server"),
+				Files: []debtest.File{{Path: "/usr/lib/postgresql/17/bin/postgres", Mode: 0o755, Body: "server 17.13 " + a}}})
+		}
+	})
+	rep := check(true)
+	var got []string
+	for _, p := range rep.Packages {
+		got = append(got, p.Platform+" "+p.Name+" "+p.Installed+" -> "+p.Available+" "+p.Suite)
+		if p.Security {
+			t.Errorf("%s marked as a security update from %s", p.Name, p.Suite)
+		}
+	}
+	want := []string{
+		"linux/amd64 postgresql-17 17.12-1.pgdg13+1 -> 17.13-1.pgdg13+1 trixie-pgdg",
+		"linux/arm64 postgresql-17 17.12-1.pgdg13+1 -> 17.13-1.pgdg13+1 trixie-pgdg",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("outdated:\n%v\nwant:\n%v", got, want)
+	}
+	if rep.BaseChanged {
+		t.Errorf("base reported changed")
+	}
+
+	publishBuild()
+	check(false)
+}
