@@ -486,3 +486,81 @@ func BenchmarkCacheHitReal(b *testing.B) {
 		build()
 	}
 }
+
+// BenchmarkCacheHitSynthetic: a stage rebuilt from the cache by a new
+// Builder (as a new process would), verifying the cached blob by digest;
+// BenchmarkVerifyCachedBlob is that verification alone.
+func BenchmarkCacheHitSynthetic(b *testing.B) {
+	debs := bulkDebs(b)
+	base := makeBase(b, baseSpec{mergedUsr: true})
+	cache := b.TempDir()
+	build := func() {
+		bl, err := NewBuilder(os.DirFS(base), Options{Arch: "amd64", NoReplay: true, CacheDir: cache})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer bl.Close()
+		if _, err := bl.AddStage(context.Background(), debs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	build()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		build()
+	}
+}
+
+func BenchmarkVerifyCachedBlob(b *testing.B) {
+	debs := bulkDebs(b)
+	base := makeBase(b, baseSpec{mergedUsr: true})
+	bl, err := NewBuilder(os.DirFS(base), Options{Arch: "amd64", NoReplay: true, CacheDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bl.Close()
+	l, err := bl.AddStage(context.Background(), debs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fl := l.(*fileLayer)
+	b.SetBytes(fl.size)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := bl.checkBlob(fl.path, fl.digest.String(), fl.size); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeHashed is the cost of hashing a .deb while it is decoded.
+func BenchmarkDecodeHashed(b *testing.B) {
+	debs := bulkDebs(b)
+	for _, verify := range []bool{false, true} {
+		name := "unverified"
+		if verify {
+			name = "sha256"
+		}
+		b.Run(name, func(b *testing.B) {
+			var n int64
+			for _, d := range debs {
+				fi, _ := os.Stat(d.Path)
+				n += fi.Size()
+			}
+			b.SetBytes(n)
+			dir := b.TempDir()
+			for i := 0; i < b.N; i++ {
+				for _, d := range debs {
+					if !verify {
+						d.SHA256 = ""
+					}
+					dd, err := decodeDeb(context.Background(), d, nil, dir)
+					if err != nil {
+						b.Fatal(err)
+					}
+					dd.close()
+				}
+			}
+		})
+	}
+}
