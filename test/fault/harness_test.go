@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,7 +46,11 @@ func pgassemble(t *testing.T) string {
 			return
 		}
 		binary = filepath.Join(binDir, "pgassemble")
-		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		goBin, err := exec.LookPath("go")
+		if err != nil {
+			buildErr = fmt.Errorf("the go command builds the binary under test: %w", err)
+			return
+		}
 		out, err := exec.Command(goBin, "build", "-o", binary, "github.com/pgassemble/pgassemble/cmd/pgassemble").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
