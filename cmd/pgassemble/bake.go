@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgassemble/pgassemble/cmd/pgassemble/options"
+	"github.com/pgassemble/pgassemble/pkg/assemble"
 	"github.com/pgassemble/pgassemble/pkg/variants"
 )
 
@@ -52,6 +54,27 @@ usage error); --print prints the resolved targets as bake's --print JSON does.`,
 			}
 			if bake.Print {
 				return printBake(cmd, f, targets)
+			}
+			if bake.IfOutdated {
+				return buildAndPublish(cmd, f, targets, func(s *session, t variants.Target) (bool, error) {
+					ref, err := f.publishedRef(t)
+					if err != nil {
+						return false, err
+					}
+					rep, err := s.builder.Outdated(cmd.Context(), t, ref)
+					switch {
+					case errors.Is(err, assemble.ErrImageNotFound):
+						s.ui.Printf("%s: not published, building\n", t.Name)
+						return true, nil
+					case err != nil:
+						return false, fmt.Errorf("%s: --if-outdated: %w", t.Name, err)
+					case !rep.Due():
+						s.ui.Printf("%s: up to date (%s), skipped\n", t.Name, ref)
+						return false, nil
+					}
+					s.ui.Printf("%s: rebuild due (%d newer packages)\n", t.Name, len(rep.Packages))
+					return true, nil
+				})
 			}
 			return buildAndPublish(cmd, f, targets)
 		},

@@ -67,7 +67,9 @@ The same inputs give the same digests.`,
 
 // buildAndPublish builds every target in order, sharing one Builder (and so
 // pulled bases, parsed indexes, downloads and layers), and publishes each.
-func buildAndPublish(cmd *cobra.Command, f *buildFlags, targets []variants.Target) error {
+// keep, when given, chooses the targets to build (bake --if-outdated) with
+// the same Builder.
+func buildAndPublish(cmd *cobra.Command, f *buildFlags, targets []variants.Target, keep ...func(*session, variants.Target) (bool, error)) error {
 	dest, err := f.publish.Destination()
 	if err != nil {
 		return err
@@ -75,6 +77,20 @@ func buildAndPublish(cmd *cobra.Command, f *buildFlags, targets []variants.Targe
 	s, err := newSession(cmd, f)
 	if err != nil {
 		return err
+	}
+	for _, k := range keep {
+		var kept []variants.Target
+		for _, t := range targets {
+			ok, err := k(s, t)
+			if err != nil {
+				s.ui.Wait()
+				return err
+			}
+			if ok {
+				kept = append(kept, t)
+			}
+		}
+		targets = kept
 	}
 	pub, err := publish.Open(dest, append(f.publish.PublishOptions(), publish.WithProgress(blobProgress{s.ui}))...)
 	if err != nil {

@@ -17,12 +17,13 @@ func newRootCmd() *cobra.Command {
 	root.Short = "Build PostgreSQL container images without Docker"
 	root.SilenceUsage, root.SilenceErrors = true, true
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return options.UsageError{Err: err} })
-	root.AddCommand(newBuildCmd("build"), newBakeCmd(), newTargetsCmd(), newPlanCmd(), newExplainCmd(), newResolveCmd())
+	root.AddCommand(newBuildCmd("build"), newBakeCmd(), newTargetsCmd(), newPlanCmd(), newExplainCmd(), newResolveCmd(), newOutdatedCmd())
 	return root
 }
 
 // runWith runs the command line and returns the exit code: 0 done, 1 the
-// work failed, 2 bad usage. The error is printed once, here.
+// work failed, 2 bad usage (outdated: 1 a rebuild is due, 3 the check
+// failed). The error is printed once, here.
 func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetArgs(args)
@@ -31,6 +32,13 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
+	}
+	var ce codeError
+	if errors.As(err, &ce) { // a command's own exit code (outdated: 1 due, 3 failed)
+		if ce.err != nil {
+			fmt.Fprintln(stderr, "pgassemble:", ce.err)
+		}
+		return ce.code
 	}
 	fmt.Fprintln(stderr, "pgassemble:", err)
 	var ue options.UsageError

@@ -36,15 +36,18 @@ type OutdatedReport struct {
 	Packages []OutdatedPackage `json:"packages"`
 	// BaseChanged: the base image the target names now resolves to another
 	// digest than the one the image was built on (its base.digest label).
-	BaseChanged bool   `json:"baseChanged"`
-	BaseDigest  string `json:"baseDigest,omitempty"` // the base's digest now
+	BaseChanged bool `json:"baseChanged"`
+	// NotPublished: nothing is published under Image (set by callers that
+	// treat ErrImageNotFound as due).
+	NotPublished bool   `json:"notPublished,omitempty"`
+	BaseDigest   string `json:"baseDigest,omitempty"` // the base's digest now
 	// LayersRead counts the image layers fetched to find the dpkg status
 	// (over all platforms): the state layer alone when it is on top.
 	LayersRead int `json:"layersRead"`
 }
 
 // Due reports whether a rebuild would change the image.
-func (r *OutdatedReport) Due() bool { return len(r.Packages) > 0 || r.BaseChanged }
+func (r *OutdatedReport) Due() bool { return len(r.Packages) > 0 || r.BaseChanged || r.NotPublished }
 
 // OutdatedPackage is one installed package of a published image that a
 // rebuild would replace with a newer version.

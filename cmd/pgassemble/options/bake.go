@@ -16,14 +16,16 @@ import (
 // CI job that ran `docker buildx bake --push` runs `pgassemble bake --push`
 // with nothing else changed: --push, --print and --set.
 type BakeOptions struct {
-	Push  bool
-	Print bool
-	Set   []string
+	Push       bool
+	Print      bool
+	Set        []string
+	IfOutdated bool
 }
 
 // AddFlags registers the bake flags.
 func (o *BakeOptions) AddFlags(fl *pflag.FlagSet) {
 	fl.BoolVar(&o.Push, "push", false, "accepted as docker buildx bake's --push: publishing to the registry is the default")
+	fl.BoolVar(&o.IfOutdated, "if-outdated", false, "build only the targets whose published image is older than a rebuild would make it (see pgassemble outdated)")
 	fl.BoolVar(&o.Print, "print", false, "print the resolved targets as docker buildx bake --print's JSON, build nothing")
 	fl.StringArrayVar(&o.Set, "set", nil, "override a target value, as bake's --set `TARGET.KEY=VALUE`: TARGET a name or pattern (*), "+
 		"KEY platform, args.BASE, labels.NAME, push, output (type=registry), or the ignored cache-from, cache-to, no-cache, pull (repeatable)")
@@ -33,6 +35,9 @@ func (o *BakeOptions) AddFlags(fl *pflag.FlagSet) {
 func (o *BakeOptions) Validate(p *PublishOptions) error {
 	if o.Push && p.Output != "" && p.Output != "registry" {
 		return Usagef("--push publishes to the registry, --output %s writes elsewhere: give one of them", p.Output)
+	}
+	if o.IfOutdated && p.Output != "" && p.Output != "registry" {
+		return Usagef("--if-outdated compares with the images in the registry, not with --output %s", p.Output)
 	}
 	return nil
 }
