@@ -45,7 +45,7 @@ func NewRegistry(repo string, opts ...Option) (*Registry, error) {
 	}
 	ropts := []remote.Option{
 		remote.WithAuthFromKeychain(o.keychain),
-		remote.WithTransport(o.transport),
+		remote.WithTransport(retryAfterTransport{next: o.transport}),
 		remote.WithJobs(o.jobs),
 	}
 	if o.backoff != nil {
