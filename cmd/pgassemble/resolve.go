@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgassemble/pgassemble/cmd/pgassemble/options"
+	"github.com/pgassemble/pgassemble/internal/atomicfile"
 	"github.com/pgassemble/pgassemble/pkg/assemble"
 )
 
@@ -114,9 +115,6 @@ func runResolve(ctx context.Context, stdout, stderr io.Writer, f options.Resolve
 		if err != nil {
 			return fmt.Errorf("resolve: %w", err)
 		}
-		if err := os.MkdirAll(f.Download, 0o755); err != nil {
-			return fmt.Errorf("resolve: --download: %w", err)
-		}
 		for i, p := range set.Packages {
 			dst := filepath.Join(f.Download, path.Base(p.Filename))
 			if err := linkOrCopy(paths[i], dst); err != nil {
@@ -164,7 +162,7 @@ func runResolve(ctx context.Context, stdout, stderr io.Writer, f options.Resolve
 }
 
 // linkOrCopy places src at dst: a hard link when both are on one
-// filesystem, else a copy through a temporary file.
+// filesystem, else a copy written whole or not at all.
 func linkOrCopy(src, dst string) error {
 	if st, err := os.Stat(dst); err == nil {
 		if sst, err2 := os.Stat(src); err2 == nil && os.SameFile(st, sst) {
@@ -182,22 +180,13 @@ func linkOrCopy(src, dst string) error {
 		return err
 	}
 	defer in.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".tmp-*")
+	out, err := atomicfile.Create(dst)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(tmp, in); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
+	defer out.Abort()
+	if _, err := io.Copy(out, in); err != nil {
 		return err
 	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return nil
+	return out.Commit()
 }

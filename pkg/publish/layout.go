@@ -20,6 +20,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/pgassemble/pgassemble/internal/atomicfile"
 )
 
 // Layout publishes to an OCI image layout directory, for air-gapped
@@ -203,7 +205,7 @@ func sweepLayout(dir string, now time.Time) {
 		return
 	}
 	for _, e := range ents {
-		if !strings.HasPrefix(e.Name(), ".tmp-") {
+		if !strings.HasPrefix(e.Name(), atomicfile.TempPrefix) {
 			continue
 		}
 		p := filepath.Join(blobs, e.Name())
@@ -220,22 +222,17 @@ func sweepLayout(dir string, now time.Time) {
 }
 
 // writeVerified streams r to a temporary file beside path, checks digest
-// and size, and renames it into place.
-func writeVerified(path string, r io.Reader, d v1.Hash, size int64) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+// and size, and puts it in place.
+func writeVerified(path string, r io.Reader, d v1.Hash, size int64) error {
+	tmp, err := atomicfile.Create(path)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
+	defer tmp.Abort()
 	// Held while the file is written: a later run sweeps the temporary
 	// files whose lock is free (their writer died). Where there are no
 	// locks, nothing is swept and the write goes on.
-	_ = lockFileNB(tmp)
+	_ = lockFileNB(tmp.File)
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(tmp, h), r)
 	if err != nil {
@@ -244,59 +241,14 @@ func writeVerified(path string, r io.Reader, d v1.Hash, size int64) (err error) 
 	if got := hex.EncodeToString(h.Sum(nil)); got != d.Hex || n != size {
 		return fmt.Errorf("content is sha256:%s, %d bytes; want %s, %d bytes", got, n, d, size)
 	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
-// writeFileAtomic replaces path with data: readers see the old file or the
-// new one, never a mix.
-func writeFileAtomic(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	// Make the rename itself durable.
-	if dir, err := os.Open(filepath.Dir(path)); err == nil {
-		dir.Sync()
-		dir.Close()
-	}
-	return nil
+	return tmp.Commit()
 }
 
 func writeFileIfMissing(path string, data []byte) error {
 	if _, err := os.Stat(path); err == nil {
 		return nil
 	}
-	return writeFileAtomic(path, data)
+	return atomicfile.WriteFile(path, data)
 }
 
 // updateIndex adds desc to index.json once per tag (or once untagged),
@@ -354,7 +306,7 @@ func (l *Layout) updateIndex(desc v1.Descriptor, tags []string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, out)
+	return atomicfile.WriteFile(path, out)
 }
 
 // validTag follows the distribution spec's tag grammar

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pgassemble/pgassemble/internal/atomicfile"
 	"github.com/pgassemble/pgassemble/pkg/apt"
 )
 
@@ -403,20 +404,11 @@ func retryable(err error) bool {
 // (unknown): then the file is stored under its actual hash. It returns the
 // final path and the hex digest.
 func (c *Client) storeVerified(r io.Reader, dir, url string, wantHash string, wantSize int64, name func(hash string) string) (string, string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", "", err
-	}
-	tmp, err := os.CreateTemp(dir, ".tmp-*")
+	tmp, err := atomicfile.Create("", atomicfile.InDir(dir))
 	if err != nil {
 		return "", "", err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
+	defer tmp.Abort() // nothing once committed
 	h := sha256.New()
 	src := r
 	if wantSize >= 0 {
@@ -439,18 +431,10 @@ func (c *Client) storeVerified(r io.Reader, dir, url string, wantHash string, wa
 	if wantHash != "" && got != wantHash {
 		return "", "", fmt.Errorf("download %s: SHA256 %s, want %s: %w", url, got, wantHash, ErrChecksum)
 	}
-	// CreateTemp makes 0600 files; the cache may be shared read-only.
-	if err := tmp.Chmod(0o644); err != nil {
-		return "", "", err
-	}
-	if err := tmp.Close(); err != nil {
-		return "", "", err
-	}
 	final := filepath.Join(dir, name(got))
-	if err := os.Rename(tmp.Name(), final); err != nil {
+	if err := tmp.CommitAs(final); err != nil {
 		return "", "", err
 	}
-	ok = true
 	return final, got, nil
 }
 

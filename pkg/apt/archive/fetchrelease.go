@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+
+	"github.com/pgassemble/pgassemble/internal/atomicfile"
 )
 
 // maxReleaseSize bounds InRelease/Release downloads (Debian's are ~200 KiB).
@@ -55,38 +57,7 @@ func (c *Client) writePointer(p releasePointer) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(c.pointerPath(p.URL), b)
-}
-
-// writeFileAtomic writes b to a temporary file beside path and renames it.
-func writeFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return nil
+	return atomicfile.WriteFile(c.pointerPath(p.URL), b)
 }
 
 // Release fetches dists/SUITE/InRelease (or Release + Release.gpg when
@@ -282,7 +253,7 @@ func (c *Client) checkDates(rel *Release, base, url string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(p, b)
+	return atomicfile.WriteFile(p, b)
 }
 
 // keepBlob stores verified bytes in the blob store under their hash.

@@ -20,6 +20,7 @@ import (
 	"github.com/ulikunitz/xz"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pgassemble/pgassemble/internal/atomicfile"
 	"github.com/pgassemble/pgassemble/pkg/apt"
 )
 
@@ -318,18 +319,11 @@ func (c *Client) parseIndex(blob string, fh FileHash, plain *FileHash, ext strin
 		return parsePackages(lr, ar)
 	}
 	plainPath := c.plainPath(plain.SHA256)
-	if err := os.MkdirAll(filepath.Dir(plainPath), 0o755); err != nil {
-		return nil, err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(plainPath), ".tmp-*")
+	tmp, err := atomicfile.Create(plainPath)
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	defer tmp.Close()
-	if err := tmp.Chmod(0o644); err != nil {
-		return nil, err
-	}
+	defer tmp.Abort() // nothing once committed
 	zw, err := zstd.NewWriter(tmp, zstd.WithEncoderLevel(zstd.SpeedFastest))
 	if err != nil {
 		return nil, err
@@ -354,10 +348,7 @@ func (c *Client) parseIndex(blob string, fh FileHash, plain *FileHash, ext strin
 		return nil, fmt.Errorf("decompressed index: %d bytes, SHA256 %s; the Release says %d bytes, %s: %w",
 			lr.read, got, plain.Size, plain.SHA256, ErrChecksum)
 	}
-	if err := tmp.Close(); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp.Name(), plainPath); err != nil {
+	if err := tmp.Commit(); err != nil {
 		return nil, err
 	}
 	return pkgs, nil
