@@ -679,15 +679,5 @@ func (b *Builder) prune(t *tree, entries map[string]*outEntry) error {
 // finishHashed stores a blob under its own digest (for layers that are not
 // worth a cache key: cheap to rebuild, but must outlive the call).
 func (bw *blobWriter) finishHashed(dir string) (*fileLayer, error) {
-	tmp := bw.f.Name() + ".done"
-	l, err := bw.finish(tmp)
-	if err != nil {
-		return nil, err
-	}
-	dst := filepath.Join(dir, "state-"+l.digest.Hex+l.comp.ext())
-	if err := os.Rename(tmp, dst); err != nil {
-		return nil, err
-	}
-	l.path = dst
-	return l, nil
+	return bw.finishTo(func(d v1.Hash) string { return filepath.Join(dir, "state-"+d.Hex+bw.comp.ext()) })
 }

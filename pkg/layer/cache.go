@@ -18,6 +18,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/pgassemble/pgassemble/internal/atomicfile"
 	"github.com/pgassemble/pgassemble/pkg/apt"
 )
 
@@ -123,7 +124,7 @@ func (b *Builder) saveControl(d Deb, ci *ControlInfo) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(b.tmpDir, cpath, data)
+	return atomicfile.WriteFile(cpath, data, atomicfile.InDir(b.tmpDir))
 }
 
 // ErrDigestMismatch is wrapped by errors about a .deb whose bytes do not
@@ -177,31 +178,6 @@ func (h *hashingReader) sum() (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.h.Sum(nil)), nil
-}
-
-// writeFileAtomic writes via a temporary file and rename: readers see the
-// old file, no file, or the whole new one.
-// The temporary file is made in tmp (the builder's run directory, on the
-// same file system), so a killed run leaves nothing beside the cache.
-func writeFileAtomic(tmp, p string, data []byte) error {
-	f, err := os.CreateTemp(tmp, "atomic-*")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), p); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
 }
 
 // stageKey hashes every input of a stage's conversion.
@@ -281,7 +257,7 @@ func (b *Builder) saveMeta(key string, m *stageMeta) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(b.tmpDir, b.metaPath(key), data)
+	return atomicfile.WriteFile(b.metaPath(key), data, atomicfile.InDir(b.tmpDir))
 }
 
 // loadCached returns the cached layer for key if it is complete and was

@@ -14,6 +14,8 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
+
+	"github.com/pgassemble/pgassemble/internal/atomicfile"
 )
 
 // Compression of layer blobs.
@@ -77,7 +79,7 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // stream (diffID) and the compressed one (digest) on the way, so the layer
 // never has to be read again to be described.
 type blobWriter struct {
-	f      *os.File
+	f      *atomicfile.File
 	comp   Compression
 	zw     io.WriteCloser
 	diff   hash.Hash
@@ -88,7 +90,7 @@ type blobWriter struct {
 }
 
 func newBlobWriter(dir string, comp Compression, level int) (*blobWriter, error) {
-	f, err := os.CreateTemp(dir, "blob-*")
+	f, err := atomicfile.Create("", atomicfile.InDir(dir))
 	if err != nil {
 		return nil, err
 	}
@@ -105,8 +107,7 @@ func newBlobWriter(dir string, comp Compression, level int) (*blobWriter, error)
 		zw, err := zstd.NewWriter(b.cw, zstd.WithEncoderLevel(zl),
 			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithEncoderCRC(true))
 		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
+			f.Abort()
 			return nil, err
 		}
 		b.zw = zw
@@ -116,14 +117,12 @@ func newBlobWriter(dir string, comp Compression, level int) (*blobWriter, error)
 		}
 		zw, err := pgzip.NewWriterLevel(b.cw, level)
 		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
+			f.Abort()
 			return nil, err
 		}
 		// More blocks in flight than cores, so the tar writer never waits.
 		if err := zw.SetConcurrency(gzipBlockSize, 2*runtime.GOMAXPROCS(0)+2); err != nil {
-			f.Close()
-			os.Remove(f.Name())
+			f.Abort()
 			return nil, err
 		}
 		b.zw = zw
@@ -142,34 +141,31 @@ func (b *blobWriter) Write(p []byte) (int, error) {
 func (b *blobWriter) abort() {
 	if !b.closed {
 		b.zw.Close()
-		b.f.Close()
 		b.closed = true
 	}
-	os.Remove(b.f.Name())
+	b.f.Abort()
 }
 
-// finish flushes and moves the blob to dst (atomically, by rename).
+// finish flushes and puts the blob at dst, whole or not at all.
 func (b *blobWriter) finish(dst string) (*fileLayer, error) {
+	return b.finishTo(func(v1.Hash) string { return dst })
+}
+
+// finishTo flushes and puts the blob at the path named after its digest.
+func (b *blobWriter) finishTo(name func(digest v1.Hash) string) (*fileLayer, error) {
 	if err := b.zw.Close(); err != nil {
 		b.abort()
 		return nil, err
 	}
-	if err := b.f.Sync(); err != nil {
-		b.abort()
-		return nil, err
-	}
-	if err := b.f.Close(); err != nil {
-		b.abort()
-		return nil, err
-	}
 	b.closed = true
-	if err := os.Rename(b.f.Name(), dst); err != nil {
-		os.Remove(b.f.Name())
+	digest := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(b.dig.Sum(nil))}
+	dst := name(digest)
+	if err := b.f.CommitAs(dst); err != nil {
 		return nil, err
 	}
 	return &fileLayer{
 		path:      dst,
-		digest:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(b.dig.Sum(nil))},
+		digest:    digest,
 		diffID:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(b.diff.Sum(nil))},
 		size:      b.cw.n,
 		comp:      b.comp,

@@ -10,6 +10,8 @@ import (
 	"os"
 	"sort"
 	"time"
+
+	"github.com/pgassemble/pgassemble/internal/atomicfile"
 )
 
 // The replay observes every package entry as the layer is written. A cache
@@ -170,14 +172,14 @@ func (s *sparseReader) Read(p []byte) (int, error) {
 
 // obsWriter writes the sidecar while the layer is written.
 type obsWriter struct {
-	f      *os.File
+	f      *atomicfile.File
 	bw     *bufio.Writer
 	enc    *gob.Encoder
 	budget int64
 }
 
 func newObsWriter(dir string) (*obsWriter, error) {
-	f, err := os.CreateTemp(dir, "observe-*")
+	f, err := atomicfile.Create("", atomicfile.InDir(dir))
 	if err != nil {
 		return nil, err
 	}
@@ -196,23 +198,18 @@ func (o *obsWriter) write(pkg string, h *tar.Header, c *captureReader) error {
 
 // finish keeps the sidecar at dst if it is complete.
 func (o *obsWriter) finish(dst string) error {
-	defer os.Remove(o.f.Name())
+	defer o.f.Abort() // nothing once committed
 	if err := o.bw.Flush(); err != nil {
-		o.f.Close()
-		return err
-	}
-	if err := o.f.Close(); err != nil {
 		return err
 	}
 	if o.budget < 0 {
 		return nil
 	}
-	return os.Rename(o.f.Name(), dst)
+	return o.f.CommitAs(dst)
 }
 
 func (o *obsWriter) abort() {
-	o.f.Close()
-	os.Remove(o.f.Name())
+	o.f.Abort()
 }
 
 // replayObservations feeds a sidecar to the replay. ok is false when there
