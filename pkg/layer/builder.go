@@ -140,6 +140,7 @@ type pkgState struct {
 	list      []string // nil until loaded, for base packages
 	loaded    bool
 	members   []string // info members other than "list"
+	sums      string   // md5sums of a stage-added Multi-Arch: same package
 }
 
 // NewBuilder reads the base's accounts, filters, dpkg status and layout.

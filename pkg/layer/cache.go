@@ -55,7 +55,10 @@ type pkgMeta struct {
 	Stanza    apt.Paragraph
 	List      []string
 	Members   []string
-	Written   []string // resolved paths of the data entries written
+	// Sums is the md5sums member of a Multi-Arch: same package (what
+	// its instances installed later are compared with), else empty.
+	Sums    string   `json:",omitempty"`
+	Written []string // resolved paths of the data entries written
 }
 
 type overlayNode struct {
@@ -449,7 +452,7 @@ func (b *Builder) applyMeta(m *stageMeta) {
 		}
 	}
 	for _, p := range m.Packages {
-		b.pkgs[p.Key] = &pkgState{key: p.Key, stem: p.Stem, stanza: p.Stanza, list: p.List, loaded: true, members: p.Members}
+		b.pkgs[p.Key] = &pkgState{key: p.Key, stem: p.Stem, stanza: p.Stanza, list: p.List, loaded: true, members: p.Members, sums: p.Sums}
 	}
 	b.owners, b.pathIdx = nil, nil
 	b.prevDiffs = append(b.prevDiffs, m.DiffID)

@@ -3,9 +3,12 @@ package layer
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path"
 	"strings"
 
@@ -30,7 +33,8 @@ const (
 type owner struct {
 	name, version, ma string
 	stanza            apt.Paragraph
-	stage             int // index in the stage, -1 for an installed package
+	stage             int       // index in the stage, -1 for an installed package
+	pkg               *pkgState // the installed package
 }
 
 func (o owner) describe() string { return fmt.Sprintf("%s (%s)", o.name, o.version) }
@@ -48,7 +52,7 @@ func (s *stage) owners(abs, self string) ([]owner, error) {
 			continue
 		}
 		p := s.b.pkgs[k].stanza
-		out = append(out, owner{name: p.Get("Package"), version: p.Get("Version"), ma: p.Get("Multi-Arch"), stanza: p, stage: -1})
+		out = append(out, owner{name: p.Get("Package"), version: p.Get("Version"), ma: p.Get("Multi-Arch"), stanza: p, stage: -1, pkg: s.b.pkgs[k]})
 	}
 	for _, i := range s.shipped[abs] {
 		p := s.infos[i].Paragraph
@@ -124,7 +128,7 @@ func (s *stage) conflict(d *decodedDeb, e *rawEntry, abs, target string) (confli
 		// Instances of one Multi-Arch: same package share their files;
 		// at one version they must be identical.
 		if o.name == selfName && o.ma == "same" && selfMA == "same" {
-			if o.stage >= 0 && o.version == selfVer && !s.sameObject(o.stage, abs, d, e) {
+			if o.version == selfVer && !s.sameAsInstance(o, abs, d, e) {
 				return unpack, fmt.Errorf("%s: trying to overwrite shared '%s', which is different from other instances of package %s: %w",
 					selfName, abs, selfName, ErrFileConflict)
 			}
@@ -170,6 +174,32 @@ func obsoleteConffile(p apt.Paragraph, abs string) bool {
 		}
 	}
 	return false
+}
+
+// sameAsInstance reports whether e of d is what the other instance o of
+// the same Multi-Arch: same package has at abs. An installed instance is
+// compared by its md5sums (regular files; other types are not recorded
+// there and pass).
+func (s *stage) sameAsInstance(o owner, abs string, d *decodedDeb, e *rawEntry) bool {
+	if o.stage >= 0 {
+		return s.sameObject(o.stage, abs, d, e)
+	}
+	if e.typ != tar.TypeReg || o.pkg == nil {
+		return true
+	}
+	sums := []byte(o.pkg.sums)
+	if o.pkg.fromBase {
+		sums, _ = fs.ReadFile(s.b.base.fsys, infoDir+"/"+o.pkg.stem+".md5sums")
+	}
+	want := md5FromSums(sums, abs)
+	if want == "" {
+		return true // not recorded: nothing to compare with
+	}
+	h := md5.New()
+	if _, err := io.Copy(h, d.body(e)); err != nil {
+		return false
+	}
+	return hex.EncodeToString(h.Sum(nil)) == want
 }
 
 // sameObject reports whether the stage package i shipped abs as the same

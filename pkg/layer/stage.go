@@ -424,6 +424,12 @@ func (s *stage) finishDB(decoded []*decodedDeb) error {
 			s.addDB(stem+".md5sums", 0o644, s.genSums[i])
 			pm.Members = append(pm.Members, "md5sums")
 		}
+		if ma == "same" {
+			pm.Sums = string(d.info.Member("md5sums"))
+			if pm.Sums == "" {
+				pm.Sums = string(s.genSums[i])
+			}
+		}
 		pm.Written = sortedKeys(s.written[i])
 		s.meta.Packages = append(s.meta.Packages, pm)
 	}
