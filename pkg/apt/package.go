@@ -58,6 +58,9 @@ type Repository struct {
 	Keyrings   []string // paths of keyring files trusted for this repository
 	// Origin/Label/Codename as read from the verified Release file.
 	Origin, Label, Codename string
+	// ReleaseSHA256 is the SHA256 of the InRelease (or Release) file the
+	// index was verified through, for provenance and lock files.
+	ReleaseSHA256 string
 	// Priority as apt-cache policy would show it (500 by default).
 	Priority int
 }

@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -181,6 +183,19 @@ func TestArchitectureAll(t *testing.T) {
 	}
 	if got, want := names(pkgs), "extra=0.1:all baz=3:all qux=1:arm64"; got != want {
 		t.Fatalf("arm64 packages = %s, want %s", got, want)
+	}
+	// Every package names the InRelease it was verified through.
+	resp, err := http.Get(r.URL + "/dists/trixie/InRelease")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	sum := sha256.Sum256(raw)
+	for _, p := range pkgs {
+		if p.Repository.ReleaseSHA256 != hex.EncodeToString(sum[:]) {
+			t.Errorf("%s: ReleaseSHA256 %q, want the InRelease's %x", p.Name, p.Repository.ReleaseSHA256, sum)
+		}
 	}
 	// An architecture the Release does not list yields nothing, not an error.
 	pkgs, err = newClient(t.TempDir()).Indexes(context.Background(), repos(t, r, r.KeyringFile), "riscv64")

@@ -59,6 +59,7 @@ func (c *Client) Indexes(ctx context.Context, repos []Repo, arch string) ([]*apt
 		ar := &apt.Repository{
 			URI: r.URI, Suite: r.Suite, Components: r.Components, Keyrings: files,
 			Origin: rel.Origin, Label: rel.Label, Codename: rel.Codename, Priority: 500,
+			ReleaseSHA256: rel.Digest,
 		}
 		if len(rel.Architectures) > 0 && !slices.Contains(rel.Architectures, arch) {
 			c.log.Warn("repository does not support architecture", "repo", r.String(), "arch", arch)
