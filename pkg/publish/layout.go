@@ -59,6 +59,11 @@ const (
 
 // Publish implements Publisher.
 func (l *Layout) Publish(ctx context.Context, idx v1.ImageIndex, tags []string) (Result, error) {
+	return l.PublishWith(ctx, idx, tags, nil)
+}
+
+// PublishWith is Publish writing extras after the index, before the tags.
+func (l *Layout) PublishWith(ctx context.Context, idx v1.ImageIndex, tags []string, extras []Extra) (Result, error) {
 	target := "oci:" + l.dir
 	fail := func(op, object string, err error) error {
 		return newError(ErrIncomplete, target, op, object, err)
@@ -126,6 +131,11 @@ func (l *Layout) Publish(ctx context.Context, idx v1.ImageIndex, tags []string) 
 		}, nil); err != nil {
 			return res, fail("write manifest", m.digest.String(), err)
 		}
+	}
+
+	// 3b. Extras (referrers, signatures), each listed in index.json.
+	if err := l.writeExtras(extras, fail); err != nil {
+		return res, err
 	}
 
 	// 4. index.json, last.

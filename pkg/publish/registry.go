@@ -26,6 +26,7 @@ type Registry struct {
 	repo   name.Repository
 	o      options
 	pusher *remote.Pusher
+	ropts  []remote.Option // for reading what extras merge with
 }
 
 var _ Publisher = (*Registry)(nil)
@@ -58,7 +59,7 @@ func NewRegistry(repo string, opts ...Option) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry %s: %w", r, err)
 	}
-	return &Registry{repo: r, o: o, pusher: p}, nil
+	return &Registry{repo: r, o: o, pusher: p, ropts: ropts}, nil
 }
 
 // Repository is the repository published to, e.g.
@@ -83,6 +84,11 @@ func isLoopback(repo string) bool {
 // Publish implements Publisher: blobs, then manifests, then the index by
 // digest, then the tags.
 func (r *Registry) Publish(ctx context.Context, idx v1.ImageIndex, tags []string) (Result, error) {
+	return r.PublishWith(ctx, idx, tags, nil)
+}
+
+// PublishWith is Publish writing extras after the index, before the tags.
+func (r *Registry) PublishWith(ctx context.Context, idx v1.ImageIndex, tags []string, extras []Extra) (Result, error) {
 	target := r.repo.String()
 	fail := func(op, object string, err error) error {
 		return newError(ErrIncomplete, target, op, object, err)
@@ -161,6 +167,11 @@ func (r *Registry) Publish(ctx context.Context, idx v1.ImageIndex, tags []string
 	// 3. The index, by digest: complete now, but nothing points at it yet.
 	if err := r.pusher.Push(ctx, r.repo.Digest(p.index.digest.String()), idx); err != nil {
 		return res, fail("push index", p.index.digest.String(), err)
+	}
+
+	// 3b. Extras (referrers, signatures): they point at digests only.
+	if err := r.writeExtras(ctx, extras, fail); err != nil {
+		return res, err
 	}
 
 	// 4. Tags, last.
