@@ -74,6 +74,10 @@ func buildAndPublish(cmd *cobra.Command, f *buildFlags, targets []variants.Targe
 	if err != nil {
 		return err
 	}
+	sup, err := newSupply(cmd, f, dest) // a bad key fails before anything is built
+	if err != nil {
+		return err
+	}
 	s, err := newSession(cmd, f)
 	if err != nil {
 		return err
@@ -96,7 +100,7 @@ func buildAndPublish(cmd *cobra.Command, f *buildFlags, targets []variants.Targe
 	if err != nil {
 		return err
 	}
-	reports, err := s.buildAll(cmd.Context(), pub, targets, f.build.BaseImage)
+	reports, err := s.buildAll(cmd.Context(), pub, sup, targets, f.build.BaseImage)
 	s.ui.Wait()
 	if err != nil {
 		return err
@@ -107,7 +111,7 @@ func buildAndPublish(cmd *cobra.Command, f *buildFlags, targets []variants.Targe
 	return nil
 }
 
-func (s *session) buildAll(ctx context.Context, pub publish.Publisher, targets []variants.Target, baseImage string) ([]assemble.TargetReport, error) {
+func (s *session) buildAll(ctx context.Context, pub publish.Publisher, sup *supply, targets []variants.Target, baseImage string) ([]assemble.TargetReport, error) {
 	var reports []assemble.TargetReport
 	for _, t := range targets {
 		start := time.Now()
@@ -120,7 +124,16 @@ func (s *session) buildAll(ctx context.Context, pub publish.Publisher, targets [
 		if err != nil {
 			return nil, err
 		}
-		pr, err := pub.Publish(ctx, res.Index, res.Tags)
+		extras, err := sup.extras(ctx, res, start)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", t.Name, err)
+		}
+		var pr publish.Result
+		if ep, ok := pub.(publish.ExtrasPublisher); ok && len(extras) > 0 {
+			pr, err = ep.PublishWith(ctx, res.Index, res.Tags, extras)
+		} else {
+			pr, err = pub.Publish(ctx, res.Index, res.Tags)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", t.Name, err) // a publish.Error names the destination and the step
 		}
@@ -131,6 +144,9 @@ func (s *session) buildAll(ctx context.Context, pub publish.Publisher, targets [
 		s.ui.Printf("published %s %s (%d blobs uploaded, %d already there) in %.1fs\n", t.Name, pr.Digest, pr.Uploaded, pr.Skipped, res.Report.Seconds)
 		for _, r := range pr.Refs {
 			s.ui.Printf("  %s\n", r)
+		}
+		if len(extras) > 0 {
+			s.ui.Printf("  with %d attached manifests (%s)\n", len(extras), sup.summary())
 		}
 	}
 	return reports, nil

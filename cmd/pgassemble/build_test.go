@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -86,16 +87,37 @@ func TestBuildToOCILayoutProduction(t *testing.T) {
 		t.Fatal(err)
 	}
 	im, _ := idx.IndexManifest()
-	if len(im.Manifests) != 3 {
-		t.Errorf("index.json has %d entries, want one per tag (3)", len(im.Manifests))
+	// One entry per tag, plus the SBOM and provenance referrers of the
+	// one platform manifest (--attest's default).
+	var tagged []v1.Descriptor
+	artifacts := map[string]v1.Descriptor{}
+	for _, m := range im.Manifests {
+		if m.ArtifactType != "" {
+			artifacts[m.ArtifactType] = m
+		} else {
+			tagged = append(tagged, m)
+		}
 	}
-	child, err := idx.ImageIndex(im.Manifests[0].Digest)
+	if len(tagged) != 3 || len(artifacts) != 2 {
+		t.Fatalf("index.json has %d tagged entries (want 3, one per tag) and referrers %v (want SBOM and provenance)", len(tagged), artifacts)
+	}
+	child, err := idx.ImageIndex(tagged[0].Digest)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cm, _ := child.IndexManifest()
 	if len(cm.Manifests) != 1 || cm.Manifests[0].Platform.Architecture != "arm64" {
-		t.Errorf("--platform linux/arm64 gave %+v", cm.Manifests)
+		t.Fatalf("--platform linux/arm64 gave %+v", cm.Manifests)
+	}
+	for _, at := range []string{"application/spdx+json", "application/vnd.in-toto+json"} {
+		ref, err := idx.Image(artifacts[at].Digest)
+		if err != nil {
+			t.Fatalf("%s referrer: %v", at, err)
+		}
+		m, _ := ref.Manifest()
+		if m.Subject == nil || m.Subject.Digest != cm.Manifests[0].Digest {
+			t.Errorf("%s referrer's subject %+v is not the platform manifest", at, m.Subject)
+		}
 	}
 }
 

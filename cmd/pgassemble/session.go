@@ -21,6 +21,7 @@ type buildFlags struct {
 	cache   options.CacheOptions
 	publish options.PublishOptions
 	report  options.ReportOptions
+	supply  options.SupplyOptions
 }
 
 // register adds every flag; matrix makes --pg, --type and --base filters.
@@ -32,6 +33,7 @@ func (f *buildFlags) register(c *cobra.Command, matrix bool) {
 	f.cache.AddFlags(fl)
 	f.publish.AddFlags(fl)
 	f.report.AddFlags(fl)
+	f.supply.AddFlags(fl)
 }
 
 // session is the expensive part of a command: the archive client and the

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/pgassemble/pgassemble/pkg/assemble"
+	"github.com/pgassemble/pgassemble/pkg/assemble/publish"
+	"github.com/pgassemble/pgassemble/pkg/attest"
+	"github.com/pgassemble/pgassemble/pkg/provenance"
+	"github.com/pgassemble/pgassemble/pkg/sbom"
+	"github.com/pgassemble/pgassemble/pkg/sign"
+)
+
+// supply is what a build publishes next to each index: referrers and
+// signatures (pkg/attest), decided once per command.
+type supply struct {
+	sbomOn, provenanceOn bool
+	format               sbom.Format
+	signer               *sign.Signer
+	repo                 name.Repository // names the image in signatures and statements
+	builderID            string
+	external             map[string]any // the command line's parameters
+	configDigest         string
+}
+
+func newSupply(cmd *cobra.Command, f *buildFlags, dest publish.Destination) (*supply, error) {
+	sbomOn, provOn, err := f.supply.Attestations()
+	if err != nil {
+		return nil, err
+	}
+	format, err := f.supply.Format()
+	if err != nil {
+		return nil, err
+	}
+	signer, err := f.supply.Signer()
+	if err != nil {
+		return nil, err
+	}
+	// A layout is signed for the repository --registry/--environment name:
+	// where `skopeo copy` would put it, digests unchanged.
+	repoName := dest.Repository
+	if repoName == "" {
+		if repoName, err = f.publish.RegistryRepository(); err != nil {
+			return nil, err
+		}
+	}
+	repo, err := name.NewRepository(repoName)
+	if err != nil {
+		return nil, fmt.Errorf("repository %q: %w", repoName, err)
+	}
+	s := &supply{sbomOn: sbomOn, provenanceOn: provOn, format: format, signer: signer, repo: repo, builderID: f.supply.BuilderID}
+	// External parameters: every flag the user set, by name. None is a
+	// secret (the key's password comes from the environment, never a flag).
+	flags := map[string]any{}
+	cmd.Flags().Visit(func(fl *pflag.Flag) {
+		if sv, ok := fl.Value.(pflag.SliceValue); ok {
+			vals := make([]any, 0, len(sv.GetSlice()))
+			for _, v := range sv.GetSlice() {
+				vals = append(vals, v)
+			}
+			flags[fl.Name] = vals
+			return
+		}
+		flags[fl.Name] = fl.Value.String()
+	})
+	s.external = map[string]any{"command": cmd.CommandPath(), "flags": flags}
+	if f.target.Config != "" {
+		data, err := os.ReadFile(f.target.Config)
+		if err != nil {
+			return nil, fmt.Errorf("--config: %w", err)
+		}
+		sum := sha256.Sum256(data)
+		s.configDigest = "sha256:" + hex.EncodeToString(sum[:])
+		s.external["configDigest"] = s.configDigest
+	}
+	return s, nil
+}
+
+func (s *supply) enabled() bool { return s.sbomOn || s.provenanceOn || s.signer != nil }
+
+// builderVersion is the module version pgassemble was built as, with the
+// VCS revision when the build recorded one.
+func builderVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, st := range bi.Settings {
+		if st.Key == "vcs.revision" {
+			v += "+" + st.Value
+		}
+	}
+	return v
+}
+
+// extras builds what res is published with. started is when the target's
+// build began; the provenance ends now.
+func (s *supply) extras(ctx context.Context, res *assemble.Result, started time.Time) ([]publish.Extra, error) {
+	if !s.enabled() {
+		return nil, nil
+	}
+	in := attest.Input{
+		Repo: s.repo, Index: res.Index, SBOMFormat: s.format, Signer: s.signer,
+		Tool:    sbom.Tool{Name: "pgassemble", Version: builderVersion()},
+		Created: createdOf(res),
+	}
+	finished := time.Now().UTC()
+	for i, pp := range res.Plan.Platforms {
+		p := attest.Platform{Platform: res.Report.Platforms[i].Platform, Target: res.Plan.Target.Name, Origins: map[sbom.Key]sbom.OriginOf{}}
+		ext := map[string]any{"target": res.Plan.Target.Name, "platform": p.Platform}
+		for k, v := range s.external {
+			ext[k] = v
+		}
+		b := provenance.Build{
+			External: ext, BuilderID: s.builderID, BuilderVersion: builderVersion(),
+			Started: started, Finished: finished,
+			Base: provenance.Dependency{Name: "base", URI: "oci://" + pp.Base.Ref, SHA256: pp.Base.Digest.Hex,
+				Annotations: map[string]string{"platform": p.Platform}},
+		}
+		releases := map[string]provenance.Dependency{}
+		for _, st := range pp.Stages {
+			for _, pk := range st.Packages {
+				if pk.Repository == nil {
+					continue
+				}
+				url := strings.TrimSuffix(pk.Repository.URI, "/") + "/" + strings.TrimPrefix(pk.Filename, "/")
+				p.Origins[sbom.Key{Name: pk.Name, Arch: pk.Architecture}] = sbom.OriginOf{Version: pk.Version, Origin: sbom.Origin{URL: url, SHA256: pk.SHA256, Size: pk.Size}}
+				b.Debs = append(b.Debs, provenance.Dependency{Name: pk.Name, URI: url, SHA256: pk.SHA256,
+					Annotations: map[string]string{"version": pk.Version, "arch": pk.Architecture, "stage": st.Name}})
+				if r := pk.Repository; r.ReleaseSHA256 != "" {
+					u := strings.TrimSuffix(r.URI, "/") + "/dists/" + r.Suite + "/InRelease"
+					releases[u] = provenance.Dependency{Name: r.Suite, URI: u, SHA256: r.ReleaseSHA256}
+				}
+			}
+		}
+		urls := make([]string, 0, len(releases))
+		for u := range releases {
+			urls = append(urls, u)
+		}
+		sort.Strings(urls)
+		for _, u := range urls {
+			b.Releases = append(b.Releases, releases[u])
+		}
+		p.Provenance = b
+		in.Platforms = append(in.Platforms, p)
+	}
+	atts, err := attest.Build(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	var out []publish.Extra
+	for _, a := range atts {
+		if a.Tag == "" && !s.wants(a) {
+			continue
+		}
+		e := publish.Extra{Image: a.Image, Tag: a.Tag, What: a.What}
+		if a.Merge {
+			layers := a.Layers
+			e.Merge = func(existing v1.Image) (v1.Image, error) { return sign.Image(existing, layers...) }
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// wants says whether a referrer is one --attest asked for.
+func (s *supply) wants(a attest.Attachment) bool {
+	if strings.HasPrefix(a.What, "SBOM") {
+		return s.sbomOn
+	}
+	return s.provenanceOn
+}
+
+// createdOf is the image's creation time, as its config says (the build's
+// SOURCE_DATE_EPOCH time or the one derived from its inputs).
+func createdOf(res *assemble.Result) time.Time {
+	if c, ok := res.Labels["org.opencontainers.image.created"]; ok {
+		if t, err := time.Parse(time.RFC3339, c); err == nil {
+			return t
+		}
+	}
+	return time.Unix(0, 0).UTC()
+}
+
+// summary names what is attached, for the terminal.
+func (s *supply) summary() string {
+	var what []string
+	if s.sbomOn {
+		what = append(what, string(s.format)+" SBOM")
+	}
+	if s.provenanceOn {
+		what = append(what, "SLSA provenance")
+	}
+	if s.signer != nil {
+		what = append(what, "cosign signatures and attestations")
+	}
+	return strings.Join(what, ", ")
+}
