@@ -4,6 +4,7 @@ import (
 	"crypto/elliptic"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -75,6 +76,7 @@ func TestSignedBuild(t *testing.T) {
 	for _, m := range fm.Manifests {
 		types = append(types, m.ArtifactType)
 	}
+	sort.Strings(types)
 	if got := strings.Join(types, " "); got != "application/vnd.cyclonedx+json application/vnd.in-toto+json" {
 		t.Errorf("referrers of the platform manifest: %s", got)
 	}
