@@ -17,7 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pgassemble/pgassemble/pkg/assemble"
-	"github.com/pgassemble/pgassemble/pkg/assemble/publish"
+	"github.com/pgassemble/pgassemble/pkg/publish"
 	"github.com/pgassemble/pgassemble/pkg/attest"
 	"github.com/pgassemble/pgassemble/pkg/provenance"
 	"github.com/pgassemble/pgassemble/pkg/sbom"
