@@ -1427,7 +1427,9 @@ func (r *adduserRun) addSystemUser(name string) error {
 			return r.fatal(adduserNoIDInRange, "The user `%s' was not created.", name)
 		}
 		if gid >= 0 && ingroup == "" {
-			ingroup = a.group.fields(a.group.byID(gid), 1)[0]
+			if i := a.group.byID(gid); i >= 0 {
+				ingroup = a.group.fields(i, 1)[0]
+			}
 		} else if ingroup != "" {
 			gid, _ = a.group.id(ingroup)
 		}

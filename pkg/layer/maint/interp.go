@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,6 +34,10 @@ const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 // maxNesting bounds scripts running scripts (sh -c, image scripts, sources).
 const maxNesting = 24
+
+// maxFrames bounds the Go stack a script may use through nested shell
+// function calls (some 500 levels).
+const maxFrames = 20000
 
 // Script is one maintainer script run.
 type Script struct {
@@ -472,10 +477,19 @@ const (
 // type search PATH in the image instead; source/. read the image (or a
 // registered shim); eval'd and sourced text is checked like the script.
 func (se *session) call(ctx context.Context, r *interp.Runner, args []string) ([]string, error) {
+	// Unbounded recursion (f() { f; }; f) would exhaust the Go stack,
+	// which no recover catches: bound it as a shell's FUNCNEST would.
+	var pcs [maxFrames + 1]uintptr
+	if runtime.Callers(0, pcs[:]) > maxFrames {
+		return nil, se.fail(ctx, args, errors.New("function calls nested too deep (runaway recursion)"))
+	}
 	switch args[0] {
 	case "command":
 		if len(args) > 2 && (args[1] == "-v" || args[1] == "-V") {
 			return append([]string{internalCommandV}, args[1:]...), nil
+		}
+		if err := se.checkRuntimeCode(args); err != nil {
+			return nil, se.fail(ctx, args, err)
 		}
 	case "type":
 		if len(args) > 1 {
@@ -483,12 +497,9 @@ func (se *session) call(ctx context.Context, r *interp.Runner, args []string) ([
 		}
 	case "umask":
 		return append([]string{internalUmask}, args[1:]...), nil
-	case "eval":
-		f, err := syntax.NewParser().Parse(strings.NewReader(strings.Join(args[1:], " ")), "")
-		if err == nil {
-			if err := sanitize(f); err != nil {
-				return nil, se.fail(ctx, args, err)
-			}
+	case "eval", "trap", "alias", "builtin":
+		if err := se.checkRuntimeCode(args); err != nil {
+			return nil, se.fail(ctx, args, err)
 		}
 	case ".", "source":
 		if len(args) < 2 {
@@ -522,6 +533,52 @@ func (se *session) call(ctx context.Context, r *interp.Runner, args []string) ([
 		return out, nil
 	}
 	return args, nil
+}
+
+// checkRuntimeCode applies sanitize to shell text parsed while the script
+// runs: eval's arguments, trap actions, alias values, and sourced files
+// reached through the command/builtin wrappers (which call the builtin
+// without this handler).
+func (se *session) checkRuntimeCode(args []string) error {
+	a := args
+	for len(a) > 1 && (a[0] == "command" || a[0] == "builtin") && !strings.HasPrefix(a[1], "-") {
+		a = a[1:]
+	}
+	var texts []string
+	switch a[0] {
+	case "eval":
+		texts = append(texts, strings.Join(a[1:], " "))
+	case "trap":
+		rest := a[1:]
+		if len(rest) > 0 && rest[0] == "--" {
+			rest = rest[1:]
+		}
+		if len(rest) > 1 {
+			texts = append(texts, rest[0])
+		}
+	case "alias":
+		for _, x := range a[1:] {
+			if _, v, ok := strings.Cut(x, "="); ok {
+				texts = append(texts, v)
+			}
+		}
+	case ".", "source":
+		if len(a) > 1 {
+			if b, err := se.sh.FS.ReadFile(cleanAbs("/" + a[1])); err == nil {
+				texts = append(texts, string(b))
+			}
+		}
+	}
+	for _, t := range texts {
+		f, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(t), "")
+		if err != nil {
+			continue // the builtin reports the syntax error itself
+		}
+		if err := sanitize(f); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // lookPath finds an executable (or, for source, any regular file) named
@@ -701,7 +758,7 @@ func (se *session) runGo(ctx context.Context, env expand.Environ, dir string, st
 	line := posLine(ctx)
 	c := &Call{
 		Ctx: ctx, Name: path.Base(args[0]), Args: args[1:],
-		Stdin: stdin, Stdout: stdout, Stderr: stderr,
+		Stdin: stdin, Stdout: ctxWriter{ctx, stdout}, Stderr: ctxWriter{ctx, stderr},
 		Env:     func(n string) string { return env.Get(n).String() },
 		Dir:     dir,
 		Umask:   se.umask,
@@ -719,7 +776,7 @@ func (se *session) runGo(ctx context.Context, env expand.Environ, dir string, st
 	if c.Stdin == nil {
 		c.Stdin = bytes.NewReader(nil)
 	}
-	err := res.spec.Run(c)
+	err := runRecovered(res.spec.Run, c)
 	var refused *RefusedError
 	switch {
 	case err == nil:
@@ -735,6 +792,33 @@ func (se *session) runGo(ctx context.Context, env expand.Environ, dir string, st
 	}
 	se.trace(ctx, ev)
 	return err
+}
+
+// ctxWriter stops a command's output once the script is cancelled, so a
+// command writing in a loop ends with the script.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
+}
+
+// ErrCommandPanic: a Go command panicked (a bug of pgassemble); the build
+// stops with the command's name instead of crashing.
+var ErrCommandPanic = errors.New("command panicked")
+
+func runRecovered(run Command, c *Call) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s: %w: %v", c.Name, ErrCommandPanic, p)
+		}
+	}()
+	return run(c)
 }
 
 // refused reports a refusal: fatal unless AllowRefused.

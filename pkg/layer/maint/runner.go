@@ -59,7 +59,14 @@ type Options struct {
 	Registry *Registry
 	// Output receives the scripts' stdout and stderr (nil: discarded).
 	Output io.Writer
+	// ScriptTimeout bounds one maintainer script (zero: DefaultScriptTimeout):
+	// scripts run in-process in milliseconds, so a script still running
+	// after it loops forever, as a `while true` waiting for a service would.
+	ScriptTimeout time.Duration
 }
+
+// DefaultScriptTimeout is Options.ScriptTimeout's default.
+const DefaultScriptTimeout = 2 * time.Minute
 
 // Retention policy for the bodies of unpacked files: scripts read
 // configuration, templates, helper scripts and certificates, not
@@ -551,7 +558,16 @@ func (r *Runner) run(ctx context.Context, pkg, script string, body []byte, arch 
 		"DPKG_MAINTSCRIPT_DEBUG=0",
 	}}
 	r.trace = append(r.trace, Event{Package: pkg, Script: script, Impl: "run", Args: append([]string{script}, args...)})
-	err := r.sh.Run(ctx, s)
+	timeout := r.opts.ScriptTimeout
+	if timeout <= 0 {
+		timeout = DefaultScriptTimeout
+	}
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	err := r.sh.Run(sctx, s)
+	cancel()
+	if err != nil && ctx.Err() == nil && sctx.Err() != nil {
+		err = fmt.Errorf("%s %s: still running after %v: %w", pkg, script, timeout, err)
+	}
 	if eerr := r.applyEdits(); eerr != nil && err == nil {
 		err = eerr
 	}
