@@ -11,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/pgassemble/pgassemble/internal/loopback"
 	"github.com/pgassemble/pgassemble/pkg/rootfs"
 )
 
@@ -108,24 +109,10 @@ func (s BaseSource) Pull(ctx context.Context, ref string, platforms []v1.Platfor
 
 func (s BaseSource) nameOptions(ref string) []name.Option {
 	opts := append([]name.Option(nil), s.NameOptions...)
-	if IsLocalRegistry(ref) {
+	if loopback.Registry(ref) { // plain HTTP, as for pushing
 		opts = append(opts, name.Insecure)
 	}
 	return opts
-}
-
-// IsLocalRegistry reports whether ref names a registry on this machine,
-// which is spoken to over plain HTTP without asking.
-func IsLocalRegistry(ref string) bool {
-	host := ref
-	if i := strings.IndexByte(host, '/'); i >= 0 {
-		host = host[:i]
-	}
-	if h, _, ok := strings.Cut(host, ":"); ok && !strings.HasPrefix(host, "[") {
-		host = h
-	}
-	host = strings.Trim(strings.Split(host, "]")[0], "[")
-	return host == "localhost" || host == "127.0.0.1" || host == "::1" || strings.HasPrefix(host, "127.")
 }
 
 // LoadTree reads the base image's filesystem (layers applied in order).

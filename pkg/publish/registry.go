@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -15,6 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/pgassemble/pgassemble/internal/loopback"
 )
 
 // Registry publishes to one repository of a container registry.
@@ -37,7 +37,7 @@ var _ Publisher = (*Registry)(nil)
 func NewRegistry(repo string, opts ...Option) (*Registry, error) {
 	o := makeOptions(opts)
 	var nameOpts []name.Option
-	if o.insecure || isLoopback(repo) {
+	if o.insecure || loopback.Registry(repo) {
 		nameOpts = append(nameOpts, name.Insecure)
 	}
 	r, err := name.NewRepository(repo, nameOpts...)
@@ -65,21 +65,6 @@ func NewRegistry(repo string, opts ...Option) (*Registry, error) {
 // Repository is the repository published to, e.g.
 // "localhost:5000/postgresql-testing".
 func (r *Registry) Repository() string { return r.repo.String() }
-
-// isLoopback reports whether the registry host of repo is localhost or a
-// loopback address, which are reached over plain HTTP like docker does.
-func isLoopback(repo string) bool {
-	host, _, _ := strings.Cut(repo, "/")
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.Trim(host, "[]")
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
 
 // Publish implements Publisher: blobs, then manifests, then the index by
 // digest, then the tags.

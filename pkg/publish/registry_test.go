@@ -456,28 +456,6 @@ func TestRegistryBadInput(t *testing.T) {
 	}
 }
 
-func TestIsLoopback(t *testing.T) {
-	tests := []struct {
-		repo string
-		want bool
-	}{
-		{"localhost:5000/postgresql-testing", true},
-		{"localhost/x", true},
-		{"127.0.0.1:5000/x", true},
-		{"127.0.0.2:5000/x", true},
-		{"[::1]:5000/x", true},
-		{"registry.localhost:5000/x", true},
-		{"registry.example:5000/x", false},
-		{"10.0.0.1:5000/x", false},
-		{"localhost.example/x", false},
-	}
-	for _, tt := range tests {
-		if got := isLoopback(tt.repo); got != tt.want {
-			t.Errorf("isLoopback(%q) = %v, want %v", tt.repo, got, tt.want)
-		}
-	}
-}
-
 func TestNewRegistryScheme(t *testing.T) {
 	tests := []struct {
 		repo     string
