@@ -66,6 +66,7 @@ func coreutilsCommands() []Spec {
 		{Name: "ls", Run: runLs},
 		{Name: "env", Run: runEnv},
 		{Name: "nice", Run: runNice},
+		{Name: "echo", Run: runEcho},
 		{Name: "true", Run: func(*Call) error { return nil }},
 		{Name: "false", Run: func(*Call) error { return ExitStatus(1) }},
 		{Name: "sleep", Run: runSleep, Kind: NoOp,

@@ -506,13 +506,16 @@ func runLn(c *Call) error {
 		{key: "s", short: 's', long: "symbolic"}, {key: "f", short: 'f', long: "force"},
 		{key: "n", short: 'n', long: "no-dereference"}, {key: "n", long: "no-target-directory-dereference"},
 		{key: "T", short: 'T', long: "no-target-directory"}, {key: "v", short: 'v', long: "verbose"},
-		{key: "t", short: 't', long: "target-directory", arg: true},
+		{key: "t", short: 't', long: "target-directory", arg: true}, {key: "r", short: 'r', long: "relative"},
 	})
 	if err != nil {
 		return err
 	}
 	if len(ops) == 0 {
 		return usageError(c, "missing file operand")
+	}
+	if o.has("r") && !o.has("s") {
+		return Refuse("ln -r", "relative hard links are not a thing: GNU requires -s")
 	}
 	type pair struct{ target, link string }
 	var pairs []pair
@@ -550,7 +553,11 @@ func runLn(c *Call) error {
 	}
 	status := error(nil)
 	for _, pr := range pairs {
-		if err := lnOne(c, pr.target, pr.link, o.has("s"), o.has("f"), o.has("v")); err != nil {
+		target := pr.target
+		if o.has("r") {
+			target = relativeTarget(c, pr.target, pr.link)
+		}
+		if err := lnOne(c, target, pr.link, o.has("s"), o.has("f"), o.has("v")); err != nil {
 			if _, ok := err.(ExitStatus); !ok {
 				return err
 			}
@@ -613,6 +620,37 @@ func lnOne(c *Call, target, link string, symbolic, force, verbose bool) error {
 		fmt.Fprintf(c.Stdout, "%s %s %s\n", quoteName(link), arrow, quoteName(target))
 	}
 	return nil
+}
+
+// relativeTarget is ln -r's target: the path from the link's directory to
+// the target, both canonicalized (missing components allowed).
+func relativeTarget(c *Call, target, link string) string {
+	t, err1 := canonical(c, c.Abs(target), canonMissing)
+	d, err2 := canonical(c, path.Dir(c.Abs(link)), canonMissing)
+	if err1 != nil || err2 != nil {
+		return target
+	}
+	tp := strings.Split(strings.Trim(t, "/"), "/")
+	dp := strings.Split(strings.Trim(d, "/"), "/")
+	if d == "/" {
+		dp = nil
+	}
+	if t == "/" {
+		tp = nil
+	}
+	i := 0
+	for i < len(tp) && i < len(dp) && tp[i] == dp[i] {
+		i++
+	}
+	var parts []string
+	for range dp[i:] {
+		parts = append(parts, "..")
+	}
+	parts = append(parts, tp[i:]...)
+	if len(parts) == 0 {
+		return "."
+	}
+	return strings.Join(parts, "/")
 }
 
 // sameFile says whether two paths name the same file (after symlinks).

@@ -1050,3 +1050,36 @@ func runLogger(c *Call) error {
 	c.Effect("logger %s (no syslog in an image build)", strings.Join(c.Args, " "))
 	return nil
 }
+
+// runEcho is /bin/echo (the shell's builtin answers direct calls; this one
+// runs under xargs, find -exec, env): -n, -e, -E when an argument is made
+// of those letters only.
+func runEcho(c *Call) error {
+	args := c.Args
+	newline, escapes := true, false
+	for len(args) > 0 && len(args[0]) > 1 && args[0][0] == '-' && strings.Trim(args[0][1:], "neE") == "" {
+		for _, f := range args[0][1:] {
+			switch f {
+			case 'n':
+				newline = false
+			case 'e':
+				escapes = true
+			case 'E':
+				escapes = false
+			}
+		}
+		args = args[1:]
+	}
+	out := strings.Join(args, " ")
+	if escapes {
+		if i := strings.Index(out, `\c`); i >= 0 {
+			out, newline = out[:i], false
+		}
+		out = unescapeSed(out)
+	}
+	if newline {
+		out += "\n"
+	}
+	_, err := fmt.Fprint(c.Stdout, out)
+	return err
+}

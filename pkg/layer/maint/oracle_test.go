@@ -33,6 +33,9 @@ type oracleCase struct {
 	stdin string
 	// skipTree: compare output and status only (read-only commands).
 	skipTree bool
+	// sortOut: compare stdout's lines sorted (find lists directories in
+	// the host filesystem's order, the image's are sorted).
+	sortOut bool
 }
 
 // treeEntry is a file ("content"), a directory (dir) or a symlink.
@@ -88,6 +91,12 @@ func oracleMaterialize(t *testing.T, root string, tree []treeEntry) {
 			}
 		}
 	}
+}
+
+func sortLines(s string) string {
+	l := strings.Split(s, "\n")
+	sort.Strings(l)
+	return strings.Join(l, "\n")
 }
 
 func toOSMode(m fs.FileMode) os.FileMode { return os.FileMode(m) }
@@ -215,6 +224,16 @@ func oracleRunGo(t *testing.T, fsys FS, host Host, argv []string, stdin string) 
 		Stdout: &out, Stderr: &errb, Env: func(n string) string { return env[n] }, Dir: "/", FS: fsys,
 		Host: host, Package: "test", Script: "postinst", Line: 1, Effect: func(string, ...any) {}, Umask: 0o022,
 		Exec: func(args []string, in io.Reader, o, e io.Writer) error {
+			if vfs, isVFS := fsys.(*VFS); isVFS && args[0] == "sh" && len(args) == 3 && args[1] == "-c" {
+				// a shell command line (sed's e flag): the runner's shell
+				sh := &Shell{FS: vfs, Host: host, Registry: reg, Env: BaseEnv("amd64", time.Unix(946684800, 0)), Output: o}
+				err := sh.Run(context.Background(), Script{Package: "test", Name: "postinst", Body: []byte(args[2])})
+				if err != nil {
+					fmt.Fprintln(e, err)
+					return ExitStatus(1)
+				}
+				return nil
+			}
 			s, ok := reg.Lookup(args[0])
 			if !ok {
 				fmt.Fprintf(e, "%s: not found\n", args[0])
@@ -252,6 +271,9 @@ func runOracle(t *testing.T, cases []oracleCase) {
 			gout, gerr, gst, err := oracleRunGo(t, fsys, newKitHost(), tc.argv, tc.stdin)
 			if err != nil {
 				t.Fatalf("%v: Go implementation failed: %v", tc.argv, err)
+			}
+			if tc.sortOut || tc.argv[0] == "find" {
+				hout, gout = sortLines(hout), sortLines(gout)
 			}
 			if gout != hout || gerr != herr || gst != hst {
 				t.Errorf("%v:\n host: status %d stdout %q stderr %q\n   go: status %d stdout %q stderr %q",
