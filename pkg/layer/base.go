@@ -21,16 +21,17 @@ var ErrUnsafePath = errors.New("unsafe path")
 
 // baseState is what the builder reads once from the base filesystem.
 type baseState struct {
-	fsys      fs.FS
-	users     map[string]int
-	groups    map[string]int
-	filters   Filters
-	status    []apt.Paragraph // base stanzas, file order
-	protected map[string]bool // top-level symlinks into usr/ (merged /usr)
-	diverted  map[string]diversion
-	overrides map[string]statOverride
-	digest    [32]byte        // over every fact that shapes a converted layer
-	kinds     map[string]node // Lstat cache
+	fsys       fs.FS
+	users      map[string]int
+	groups     map[string]int
+	filters    Filters
+	status     []apt.Paragraph // base stanzas, file order
+	protected  map[string]bool // top-level symlinks into usr/ (merged /usr)
+	diverted   map[string]diversion
+	divertedTo map[string]string // diversion target -> diverted path, built on first need
+	overrides  map[string]statOverride
+	digest     [32]byte        // over every fact that shapes a converted layer
+	kinds      map[string]node // Lstat cache
 }
 
 // node is what a path is in the tree the entries are unpacked onto.

@@ -113,6 +113,10 @@ func (s *stage) conflict(d *decodedDeb, e *rawEntry, abs, target string) (confli
 			}
 		}
 	}
+	if from, pkg, ok := s.b.divertedFrom(abs); ok {
+		return unpack, fmt.Errorf("%s: trying to overwrite '%s', which is the diverted version of '%s' (package: %s): %w",
+			selfName, abs, from, pkg, ErrFileConflict)
+	}
 	others, err := s.owners(abs, s.selfKey)
 	if err != nil {
 		return unpack, err
@@ -165,6 +169,30 @@ func (s *stage) conflict(d *decodedDeb, e *rawEntry, abs, target string) (confli
 		return keepExisting, nil
 	}
 	return unpack, nil
+}
+
+// ReverseDiverter is optionally implemented by a Replayer whose packages
+// divert files: it names the diversion whose target is abs.
+type ReverseDiverter interface {
+	DivertedFrom(abs string) (from, pkg string, ok bool)
+}
+
+// divertedFrom returns the path and package of the diversion whose target
+// is abs: the base's, or one the replay made.
+func (b *Builder) divertedFrom(abs string) (string, string, bool) {
+	if b.base.divertedTo == nil {
+		b.base.divertedTo = map[string]string{}
+		for from, dv := range b.base.diverted {
+			b.base.divertedTo[dv.To] = from
+		}
+	}
+	if from, ok := b.base.divertedTo[abs]; ok {
+		return from, b.base.diverted[from].Package, true
+	}
+	if r, ok := b.rp.(ReverseDiverter); ok {
+		return r.DivertedFrom(abs)
+	}
+	return "", "", false
 }
 
 func obsoleteConffile(p apt.Paragraph, abs string) bool {

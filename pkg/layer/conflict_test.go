@@ -35,50 +35,56 @@ func TestFileConflictsAgainstDpkg(t *testing.T) {
 		name     string
 		debs     []debtest.Deb
 		conflict bool // dpkg refuses
+		divs     string // var/lib/dpkg/diversions of both roots
 	}{
 		{"same file without Replaces", []debtest.Deb{
 			ctlDeb("a", "amd64", nil, reg("/usr/share/x", "a")),
-			ctlDeb("b", "amd64", nil, reg("/usr/share/x", "b"))}, true},
+			ctlDeb("b", "amd64", nil, reg("/usr/share/x", "b"))}, true, ""},
 		{"same file, filtered path", []debtest.Deb{
 			ctlDeb("a", "amd64", nil, reg("/usr/share/doc/x/README", "a")),
-			ctlDeb("b", "amd64", nil, reg("/usr/share/doc/x/README", "b"))}, true},
+			ctlDeb("b", "amd64", nil, reg("/usr/share/doc/x/README", "b"))}, true, ""},
 		{"new package Replaces", []debtest.Deb{
 			ctlDeb("a", "amd64", nil, reg("/usr/share/x", "a"), reg("/usr/share/y", "y")),
-			ctlDeb("b", "amd64", []string{"Replaces", "a (<< 2)"}, reg("/usr/share/x", "b"))}, false},
+			ctlDeb("b", "amd64", []string{"Replaces", "a (<< 2)"}, reg("/usr/share/x", "b"))}, false, ""},
 		{"Replaces of another version", []debtest.Deb{
 			ctlDeb("a", "amd64", nil, reg("/usr/share/x", "a")),
-			ctlDeb("b", "amd64", []string{"Replaces", "a (<< 1.0)"}, reg("/usr/share/x", "b"))}, true},
+			ctlDeb("b", "amd64", []string{"Replaces", "a (<< 1.0)"}, reg("/usr/share/x", "b"))}, true, ""},
 		{"installed package Replaces the new one", []debtest.Deb{
 			ctlDeb("a", "amd64", []string{"Replaces", "b"}, reg("/usr/share/x", "a")),
-			ctlDeb("b", "amd64", nil, reg("/usr/share/x", "b"), reg("/usr/share/z", "z"))}, false},
+			ctlDeb("b", "amd64", nil, reg("/usr/share/x", "b"), reg("/usr/share/z", "z"))}, false, ""},
 		{"shared directory", []debtest.Deb{
 			ctlDeb("a", "amd64", nil, dir("/usr/share/common"), reg("/usr/share/common/a", "a")),
-			ctlDeb("b", "amd64", nil, dir("/usr/share/common"), reg("/usr/share/common/b", "b"))}, false},
+			ctlDeb("b", "amd64", nil, dir("/usr/share/common"), reg("/usr/share/common/b", "b"))}, false, ""},
 		{"symlink to the same directory", []debtest.Deb{
 			ctlDeb("a", "amd64", nil, dir("/usr/share/d"), sym("/usr/share/l", "d")),
-			ctlDeb("b", "amd64", nil, sym("/usr/share/l", "d"))}, false},
+			ctlDeb("b", "amd64", nil, sym("/usr/share/l", "d"))}, false, ""},
 		{"same symlink to a file", []debtest.Deb{
 			ctlDeb("a", "amd64", nil, reg("/usr/share/f", "f"), sym("/usr/share/l", "f")),
-			ctlDeb("b", "amd64", nil, sym("/usr/share/l", "f"))}, true},
+			ctlDeb("b", "amd64", nil, sym("/usr/share/l", "f"))}, true, ""},
 		{"symlink over a directory", []debtest.Deb{
 			ctlDeb("a", "amd64", nil, dir("/usr/share/d"), reg("/usr/share/d/f", "f")),
-			ctlDeb("b", "amd64", nil, sym("/usr/share/d", "elsewhere"))}, false},
+			ctlDeb("b", "amd64", nil, sym("/usr/share/d", "elsewhere"))}, false, ""},
 		{"file over another package's directory", []debtest.Deb{
 			ctlDeb("a", "amd64", nil, dir("/usr/share/d")),
-			ctlDeb("b", "amd64", nil, reg("/usr/share/d", "f"))}, true},
+			ctlDeb("b", "amd64", nil, reg("/usr/share/d", "f"))}, true, ""},
 		{"hardlink to itself", []debtest.Deb{
-			ctlDeb("a", "amd64", nil, reg("/usr/bin/x", "x"), hard("/usr/bin/x", "/usr/bin/x"))}, true},
+			ctlDeb("a", "amd64", nil, reg("/usr/bin/x", "x"), hard("/usr/bin/x", "/usr/bin/x"))}, true, ""},
 		{"control member named list", []debtest.Deb{withScripts(
-			ctlDeb("a", "amd64", nil, reg("/usr/bin/x", "x")), "list", "/etc/passwd\n", "custom", "kept", "dotted.name", "skipped")}, false},
+			ctlDeb("a", "amd64", nil, reg("/usr/bin/x", "x")), "list", "/etc/passwd\n", "custom", "kept", "dotted.name", "skipped")}, false, ""},
 		{"Multi-Arch: same instances, identical", []debtest.Deb{
 			ctlDeb("m", "amd64", []string{"Multi-Arch", "same"}, reg("/usr/share/m/x", "same")),
-			ctlDeb("m", "i386", []string{"Multi-Arch", "same"}, reg("/usr/share/m/x", "same"))}, false},
+			ctlDeb("m", "i386", []string{"Multi-Arch", "same"}, reg("/usr/share/m/x", "same"))}, false, ""},
 		{"Multi-Arch: same instances, different", []debtest.Deb{
 			ctlDeb("m", "amd64", []string{"Multi-Arch", "same"}, reg("/usr/share/m/x", "amd64")),
-			ctlDeb("m", "i386", []string{"Multi-Arch", "same"}, reg("/usr/share/m/x", "i386"))}, true},
+			ctlDeb("m", "i386", []string{"Multi-Arch", "same"}, reg("/usr/share/m/x", "i386"))}, true, ""},
+		{"file over a diverted copy", []debtest.Deb{
+			ctlDeb("a", "amd64", nil, reg("/usr/bin/tool.distrib", "a"))}, true, "/usr/bin/tool\n/usr/bin/tool.distrib\nother\n"},
+		{"diverted file, diverting package ships it too", []debtest.Deb{
+			ctlDeb("a", "amd64", nil, reg("/usr/bin/tool", "a")),
+			ctlDeb("other", "amd64", []string{}, reg("/usr/bin/tool", "other"))}, false, "/usr/bin/tool\n/usr/bin/tool.distrib\nother\n"},
 		{"hardlinked file replaced", []debtest.Deb{
 			ctlDeb("a", "amd64", nil, reg("/usr/bin/x", "old"), hard("/usr/bin/y", "/usr/bin/x")),
-			ctlDeb("b", "amd64", []string{"Replaces", "a"}, reg("/usr/bin/x", "new"))}, false},
+			ctlDeb("b", "amd64", []string{"Replaces", "a"}, reg("/usr/bin/x", "new"))}, false, ""},
 	}
 	for _, tt := range tests {
 		for _, split := range []bool{false, true} {
@@ -88,14 +94,14 @@ func TestFileConflictsAgainstDpkg(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				files := writeDebs(t, tt.debs...)
-				dpkgOut, dpkgErr := dpkgOracle(t, files, split)
+				dpkgOut, dpkgErr := dpkgOracle(t, files, split, tt.divs)
 				if dpkgErr != nil && !tt.conflict {
 					t.Fatalf("dpkg refused: %v\n%s", dpkgErr, dpkgOut)
 				}
 				if tt.conflict && dpkgErr == nil {
 					t.Fatalf("dpkg accepted:\n%s", dpkgOut)
 				}
-				ours, err := buildInto(t, files, split)
+				ours, err := buildInto(t, files, split, tt.divs)
 				if tt.conflict {
 					overwrite := strings.Contains(dpkgOut, "trying to overwrite")
 					if overwrite && (!errors.Is(err, ErrFileConflict) || !strings.Contains(err.Error(), "trying to overwrite")) ||
@@ -123,7 +129,7 @@ func withScripts(d debtest.Deb, kv ...string) debtest.Deb {
 
 // dpkgOracle runs the host's dpkg on a fresh root; it returns dpkg's
 // output with the root's path on the first line.
-func dpkgOracle(t *testing.T, debs []Deb, split bool) (string, error) {
+func dpkgOracle(t *testing.T, debs []Deb, split bool, divs string) (string, error) {
 	t.Helper()
 	dpkg, err := exec.LookPath("dpkg")
 	if err != nil {
@@ -132,7 +138,7 @@ func dpkgOracle(t *testing.T, debs []Deb, split bool) (string, error) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: dpkg --root chowns files")
 	}
-	droot := makeBase(t, baseSpec{files: map[string]string{"var/lib/dpkg/status": baseStatus}})
+	droot := makeBase(t, baseSpec{files: map[string]string{"var/lib/dpkg/status": baseStatus, "var/lib/dpkg/diversions": divs}})
 	os.WriteFile(filepath.Join(droot, "var/lib/dpkg/available"), nil, 0o644)
 	os.MkdirAll(filepath.Join(droot, "var/lib/dpkg/updates"), 0o755)
 	if out, err := exec.Command(dpkg, "--root="+droot, "--add-architecture", "i386").CombinedOutput(); err != nil {
@@ -171,9 +177,9 @@ func dpkgRoot(t *testing.T, out string) string {
 
 // buildInto converts debs (one stage, or one stage each) and applies the
 // layers to a fresh base like dpkgOracle's.
-func buildInto(t *testing.T, debs []Deb, split bool) (string, error) {
+func buildInto(t *testing.T, debs []Deb, split bool, divs string) (string, error) {
 	t.Helper()
-	ours := makeBase(t, baseSpec{files: map[string]string{"var/lib/dpkg/status": baseStatus,
+	ours := makeBase(t, baseSpec{files: map[string]string{"var/lib/dpkg/status": baseStatus, "var/lib/dpkg/diversions": divs,
 		"etc/dpkg/dpkg.cfg.d/excludes": "path-exclude=/usr/share/doc/*\n"}})
 	b := newTestBuilder(t, ours, Options{})
 	stages := [][]Deb{debs}

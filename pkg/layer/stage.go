@@ -290,7 +290,7 @@ func (s *stage) addPackage(d *decodedDeb) error {
 	// as they leave installed packages' lists in elide.
 	for abs := range placed {
 		for _, i := range s.shipped[abs] {
-			if s.infos[i].Paragraph.Get("Package") != pkg {
+			if other := s.infos[i].Paragraph.Get("Package"); other != pkg && !s.divertedBetween(abs, pkg, other) {
 				s.lists[i] = slicesDelete(s.lists[i], map[string]bool{abs: true})
 			}
 		}
@@ -319,6 +319,13 @@ func (s *stage) addPackage(d *decodedDeb) error {
 	s.placed = append(s.placed, placed)
 	s.genSums = append(s.genSums, []byte(sums.String()))
 	return nil
+}
+
+// divertedBetween reports whether abs is diverted by placer or by other:
+// dpkg then leaves other's list as it is (each has its own copy).
+func (s *stage) divertedBetween(abs, placer, other string) bool {
+	dv, ok := s.b.diversion(abs)
+	return ok && (dv.Package == placer || dv.Package == other)
 }
 
 // slicesDelete returns list without the paths in drop.
@@ -710,8 +717,8 @@ func (s *stage) elide(stageKeys map[string]bool) error {
 				if stageKeys[k] || removed[k] {
 					continue
 				}
-				if x, ok := s.b.pkgs[k]; ok && x.stanza.Get("Package") == name {
-					continue // instances of one package share files (Multi-Arch: same)
+				if x, ok := s.b.pkgs[k]; ok && (x.stanza.Get("Package") == name || s.divertedBetween(p, name, x.stanza.Get("Package"))) {
+					continue // instances of one package share files (Multi-Arch: same); a diversion keeps both
 				}
 				if drop[k] == nil {
 					drop[k] = map[string]bool{}
