@@ -24,12 +24,12 @@ func cacertsCommands() []Spec {
 }
 
 type caRun struct {
-	c                                      *Call
+	c                                     *Call
 	conf, certsDir, localDir, bundle, etc string
-	hooks                                  string
-	added, removed                         []string
-	tempBundle                             bytes.Buffer
-	haveTemp                               bool
+	hooks                                 string
+	added, removed                        []string
+	tempBundle                            bytes.Buffer
+	haveTemp                              bool
 }
 
 func runUpdateCACertificates(c *Call) error {

@@ -62,12 +62,12 @@ func TestServiceLinksOracle(t *testing.T) {
 	}
 	root := t.TempDir()
 	files := map[string]string{
-		"/usr/lib/systemd/system/cron.service":      "[Unit]\nDescription=cron\n[Service]\nExecStart=/usr/sbin/cron -f\n[Install]\nWantedBy=multi-user.target\n",
-		"/usr/lib/systemd/system/pg.service":        "[Install]\nWantedBy=multi-user.target\nAlso=pg@.service\nAlias=postgres.service\n",
-		"/usr/lib/systemd/system/pg@.service":       "[Install]\nWantedBy=multi-user.target\nDefaultInstance=main\nRequiredBy=x.target\n",
-		"/usr/lib/systemd/user/agent.service":       "[Install]\nWantedBy=default.target\n",
-		"/etc/init.d/cron":                          "#!/bin/sh\n### BEGIN INIT INFO\n# Provides: cron\n# Default-Start:     2 3 4 5\n# Default-Stop:\n### END INIT INFO\n",
-		"/etc/init.d/pgsql":                         "#!/bin/sh\n### BEGIN INIT INFO\n# Default-Start: 2 3 4 5\n# Default-Stop: 0 1 6\n### END INIT INFO\n",
+		"/usr/lib/systemd/system/cron.service":        "[Unit]\nDescription=cron\n[Service]\nExecStart=/usr/sbin/cron -f\n[Install]\nWantedBy=multi-user.target\n",
+		"/usr/lib/systemd/system/pg.service":          "[Install]\nWantedBy=multi-user.target\nAlso=pg@.service\nAlias=postgres.service\n",
+		"/usr/lib/systemd/system/pg@.service":         "[Install]\nWantedBy=multi-user.target\nDefaultInstance=main\nRequiredBy=x.target\n",
+		"/usr/lib/systemd/user/agent.service":         "[Install]\nWantedBy=default.target\n",
+		"/etc/init.d/cron":                            "#!/bin/sh\n### BEGIN INIT INFO\n# Provides: cron\n# Default-Start:     2 3 4 5\n# Default-Stop:\n### END INIT INFO\n",
+		"/etc/init.d/pgsql":                           "#!/bin/sh\n### BEGIN INIT INFO\n# Default-Start: 2 3 4 5\n# Default-Stop: 0 1 6\n### END INIT INFO\n",
 		"/var/lib/systemd/deb-systemd-helper-masked/": "",
 	}
 	tfs := newTestFS().add(files)
