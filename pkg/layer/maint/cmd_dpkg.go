@@ -3,6 +3,7 @@ package maint
 import (
 	"fmt"
 	"io/fs"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -142,7 +143,20 @@ func runDpkg(c *Call) error {
 		a := args[0]
 		switch {
 		case a == "--compare-versions":
-			return compareVersions(c, "dpkg", args[1:])
+			rest := args[1:]
+			if len(rest) > 0 && rest[0] == "--" {
+				rest = rest[1:]
+			}
+			return compareVersions(c, "dpkg", rest)
+		case a == "--validate-version" || a == "--validate-pkgname" || a == "--validate-archname" || a == "--validate-trigname":
+			rest := args[1:]
+			if len(rest) > 0 && rest[0] == "--" {
+				rest = rest[1:]
+			}
+			if len(rest) != 1 {
+				return failf(c, "dpkg", "%s takes one argument", a)
+			}
+			return validateName(c, a[len("--validate-"):], rest[0])
 		case strings.HasPrefix(a, "--assert-"):
 			switch a[len("--assert-"):] {
 			case "support-predepends", "working-epoch", "long-filenames", "multi-conrep",
@@ -756,6 +770,50 @@ func validVersion(v string) error {
 	for _, r := range rev {
 		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || strings.ContainsRune(".+~", r)) {
 			return fmt.Errorf("invalid character in revision number")
+		}
+	}
+	return nil
+}
+
+var (
+	validPkgname  = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]*$`)
+	validArchname = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+)
+
+// validateName is dpkg --validate-*: status 1 and dpkg's message when
+// invalid.
+func validateName(c *Call, kind, v string) error {
+	switch kind {
+	case "version":
+		if v == "" {
+			return failf(c, "dpkg", "version '%s' has bad syntax: version string is empty", v)
+		}
+		if _, err := apt.ParseVersion(v); err != nil {
+			if e := checkVersion(c, "dpkg", v); e != nil {
+				return e // a syntax error: status 2
+			}
+			return ExitStatus(1) // what dpkg tolerates elsewhere is invalid here
+		}
+	case "pkgname":
+		if !validPkgname.MatchString(v) || len(v) < 2 {
+			fmt.Fprintf(c.Stderr, "dpkg: error: package name '%s' is invalid: must start with an alphanumeric character\n", v)
+			return ExitStatus(1)
+		}
+	case "archname":
+		if !validArchname.MatchString(v) {
+			fmt.Fprintf(c.Stderr, "dpkg: error: architecture name '%s' is invalid: character '%s' not allowed (only letters, digits and characters '-')\n", v, v)
+			return ExitStatus(1)
+		}
+	case "trigname":
+		for i := 0; i < len(v); i++ {
+			if v[i] <= ' ' || v[i] >= 0x7f {
+				fmt.Fprintf(c.Stderr, "dpkg: error: trigger name '%s' is invalid: trigger name contains invalid character\n", v)
+				return ExitStatus(1)
+			}
+		}
+		if v == "" {
+			fmt.Fprintf(c.Stderr, "dpkg: error: trigger name '%s' is invalid: empty trigger names are not permitted\n", v)
+			return ExitStatus(1)
 		}
 	}
 	return nil

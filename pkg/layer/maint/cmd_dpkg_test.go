@@ -208,6 +208,18 @@ func TestDpkgQuery(t *testing.T) {
 	if r := runCmd(tfs, host, "", runDpkg, "dpkg", "--print-architecture"); r.stdout != "amd64\n" {
 		t.Errorf("--print-architecture: %q", r.stdout)
 	}
+	if r := runCmd(tfs, host, "", runDpkg, "dpkg", "--compare-versions", "--", "1.0", "le-nl", ""); r.err != nil {
+		t.Errorf("--compare-versions with --: %v %s", r.err, r.stderr)
+	}
+	if r := runCmd(tfs, host, "", runDpkg, "dpkg", "--validate-version", "--", "1.0-1"); r.err != nil {
+		t.Errorf("--validate-version 1.0-1: %v", r.err)
+	}
+	if r := runCmd(tfs, host, "", runDpkg, "dpkg", "--validate-version", "--", "1.0 2"); exitCode(r.err) != 2 {
+		t.Errorf("--validate-version '1.0 2': %v", r.err)
+	}
+	if r := runCmd(tfs, host, "", runDpkg, "dpkg", "--validate-version", "a1.0"); exitCode(r.err) != 1 || !strings.Contains(r.stderr, "warning") {
+		t.Errorf("--validate-version a1.0: %v %q", r.err, r.stderr)
+	}
 	if r := runCmd(tfs, host, "", runDpkg, "dpkg", "--assert-multi-arch"); r.err != nil {
 		t.Errorf("--assert-multi-arch: %v", r.err)
 	}

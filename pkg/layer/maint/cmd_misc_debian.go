@@ -1,4 +1,416 @@
 package maint
 
-// miscDebianCommands: placeholder, filled by the family's owner.
-func miscDebianCommands() []Spec { return nil }
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Debian helpers without a family of their own: desktop and documentation
+// caches that are no-ops in an image (each with its reason), make-ssl-cert
+// refused (a private key must not be baked into an image; a Policy
+// deviation skips it on purpose), and the postgresql-common helpers the
+// PostgreSQL packages' scripts call (perl programs, done here in Go as
+// they do it, or refused naming what is missing).
+
+func miscDebianCommands() []Spec {
+	noop := func(name, reason string, paths ...string) Spec {
+		return Spec{Name: name, Run: func(*Call) error { return nil }, Kind: NoOp, Reason: reason, Paths: paths}
+	}
+	return []Spec{
+		noop("fc-cache", "builds fontconfig's font cache; fontconfig scans the fonts at first use when the cache is missing (the image lacks apt's /var/cache/fontconfig/*.cache-*)", "/usr/bin/fc-cache"),
+		noop("update-mime-database", "compiles the freedesktop MIME database for desktop applications; not used by the server programs of these images (the image lacks apt's generated /usr/share/mime files)", "/usr/bin/update-mime-database"),
+		noop("gtk-update-icon-cache", "builds a desktop icon cache (the image lacks apt's icon-theme.cache)", "/usr/bin/gtk-update-icon-cache", "/usr/sbin/update-icon-caches"),
+		noop("update-icon-caches", "builds desktop icon caches (the image lacks apt's icon-theme.cache)", "/usr/sbin/update-icon-caches"),
+		noop("update-desktop-database", "indexes desktop entries for desktop environments", "/usr/bin/update-desktop-database"),
+		noop("glib-compile-schemas", "compiles GSettings schemas for desktop applications (the image lacks apt's gschemas.compiled)", "/usr/bin/glib-compile-schemas", "/usr/lib/x86_64-linux-gnu/glib-2.0/glib-compile-schemas", "/usr/lib/aarch64-linux-gnu/glib-2.0/glib-compile-schemas"),
+		noop("mandb", "indexes manual pages for man/apropos (the image lacks apt's /var/cache/man)", "/usr/bin/mandb"),
+		noop("install-info", "maintains the Info documentation index /usr/share/info/dir (documentation only)", "/usr/bin/install-info", "/usr/sbin/install-info"),
+		noop("update-info-dir", "rebuilds the Info documentation index (documentation only)", "/usr/sbin/update-info-dir"),
+		noop("pg_checksystem", "reports on the host's disks (write caches) for the administrator; changes nothing", "/usr/share/postgresql-common/pg_checksystem"),
+		{Name: "make-ssl-cert", Run: runMakeSSLCert, Kind: Exact, Paths: []string{"/usr/sbin/make-ssl-cert"}},
+		{Name: "pg_conftool", Run: runPgConftool, Kind: Exact, Paths: []string{"/usr/bin/pg_conftool"}},
+		{Name: "pg_lsclusters", Run: runPgLsclusters, Kind: Exact, Paths: []string{"/usr/bin/pg_lsclusters"}},
+		{Name: "pg_updatedicts", Run: runPgUpdatedicts, Kind: Exact, Paths: []string{"/usr/sbin/pg_updatedicts"}},
+		{Name: "pg_createcluster", Run: func(c *Call) error {
+			return Refuse("pg_createcluster", "creating a cluster runs initdb, a program of the image; CloudNativePG's policy sets create_main_cluster = false")
+		}, Kind: Exact, Paths: []string{"/usr/bin/pg_createcluster"}},
+	}
+}
+
+func runMakeSSLCert(c *Call) error {
+	return Refuse("make-ssl-cert", "it generates a private key, which an image must not carry; a Policy deviation may skip it (CloudNativePG: no snakeoil key)")
+}
+
+// pgConf reads a postgresql.conf-style file as PgCommon's read_conf_file.
+var (
+	pgConfString = regexp.MustCompile(`(?i)^\s*([a-zA-Z0-9_.-]+)\s*(?:=|\s)\s*'((?:[^']|''|\\')*)'\s*(?:#.*)?$`)
+	pgConfSimple = regexp.MustCompile(`(?i)^\s*([a-zA-Z0-9_.-]+)\s*(?:=|\s)\s*(-?[[:alnum:]][[:alnum:]._:/+-]*)\s*(?:#.*)?$`)
+	pgConfEmpty  = regexp.MustCompile(`^\s*(?:#.*)?$`)
+	pgConfInc    = regexp.MustCompile(`(?i)^\s*include(_if_exists|_dir)?\s*=?\s*'([^']+)'`)
+)
+
+func pgReadConf(c *Call, file string, depth int) (map[string]string, error) {
+	b, err := readImageFileOpt(c.FS, file)
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		return nil, fmt.Errorf("could not open %s", file)
+	}
+	conf := map[string]string{}
+	for i, l := range splitLines(b) {
+		switch {
+		case pgConfEmpty.MatchString(l):
+		case pgConfInc.MatchString(l):
+			if depth > 8 {
+				continue
+			}
+			m := pgConfInc.FindStringSubmatch(l)
+			p := m[2]
+			if !strings.HasPrefix(p, "/") {
+				p = path.Join(path.Dir(file), p)
+			}
+			var files []string
+			if m[1] == "_dir" {
+				for _, f := range globImage(c.FS, p+"/*.conf") {
+					if !strings.HasPrefix(path.Base(f), ".") {
+						files = append(files, f)
+					}
+				}
+			} else if existsImage(c.FS, p) || m[1] == "" {
+				files = []string{p}
+			}
+			for _, f := range files {
+				inc, err := pgReadConf(c, f, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				for k, v := range inc {
+					conf[k] = v
+				}
+			}
+		case pgConfString.MatchString(l):
+			m := pgConfString.FindStringSubmatch(l)
+			v := regexp.MustCompile(`\\(.)`).ReplaceAllString(m[2], "$1")
+			conf[pgKey(file, m[1])] = strings.ReplaceAll(v, "''", "'")
+		case pgConfSimple.MatchString(l):
+			m := pgConfSimple.FindStringSubmatch(l)
+			conf[pgKey(file, m[1])] = m[2]
+		default:
+			return nil, fmt.Errorf("invalid line %d in %s: %s", i+1, file, l)
+		}
+	}
+	return conf, nil
+}
+
+func pgKey(file, k string) string {
+	if strings.HasSuffix(file, ".conf") {
+		return strings.ToLower(k)
+	}
+	return k
+}
+
+func pgConfigBool(v string) (bool, bool) {
+	switch strings.ToLower(v) {
+	case "on", "true", "yes", "1":
+		return true, true
+	case "off", "false", "no", "0":
+		return false, true
+	}
+	return false, false
+}
+
+// runPgConftool implements `pg_conftool [-b] [-s] [-v] [FILE | VERSION CLUSTER [FILE]] show|get KEY|all`.
+func runPgConftool(c *Call) error {
+	boolean, short, verbose := false, false, false
+	var args []string
+	for _, a := range c.Args {
+		switch {
+		case a == "-b" || a == "--boolean":
+			boolean = true
+		case a == "-s" || a == "--short":
+			short = true
+		case a == "-v" || a == "--verbose":
+			verbose = true
+		case strings.HasPrefix(a, "-") && len(a) > 1 && !strings.HasPrefix(a, "--"):
+			for _, f := range a[1:] {
+				switch f {
+				case 'b':
+					boolean = true
+				case 's':
+					short = true
+				case 'v':
+					verbose = true
+				default:
+					return Refuse("pg_conftool "+a, "not a form maintainer scripts use")
+				}
+			}
+		default:
+			args = append(args, a)
+		}
+	}
+	idx := -1
+	for i, a := range args {
+		if regexp.MustCompile(`^(show|get|set|remove|delete|disable|edit)$`).MatchString(a) {
+			idx = i
+			break
+		}
+	}
+	if idx < 0 {
+		fmt.Fprintln(c.Stderr, "Error: No command given")
+		return ExitStatus(1)
+	}
+	cmd := args[idx]
+	if cmd != "show" && cmd != "get" {
+		return Refuse("pg_conftool "+cmd, "only show/get are forms maintainer scripts use")
+	}
+	if len(args)-idx != 2 {
+		fmt.Fprintf(c.Stderr, "Error: %s needs exactly one argument\n", cmd)
+		return ExitStatus(1)
+	}
+	key := args[idx+1]
+	var file string
+	switch idx {
+	case 1:
+		if !strings.HasPrefix(args[0], "/") {
+			return Refuse("pg_conftool", "a relative file needs the default cluster of the user")
+		}
+		file = args[0]
+	case 2, 3:
+		v, cl := args[0], args[1]
+		if !existsImage(c.FS, "/etc/postgresql/"+v+"/"+cl+"/postgresql.conf") {
+			fmt.Fprintf(c.Stderr, "Error: Cluster %s %s does not exist\n", v, cl)
+			return ExitStatus(1)
+		}
+		name := "postgresql.conf"
+		if idx == 3 {
+			name = args[2]
+		}
+		file = "/etc/postgresql/" + v + "/" + cl + "/" + name
+	default:
+		return Refuse("pg_conftool", "operating on the default cluster of the user is not a form maintainer scripts use")
+	}
+	conf, err := pgReadConf(c, file, 0)
+	if err != nil {
+		fmt.Fprintf(c.Stderr, "Error: %v\n", err)
+		return ExitStatus(1)
+	}
+	quote := func(v string) string {
+		if regexp.MustCompile(`^-?[[:alnum:]][[:alnum:]._:/+-]*$`).MatchString(v) && v != "" {
+			return v
+		}
+		return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+	}
+	if key == "all" {
+		keys := make([]string, 0, len(conf))
+		for k := range conf {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(c.Stdout, "%s = %s\n", k, quote(conf[k]))
+		}
+		return nil
+	}
+	v, ok := conf[key]
+	if !ok {
+		if verbose {
+			fmt.Fprintf(c.Stdout, "# %s not found in %s\n", key, file)
+		}
+		return ExitStatus(1)
+	}
+	if boolean {
+		if b, _ := pgConfigBool(v); b {
+			v = "on"
+		} else {
+			v = "off"
+		}
+	}
+	if short {
+		fmt.Fprintln(c.Stdout, v)
+	} else {
+		fmt.Fprintf(c.Stdout, "%s = %s\n", key, quote(v))
+	}
+	return nil
+}
+
+// pgClusters lists /etc/postgresql/VERSION/CLUSTER with a postgresql.conf.
+func pgClusters(c *Call) [][2]string {
+	var out [][2]string
+	vers, _ := c.FS.ReadDir("/etc/postgresql")
+	for _, v := range vers {
+		cls, _ := c.FS.ReadDir("/etc/postgresql/" + v.Name)
+		for _, cl := range cls {
+			if existsImage(c.FS, "/etc/postgresql/"+v.Name+"/"+cl.Name+"/postgresql.conf") {
+				out = append(out, [2]string{v.Name, cl.Name})
+			}
+		}
+	}
+	return out
+}
+
+// runPgLsclusters answers -h (no header) on an image without clusters;
+// listing existing clusters (ports, status) is refused.
+func runPgLsclusters(c *Call) error {
+	noHeader := false
+	for _, a := range c.Args {
+		switch a {
+		case "-h", "--no-header":
+			noHeader = true
+		default:
+			return Refuse("pg_lsclusters "+a, "not a form maintainer scripts use")
+		}
+	}
+	if cl := pgClusters(c); len(cl) > 0 {
+		return Refuse("pg_lsclusters", "the image has clusters (%s/%s): their status needs the running server", cl[0][0], cl[0][1])
+	}
+	if !noHeader {
+		fmt.Fprintln(c.Stdout, "Ver Cluster Port Status Owner Data directory Log file")
+	}
+	return nil
+}
+
+// pgVersions is PgCommon's get_versions: /usr/lib/postgresql/N with a
+// postgres program, and /etc/postgresql/N with a cluster, numerically.
+func pgVersions(c *Call) []string {
+	set := map[string]bool{}
+	re := regexp.MustCompile(`^\d+\.?\d+$`)
+	ents, _ := c.FS.ReadDir("/usr/lib/postgresql")
+	for _, e := range ents {
+		if re.MatchString(e.Name) {
+			if i, err := c.FS.Stat("/usr/lib/postgresql/" + e.Name + "/bin/postgres"); err == nil && i.Mode&0o111 != 0 {
+				set[e.Name] = true
+			}
+		}
+	}
+	for _, cl := range pgClusters(c) {
+		if re.MatchString(cl[0]) {
+			set[cl[0]] = true
+		}
+	}
+	var out []string
+	for v := range set {
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, _ := strconv.ParseFloat(out[i], 64)
+		b, _ := strconv.ParseFloat(out[j], 64)
+		return a < b
+	})
+	return out
+}
+
+// runPgUpdatedicts builds /var/cache/postgresql/dicts from the hunspell/
+// myspell dictionaries and links them into each version's tsearch_data, as
+// postgresql-common's perl program does. Dictionaries in another encoding
+// than UTF-8 would need iconv's tables: refused.
+func runPgUpdatedicts(c *Call) error {
+	const cache = "/var/cache/postgresql/dicts"
+	if err := mkdirAllImage(c.FS, cache, 0o755); err != nil {
+		return err
+	}
+	fmt.Fprintln(c.Stdout, "Building PostgreSQL dictionaries from installed myspell/hunspell packages...")
+	current := map[string]bool{}
+	setRe := regexp.MustCompile(`^SET ([\w-]+)\s*$`)
+	for _, d := range []string{"/usr/share/hunspell", "/usr/share/myspell/dicts"} {
+		for _, aff := range globImage(c.FS, d+"/*.aff") {
+			if li, err := c.FS.Lstat(aff); err != nil || li.Mode&fs.ModeSymlink != 0 {
+				continue // the program ignores symlinks
+			}
+			dic := strings.TrimSuffix(aff, "aff") + "dic"
+			if i, err := c.FS.Stat(dic); err != nil || !i.Mode.IsRegular() {
+				fmt.Fprintf(c.Stderr, "ERROR: %s does not have corresponding %s, ignoring\n", aff, dic)
+				continue
+			}
+			ab, err := readImageFile(c.FS, aff)
+			if err != nil {
+				return err
+			}
+			enc := ""
+			for _, l := range splitLines(ab) {
+				if m := setRe.FindStringSubmatch(l); m != nil {
+					enc = m[1]
+					break
+				}
+			}
+			if enc == "" {
+				fmt.Fprintf(c.Stderr, "ERROR: no encoding defined in %s, ignoring\n", aff)
+				continue
+			}
+			if e := strings.ToUpper(enc); e != "UTF-8" && e != "UTF8" {
+				return Refuse("pg_updatedicts", "converting %s from %s to UTF-8 needs iconv's tables", aff, enc)
+			}
+			locale := strings.ToLower(strings.TrimSuffix(path.Base(aff), ".aff"))
+			current[cache+"/"+locale+".affix"], current[cache+"/"+locale+".dict"] = true, true
+			fmt.Fprintf(c.Stdout, "  %s\n", locale)
+			db, err := readImageFile(c.FS, dic)
+			if err != nil {
+				return err
+			}
+			if err := writeImageFile(c.FS, cache+"/"+locale+".affix", ab, 0o644); err != nil {
+				return err
+			}
+			if err := writeImageFile(c.FS, cache+"/"+locale+".dict", db, 0o644); err != nil {
+				return err
+			}
+			for _, v := range pgVersions(c) {
+				if f, _ := strconv.ParseFloat(v, 64); f < 8.3 {
+					continue
+				}
+				dest := "/usr/share/postgresql/" + v + "/tsearch_data"
+				if i, err := c.FS.Stat(dest); err != nil || !i.IsDir() {
+					continue
+				}
+				current[dest+"/"+locale+".affix"], current[dest+"/"+locale+".dict"] = true, true
+				real := func(p string) bool {
+					li, err := c.FS.Lstat(p)
+					return err == nil && li.Target == "" && !li.IsDir() && li.Mode.IsRegular()
+				}
+				if real(dest+"/"+locale+".affix") || real(dest+"/"+locale+".dict") {
+					continue
+				}
+				for _, ext := range []string{".affix", ".dict"} {
+					if err := removeIfExists(c.FS, dest+"/"+locale+ext); err != nil {
+						return err
+					}
+					if err := c.FS.Symlink(cache+"/"+locale+ext, dest+"/"+locale+ext); err != nil {
+						return err
+					}
+				}
+				effect(c, "linked %s dictionaries into %s", locale, dest)
+			}
+		}
+	}
+	fmt.Fprintln(c.Stdout, "Removing obsolete dictionary files:")
+	for _, f := range globImage(c.FS, cache+"/*") {
+		if current[f] {
+			continue
+		}
+		fmt.Fprintf(c.Stdout, "  %s\n", f)
+		if err := c.FS.Remove(f); err != nil {
+			return err
+		}
+	}
+	var stale []string
+	for _, v := range globImage(c.FS, "/usr/share/postgresql/*") {
+		stale = append(stale, globImage(c.FS, v+"/tsearch_data/*.affix")...)
+	}
+	for _, v := range globImage(c.FS, "/usr/share/postgresql/*") {
+		stale = append(stale, globImage(c.FS, v+"/tsearch_data/*.dict")...)
+	}
+	for _, f := range stale {
+		if li, err := c.FS.Lstat(f); err != nil || li.Target == "" || current[f] {
+			continue
+		}
+		fmt.Fprintf(c.Stdout, "  %s\n", f)
+		if err := c.FS.Remove(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}

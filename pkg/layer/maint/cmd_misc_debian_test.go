@@ -1,0 +1,101 @@
+package maint
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestPgConftool(t *testing.T) {
+	tfs := newTestFS().add(map[string]string{
+		"/etc/postgresql-common/createcluster.conf": "# comment\nssl = on\ncreate_main_cluster = false\nwaldir = '/var/lib/postgresql/wal/%v/%c/pg_wal'\ninitdb_options = ''\n",
+		"/etc/postgresql/17/main/postgresql.conf":   "port = 5433\ndata_directory = '/var/lib/postgresql/17/main'\n",
+	})
+	cases := []struct {
+		args   []string
+		out    string
+		status int
+	}{
+		{[]string{"/etc/postgresql-common/createcluster.conf", "show", "-bs", "create_main_cluster"}, "off\n", 0},
+		{[]string{"-b", "-s", "/etc/postgresql-common/createcluster.conf", "show", "ssl"}, "on\n", 0},
+		{[]string{"/etc/postgresql-common/createcluster.conf", "show", "waldir"}, "waldir = '/var/lib/postgresql/wal/%v/%c/pg_wal'\n", 0},
+		{[]string{"/etc/postgresql-common/createcluster.conf", "get", "nosuch"}, "", 1},
+		{[]string{"-s", "17", "main", "show", "data_directory"}, "/var/lib/postgresql/17/main\n", 0},
+		{[]string{"-s", "16", "main", "show", "port"}, "", 1},
+	}
+	for _, tc := range cases {
+		r := runCmd(tfs, &testHost{}, "", runPgConftool, "pg_conftool", tc.args...)
+		if r.stdout != tc.out || exitCode(r.err) != tc.status {
+			t.Errorf("pg_conftool %q: %q %v, want %q status %d", tc.args, r.stdout, r.err, tc.out, tc.status)
+		}
+	}
+	if r := runCmd(tfs, &testHost{}, "", runPgConftool, "pg_conftool", "/x.conf", "set", "a", "b"); !errors.Is(r.err, ErrRefused) {
+		t.Errorf("set: %v, want refused", r.err)
+	}
+}
+
+func TestPgLsclustersAndUpdatedicts(t *testing.T) {
+	tfs := newTestFS().add(map[string]string{
+		"/usr/lib/postgresql/17/bin/postgres":            "",
+		"/usr/share/postgresql/17/tsearch_data/":         "",
+		"/usr/share/postgresql/17/tsearch_data/old.dict": "-> /var/cache/postgresql/dicts/old.dict",
+		"/usr/share/hunspell/en_US.aff":                  "SET UTF-8\nTRY abc\n",
+		"/usr/share/hunspell/en_US.dic":                  "2\nhello\nworld\n",
+		"/usr/share/hunspell/de_DE.aff":                  "-> ../myspell/de.aff",
+		"/var/cache/postgresql/dicts/old.dict":           "stale",
+	})
+	tfs.nodes["/usr/lib/postgresql/17/bin/postgres"].mode = 0o755
+	if r := runCmd(tfs, &testHost{}, "", runPgLsclusters, "pg_lsclusters", "-h"); r.err != nil || r.stdout != "" {
+		t.Errorf("pg_lsclusters -h: %q %v", r.stdout, r.err)
+	}
+	r := runCmd(tfs, &testHost{}, "", runPgUpdatedicts, "pg_updatedicts")
+	if r.err != nil {
+		t.Fatal(r.err, r.stderr)
+	}
+	want := "Building PostgreSQL dictionaries from installed myspell/hunspell packages...\n  en_us\nRemoving obsolete dictionary files:\n  /var/cache/postgresql/dicts/old.dict\n  /usr/share/postgresql/17/tsearch_data/old.dict\n"
+	if r.stdout != want {
+		t.Errorf("output %q, want %q", r.stdout, want)
+	}
+	if got := tfs.read(t, "/var/cache/postgresql/dicts/en_us.dict"); got != "2\nhello\nworld\n" {
+		t.Errorf("dict %q", got)
+	}
+	if tgt, err := tfs.Readlink("/usr/share/postgresql/17/tsearch_data/en_us.affix"); err != nil || tgt != "/var/cache/postgresql/dicts/en_us.affix" {
+		t.Errorf("affix link %q %v", tgt, err)
+	}
+	tfs.add(map[string]string{"/usr/share/myspell/dicts/fr.aff": "SET ISO8859-1\n", "/usr/share/myspell/dicts/fr.dic": "1\n"})
+	if r := runCmd(tfs, &testHost{}, "", runPgUpdatedicts, "pg_updatedicts"); !errors.Is(r.err, ErrRefused) {
+		t.Errorf("ISO8859-1 dictionary: %v, want refused", r.err)
+	}
+	tfs.add(map[string]string{"/etc/postgresql/17/main/postgresql.conf": ""})
+	if r := runCmd(tfs, &testHost{}, "", runPgLsclusters, "pg_lsclusters", "-h"); !errors.Is(r.err, ErrRefused) {
+		t.Errorf("pg_lsclusters with a cluster: %v, want refused", r.err)
+	}
+}
+
+func TestPythonAndRefusals(t *testing.T) {
+	tfs := newTestFS()
+	if r := runCmd(tfs, &testHost{}, "", runPython, "python3.13", "-E", "-S", "/usr/lib/python3.13/py_compile.py", "/usr/lib/python3.13/os.py"); r.err != nil {
+		t.Errorf("py_compile form: %v", r.err)
+	}
+	if r := runCmd(tfs, &testHost{}, "", runPython, "python3", "-c", "import sys"); !errors.Is(r.err, ErrRefused) {
+		t.Errorf("python3 -c: %v, want refused", r.err)
+	}
+	if r := runCmd(tfs, &testHost{}, "", runMakeSSLCert, "make-ssl-cert", "generate-default-snakeoil"); !errors.Is(r.err, ErrRefused) || !strings.Contains(r.err.Error(), "private key") {
+		t.Errorf("make-ssl-cert: %v, want refused", r.err)
+	}
+	// Every family registers without a duplicate, and every no-op says why.
+	reg := DefaultRegistry()
+	for _, n := range []string{"update-alternatives", "dpkg", "adduser", "ucf", "deb-systemd-helper", "ldconfig", "update-ca-certificates", "py3compile", "fc-cache", "pg_updatedicts", "pgassemble-debconf"} {
+		s, ok := reg.Lookup(n)
+		if !ok {
+			t.Errorf("%s not registered", n)
+			continue
+		}
+		if s.Kind == NoOp && s.Reason == "" {
+			t.Errorf("%s: no-op without reason", n)
+		}
+	}
+	if _, ok := reg.Shim("/usr/share/debconf/confmodule"); !ok {
+		t.Error("confmodule shim not registered")
+	}
+}
