@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"mvdan.cc/sh/v3/expand"
@@ -777,6 +778,11 @@ func (se *session) runGo(ctx context.Context, env expand.Environ, dir string, st
 		c.Stdin = bytes.NewReader(nil)
 	}
 	err := runRecovered(res.spec.Run, c)
+	if errors.Is(err, syscall.EPIPE) {
+		// The reader of a pipe went away: SIGPIPE ends the writer
+		// quietly in a shell, with status 128+13.
+		err = ExitStatus(141)
+	}
 	var refused *RefusedError
 	switch {
 	case err == nil:

@@ -222,3 +222,20 @@ func TestShellShim(t *testing.T) {
 		t.Errorf("shim: %q %v", out, err)
 	}
 }
+
+func TestShellBrokenPipe(t *testing.T) {
+	big := Spec{Name: "t-big", Run: func(c *Call) error {
+		for i := 0; i < 100000; i++ {
+			if _, err := io.WriteString(c.Stdout, "0123456789abcdef0123456789abcdef\n"); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}
+	v := NewMemFS(MemDir("/tmp"))
+	sh := kitShell(t, v, big, testFail)
+	out, err := kitRun(t, sh, "postinst", "set -e\nt-big | t-fail || echo \"status $?\"\nt-big | true\necho done\n")
+	if err != nil || out != "status 3\ndone\n" {
+		t.Errorf("%q %v", out, err)
+	}
+}

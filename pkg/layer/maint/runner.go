@@ -564,8 +564,9 @@ func (r *Runner) run(ctx context.Context, pkg, script string, body []byte, arch 
 	}
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	err := r.sh.Run(sctx, s)
+	timedOut := ctx.Err() == nil && sctx.Err() != nil
 	cancel()
-	if err != nil && ctx.Err() == nil && sctx.Err() != nil {
+	if err != nil && timedOut {
 		err = fmt.Errorf("%s %s: still running after %v: %w", pkg, script, timeout, err)
 	}
 	if eerr := r.applyEdits(); eerr != nil && err == nil {
