@@ -121,6 +121,9 @@ func (s *stage) conflict(d *decodedDeb, e *rawEntry, abs, target string) (confli
 	if err != nil {
 		return unpack, err
 	}
+	if len(others) == 0 {
+		return unpack, nil
+	}
 	selfRepl, _ := apt.ParseRelations(self.Get("Replaces"))
 	newConff := false
 	for _, c := range d.info.Conffiles {
