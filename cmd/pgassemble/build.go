@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pgassemble/pgassemble/cmd/pgassemble/options"
 	"github.com/pgassemble/pgassemble/pkg/assemble"
 	"github.com/pgassemble/pgassemble/pkg/publish"
 	"github.com/pgassemble/pgassemble/pkg/variants"
@@ -124,6 +125,7 @@ func (s *session) buildAll(ctx context.Context, pub publish.Publisher, sup *supp
 		if err != nil {
 			return nil, err
 		}
+		s.upgradeNote(res.Plan)
 		extras, err := sup.extras(ctx, res, start)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", t.Name, err)
@@ -150,4 +152,25 @@ func (s *session) buildAll(ctx context.Context, pub publish.Publisher, sup *supp
 		}
 	}
 	return reports, nil
+}
+
+// upgradeNote says, once per build, how many of the base's packages have
+// newer versions that the build leaves as they are (--upgrade off).
+func (s *session) upgradeNote(tp *assemble.TargetPlan) {
+	pp := tp.Platforms[0]
+	if pp.Upgrade == nil || len(pp.Upgrade.Set.Packages) == 0 || len(pp.Stages) > 0 && pp.Stages[0].Name == assemble.UpgradeStage {
+		return
+	}
+	sec := 0
+	for _, p := range pp.Upgrade.Set.Packages {
+		if p.Repository != nil && strings.HasSuffix(p.Repository.Suite, "-security") {
+			sec++
+		}
+	}
+	why := "--upgrade=false"
+	if !options.ExecuteScripts() {
+		why = "upgrading runs their maintainer scripts, which needs PGASSEMBLE_SCRIPTS=execute until the script runner is the default; --upgrade forces it"
+	}
+	s.ui.Printf("note: %s: %d base packages (%d from -security) have newer versions and are not upgraded (%s); pgassemble plan lists them\n",
+		tp.Target.Name, len(pp.Upgrade.Set.Packages), sec, why)
 }

@@ -70,10 +70,20 @@ func planJSON(tp *assemble.TargetPlan) any {
 		Name     string `json:"name"`
 		Packages []pkg  `json:"packages"`
 	}
+	type kept struct {
+		Name      string `json:"name"`
+		Installed string `json:"installed"`
+		Candidate string `json:"candidate"`
+		Reason    string `json:"reason"`
+	}
 	type plat struct {
 		Platform   string  `json:"platform"`
 		BaseDigest string  `json:"baseDigest"`
 		Stages     []stage `json:"stages"`
+		// NotUpgraded: base packages with newer versions, left as they are
+		// (--upgrade off); KeptBack: those apt-get upgrade keeps back.
+		NotUpgraded []pkg  `json:"notUpgraded,omitempty"`
+		KeptBack    []kept `json:"keptBack,omitempty"`
 	}
 	out := struct {
 		Target    string `json:"target"`
@@ -92,6 +102,16 @@ func planJSON(tp *assemble.TargetPlan) any {
 				st.Packages = append(st.Packages, q)
 			}
 			p.Stages = append(p.Stages, st)
+		}
+		if u := pp.Upgrade; u != nil {
+			if len(pp.Stages) == 0 || pp.Stages[0].Name != assemble.UpgradeStage {
+				for _, x := range u.Set.Packages {
+					p.NotUpgraded = append(p.NotUpgraded, pkg{Name: x.Name, Version: x.Version, Arch: x.Architecture, Reason: x.Reason, UpgradeFrom: x.Upgrade.Version})
+				}
+			}
+			for _, k := range u.Kept {
+				p.KeptBack = append(p.KeptBack, kept{Name: k.Installed.Name, Installed: k.Installed.Version, Candidate: k.Candidate.Version, Reason: k.Reason})
+			}
 		}
 		out.Platforms = append(out.Platforms, p)
 	}

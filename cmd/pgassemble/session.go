@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
@@ -70,7 +69,8 @@ func newSession(cmd *cobra.Command, f *buildFlags) (*session, error) {
 		PGSource: src, PGDGMirror: f.archive.PGDGMirror, PGDGMirrorInImage: f.archive.PGDGMirrorInImage, Keyrings: f.archive.Keyrings,
 		CacheDir: f.cache.Layers(), Compression: comp,
 		Epoch: epoch, AllowUnhandled: f.build.AllowUnhandled, XZCommand: xz,
-		ExecuteScripts: os.Getenv("PGASSEMBLE_SCRIPTS") == "execute", // until the runner replaces the replay
+		ExecuteScripts: options.ExecuteScripts(), // until the runner replaces the replay
+		KeepBase:       !f.build.Upgrade,
 		Revision:       f.build.Revision, Progress: stepProgress{s.ui},
 		Logger: f.report.Logger(s.ui), // warnings stay visible above the bars
 	})

@@ -68,6 +68,10 @@ type Options struct {
 	// clamps from the inputs (base image and packages, see dateTarget).
 	Epoch          time.Time
 	AllowUnhandled bool // --allow-unhandled-scripts
+	// KeepBase leaves the base's packages as they are (--upgrade=false);
+	// by default every installed package with a newer candidate is upgraded
+	// first, as apt-get upgrade does (see apt.Upgrade).
+	KeepBase bool
 	// ExecuteScripts runs the maintainer scripts with pkg/layer/maint
 	// instead of the replay table.
 	ExecuteScripts bool
@@ -183,7 +187,14 @@ type PlatformPlan struct {
 	// PGDGMirror is the PGDG repository the packages came from (PGSource
 	// PGDG only).
 	PGDGMirror string
+	// Upgrade is what apt-get upgrade would do on the root: the upgrades
+	// (the first stage, UpgradeStage, unless Options.KeepBase) and the
+	// packages it keeps back, with the reason.
+	Upgrade *apt.UpgradeResult
 }
+
+// UpgradeStage names the stage that upgrades the root's packages.
+const UpgradeStage = "upgrade"
 
 // TargetPlan is a target resolved on every platform.
 type TargetPlan struct {
@@ -339,6 +350,13 @@ func (b *Builder) planPlatform(ctx context.Context, t variants.Target, root Root
 		pgdgMirror = pgdg.URI
 	}
 	pp := &PlatformPlan{Platform: root.Platform, Arch: arch, Root: root, PGDGMirror: pgdgMirror}
+	// apt-get upgrade first, as upstream's Dockerfile runs it in each
+	// stage: one stage before the type's, so every type of a base shares it.
+	pp.Upgrade = apt.Upgrade(u, installed, apt.ResolveOptions{Logger: b.log})
+	if !b.opts.KeepBase && len(pp.Upgrade.Set.Packages) > 0 {
+		pp.Stages = append(pp.Stages, StagePlan{Name: UpgradeStage, Packages: pp.Upgrade.Set.Packages})
+		installed = pp.Upgrade.Set.After(installed)
+	}
 	for _, st := range t.Stages {
 		reqs := make([]string, len(st.Packages))
 		for i, name := range st.Packages {

@@ -3,6 +3,7 @@ package assemble
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pgassemble/pgassemble/pkg/apt"
 	"github.com/pgassemble/pgassemble/pkg/variants"
 )
 
@@ -277,6 +279,25 @@ func (tp *TargetPlan) PackageLines() []string {
 			out = append(out, fmt.Sprintf("  stage %s: %d packages", s.Name, len(s.Packages)))
 			out = append(out, names...)
 		}
+		if u := pp.Upgrade; u != nil {
+			if n := len(u.Set.Packages); n > 0 && (len(pp.Stages) == 0 || pp.Stages[0].Name != UpgradeStage) {
+				out = append(out, fmt.Sprintf("  not upgraded (--upgrade off): %d base packages have newer versions", n))
+				for _, p := range u.Set.Packages {
+					out = append(out, fmt.Sprintf("    %s %s -> %s%s", p.Name, p.Upgrade.Version, p.Version, securityMark(p.Package)))
+				}
+			}
+			for _, k := range u.Kept {
+				out = append(out, fmt.Sprintf("  kept back: %s %s (%s available): %s", k.Installed.Name, k.Installed.Version, k.Candidate.Version, k.Reason))
+			}
+		}
 	}
 	return out
+}
+
+// securityMark is " [security]" for a package from a -security suite.
+func securityMark(p *apt.Package) string {
+	if p.Repository != nil && strings.HasSuffix(p.Repository.Suite, "-security") {
+		return " [security]"
+	}
+	return ""
 }

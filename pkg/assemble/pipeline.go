@@ -151,7 +151,8 @@ func (b *Builder) buildRoot(ctx context.Context, t variants.Target, pp *Platform
 		debs := make([]layer.Deb, len(s.Packages))
 		for j, p := range s.Packages {
 			// What apt-get marks Auto-Installed: whatever was not asked for.
-			debs[j] = layer.Deb{Path: rb.Debs[i], SHA256: p.SHA256, Package: p.Package, Auto: p.Reason != "requested"}
+			// An upgrade keeps the mark the installed version has, as apt does.
+			debs[j] = layer.Deb{Path: rb.Debs[i], SHA256: p.SHA256, Package: p.Package, Auto: p.Reason != "requested" && p.Upgrade == nil}
 			i++
 		}
 		if len(debs) == 0 {

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/pgassemble/pgassemble/internal/debtest"
+	"github.com/pgassemble/pgassemble/internal/fixture"
+	"github.com/pgassemble/pgassemble/pkg/apt/apttest"
+)
+
+// TestUpgradeFlag: with a security update of a base package, --upgrade puts
+// it in the first stage of plan; without it (the default while scripts are
+// replayed) plan lists it as not upgraded and build says so.
+func TestUpgradeFlag(t *testing.T) {
+	t.Setenv("PGASSEMBLE_SCRIPTS", "")
+	w := fixture.New(t)
+	w.Debian.Update("trixie-security", func(c *apttest.Config) {
+		for _, a := range fixture.Arches {
+			c.Packages["main"] = append(c.Packages["main"], debtest.Deb{Control: debtest.Control("Package", "libc6", "Version", "2.41-12+deb13u1",
+				"Architecture", a, "Multi-Arch", "same", "Description", "libc")})
+		}
+	})
+	cache := t.TempDir()
+	type planOut struct {
+		Platforms []struct {
+			Stages []struct {
+				Name     string
+				Packages []struct{ Name, Version, UpgradeFrom string }
+			}
+			NotUpgraded []struct{ Name, Version string }
+		}
+	}
+	plan := func(extra ...string) planOut {
+		t.Helper()
+		out, stderr, code := cli(t, worldArgs(w, cache, append([]string{"plan", "--pg", "17", "--type", "minimal", "--base", "trixie", "--json", "-q"}, extra...)...)...)
+		if code != 0 {
+			t.Fatalf("plan %v: exit %d\n%s", extra, code, stderr)
+		}
+		var p planOut
+		if err := json.Unmarshal([]byte(out), &p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	on := plan("--upgrade")
+	if st := on.Platforms[0].Stages[0]; st.Name != "upgrade" || len(st.Packages) != 1 || st.Packages[0].Name != "libc6" || st.Packages[0].UpgradeFrom != "2.41-12" {
+		t.Errorf("--upgrade: first stage %+v", st)
+	}
+	off := plan()
+	if off.Platforms[0].Stages[0].Name == "upgrade" || len(off.Platforms[0].NotUpgraded) != 1 {
+		t.Errorf("default while scripts are replayed: %+v", off.Platforms[0])
+	}
+	_, stderr, code := cli(t, worldArgs(w, cache, "--pg", "17", "--type", "minimal", "--base", "trixie", "--allow-unhandled-scripts")...)
+	if code != 0 || !strings.Contains(stderr, "1 base packages (1 from -security) have newer versions and are not upgraded") {
+		t.Errorf("build without --upgrade: exit %d\n%s", code, stderr)
+	}
+}
