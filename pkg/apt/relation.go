@@ -37,6 +37,25 @@ type Relations []Alternatives
 // ErrRelation is wrapped by ParseRelations errors.
 var ErrRelation = errors.New("invalid relation")
 
+// Matches reports whether the package name at version meets r by its own
+// name and version (not through Provides, whatever its architecture): how
+// dpkg tests Replaces, Conflicts and Breaks against one package.
+func (r Relation) Matches(name, version string) bool {
+	return r.Name == name && Satisfies(version, r.Op, r.Version)
+}
+
+// Matches reports whether any relation of rs matches name at version.
+func (rs Relations) Matches(name, version string) bool {
+	for _, alt := range rs {
+		for _, r := range alt {
+			if r.Matches(name, version) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // String renders the relation in Debian syntax, e.g. "libc6:any (>= 2.36) [amd64]".
 func (r Relation) String() string {
 	var b strings.Builder

@@ -125,3 +125,29 @@ func FuzzParseRelations(f *testing.F) {
 		}
 	})
 }
+
+func TestRelationsMatches(t *testing.T) {
+	rs, err := ParseRelations("a (<< 2.0), b (< 1.5) | c, d (>= 1:1.0~rc1), e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, version string
+		want          bool
+	}{
+		{"a", "1.9", true},
+		{"a", "2.0", false},
+		{"b", "1.5", true}, // obsolete "<" means "<="
+		{"b", "1.6", false},
+		{"c", "0", true},
+		{"d", "1:1.0", true},
+		{"d", "1:1.0~rc0", false},
+		{"d", "1.0", false}, // epoch 0 < epoch 1
+		{"e", "anything", true},
+		{"f", "1", false},
+	} {
+		if got := rs.Matches(tc.name, tc.version); got != tc.want {
+			t.Errorf("%s %s: %v, want %v", tc.name, tc.version, got, tc.want)
+		}
+	}
+}

@@ -153,11 +153,11 @@ func (s *stage) conflict(d *decodedDeb, e *rawEntry, abs, target string) (confli
 		if newConff && ex.kind == 'f' && obsoleteConffile(o.stanza, abs) {
 			continue
 		}
-		if relMatches(selfRepl, o.name, o.version) {
+		if selfRepl.Matches(o.name, o.version) {
 			continue // taken over: o's list loses abs (elide)
 		}
 		oRepl, _ := apt.ParseRelations(o.stanza.Get("Replaces"))
-		if relMatches(oRepl, selfName, selfVer) {
+		if oRepl.Matches(selfName, selfVer) {
 			keep = true
 			continue
 		}

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	debversion "pault.ag/go/debian/version"
-
 	"github.com/pgassemble/pgassemble/pkg/apt"
 )
 
@@ -648,13 +646,13 @@ func (s *stage) replaces(d *decodedDeb, self string, list []string, dirs map[str
 			continue
 		}
 		xname, xver := x.stanza.Get("Package"), x.stanza.Get("Version")
-		if !relMatches(repl, xname, xver) {
+		if !repl.Matches(xname, xver) {
 			continue
 		}
 		if err := s.b.loadList(x); err != nil {
 			return err
 		}
-		if relMatches(confl, xname, xver) {
+		if confl.Matches(xname, xver) {
 			s.remove(x, ships)
 			continue
 		}
@@ -792,48 +790,6 @@ func (s *stage) remove(x *pkgState, takenOver map[string]bool) {
 		s.whiteout("/" + infoDir + "/" + x.stem + "." + m)
 	}
 	s.meta.Removed = append(s.meta.Removed, x.key)
-}
-
-func relMatches(rs apt.Relations, name, ver string) bool {
-	for _, alt := range rs {
-		for _, r := range alt {
-			if r.Name != name {
-				continue
-			}
-			if r.Op == apt.OpNone {
-				return true
-			}
-			a, err1 := debversion.Parse(ver)
-			bv, err2 := debversion.Parse(r.Version)
-			if err1 != nil || err2 != nil {
-				continue
-			}
-			c := debversion.Compare(a, bv)
-			switch r.Op {
-			case apt.OpLT:
-				if c < 0 {
-					return true
-				}
-			case apt.OpLE:
-				if c <= 0 {
-					return true
-				}
-			case apt.OpEQ:
-				if c == 0 {
-					return true
-				}
-			case apt.OpGE:
-				if c >= 0 {
-					return true
-				}
-			case apt.OpGT:
-				if c > 0 {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }
 
 // sorted returns the stage's entries in layer order, hardlinks fixed up.
