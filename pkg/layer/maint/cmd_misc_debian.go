@@ -33,6 +33,12 @@ func miscDebianCommands() []Spec {
 		noop("update-info-dir", "rebuilds the Info documentation index (documentation only)", "/usr/sbin/update-info-dir"),
 		noop("pg_checksystem", "reports on the host's disks (write caches) for the administrator; changes nothing", "/usr/share/postgresql-common/pg_checksystem"),
 		{Name: "make-ssl-cert", Run: runMakeSSLCert, Kind: Exact, Paths: []string{"/usr/sbin/make-ssl-cert"}},
+		{Name: "ischroot", Run: runIschroot, Kind: Exact, Paths: []string{"/usr/bin/ischroot"}},
+		{Name: "paperconf", Run: runPaperconf, Kind: Exact, Paths: []string{"/usr/bin/paperconf", "/usr/sbin/paperconf"}},
+		{Name: "run-parts", Run: runRunParts, Kind: Exact, Paths: []string{"/usr/bin/run-parts", "/bin/run-parts"}},
+		{Name: "setcap", Run: func(c *Call) error {
+			return Refuse("setcap", "file capabilities are extended attributes, which the image's layers do not carry")
+		}, Kind: Exact, Paths: []string{"/usr/sbin/setcap", "/sbin/setcap"}},
 		{Name: "pg_conftool", Run: runPgConftool, Kind: Exact, Paths: []string{"/usr/bin/pg_conftool"}},
 		{Name: "pg_lsclusters", Run: runPgLsclusters, Kind: Exact, Paths: []string{"/usr/bin/pg_lsclusters"}},
 		{Name: "pg_updatedicts", Run: runPgUpdatedicts, Kind: Exact, Paths: []string{"/usr/sbin/pg_updatedicts"}},
@@ -413,4 +419,140 @@ func runPgUpdatedicts(c *Call) error {
 		}
 	}
 	return nil
+}
+
+// runIschroot answers as ischroot does in a container build: the root is
+// the one of process 1, so not a chroot (status 1).
+func runIschroot(c *Call) error {
+	for _, a := range c.Args {
+		switch a {
+		case "-f", "--default-false", "-t", "--default-true":
+		default:
+			return Refuse("ischroot "+a, "not a form maintainer scripts use")
+		}
+	}
+	return ExitStatus(1)
+}
+
+// runPaperconf prints the paper size as libpaper finds it: $PAPERSIZE,
+// the file $PAPERCONF or /etc/papersize, else the locale's LC_PAPER (A4 in
+// glibc's C and C.UTF-8 locales, the build's environment).
+func runPaperconf(c *Call) error {
+	for _, a := range c.Args {
+		if a != "-n" && a != "--name" {
+			return Refuse("paperconf "+a, "only the paper name is a form maintainer scripts use")
+		}
+	}
+	if v := strings.TrimSpace(c.Env("PAPERSIZE")); v != "" {
+		fmt.Fprintln(c.Stdout, v)
+		return nil
+	}
+	file := "/etc/papersize"
+	if v := c.Env("PAPERCONF"); v != "" {
+		file = v
+	}
+	if b, err := readImageFileOpt(c.FS, file); err != nil {
+		return err
+	} else if b != nil {
+		for _, l := range splitLines(b) {
+			if f := strings.Fields(l); len(f) > 0 && !strings.HasPrefix(f[0], "#") {
+				fmt.Fprintln(c.Stdout, f[0])
+				return nil
+			}
+		}
+	}
+	loc := firstNonEmpty(c.Env("LC_ALL"), c.Env("LC_PAPER"), c.Env("LANG"), "C")
+	switch loc {
+	case "C", "POSIX", "C.UTF-8", "C.utf8", "C.UTF8":
+		fmt.Fprintln(c.Stdout, "a4")
+		return nil
+	}
+	return Refuse("paperconf", "the paper size of locale %s comes from its locale data", loc)
+}
+
+// runRunParts is debianutils' run-parts: the executable files of a
+// directory with valid names, in order, run (or listed with --test/--list).
+func runRunParts(c *Call) error {
+	test, list, exitOnError, verbose, report := false, false, false, false, false
+	var args []string
+	var dir string
+	rest := c.Args
+	for i := 0; i < len(rest); i++ {
+		a := rest[i]
+		switch {
+		case a == "--test":
+			test = true
+		case a == "--list":
+			list = true
+		case a == "--exit-on-error":
+			exitOnError = true
+		case a == "-v" || a == "--verbose":
+			verbose = true
+		case a == "--report":
+			report = true
+		case a == "-a" || a == "--arg":
+			if i+1 < len(rest) {
+				i++
+				args = append(args, rest[i])
+			}
+		case strings.HasPrefix(a, "--arg="):
+			args = append(args, a[len("--arg="):])
+		case a == "--":
+			if i+1 < len(rest) {
+				dir = rest[i+1]
+			}
+			i = len(rest)
+		case strings.HasPrefix(a, "-"):
+			return Refuse("run-parts "+a, "not a form maintainer scripts use")
+		default:
+			dir = a
+		}
+	}
+	if dir == "" {
+		fmt.Fprintln(c.Stderr, "run-parts: missing operand")
+		return ExitStatus(1)
+	}
+	dir = c.Abs(dir)
+	if i, err := c.FS.Stat(dir); err != nil || !i.IsDir() {
+		fmt.Fprintf(c.Stderr, "run-parts: failed to open directory %s: No such file or directory\n", dir)
+		return ExitStatus(1)
+	}
+	parts := runParts(c.FS, dir)
+	if list {
+		ents, _ := c.FS.ReadDir(dir)
+		parts = nil
+		for _, e := range ents {
+			if runPartsName.MatchString(e.Name) {
+				parts = append(parts, dir+"/"+e.Name)
+			}
+		}
+	}
+	if test || list {
+		for _, p := range parts {
+			fmt.Fprintln(c.Stdout, p)
+		}
+		return nil
+	}
+	status := error(nil)
+	for _, p := range parts {
+		if verbose || report {
+			fmt.Fprintf(c.Stderr, "run-parts: executing %s\n", p)
+		}
+		if c.Exec == nil {
+			return Refuse("run-parts", "cannot run %s", p)
+		}
+		err := c.Exec(append([]string{p}, args...), c.Stdin, c.Stdout, c.Stderr)
+		if err != nil {
+			st, ok := err.(ExitStatus)
+			if !ok {
+				return err
+			}
+			fmt.Fprintf(c.Stderr, "run-parts: %s exited with return code %d\n", p, int(st))
+			status = ExitStatus(1)
+			if exitOnError {
+				return status
+			}
+		}
+	}
+	return status
 }

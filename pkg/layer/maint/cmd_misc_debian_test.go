@@ -99,3 +99,25 @@ func TestPythonAndRefusals(t *testing.T) {
 		t.Error("confmodule shim not registered")
 	}
 }
+
+func TestIschrootPaperconfRunParts(t *testing.T) {
+	tfs := newTestFS().add(map[string]string{"/etc/cron.daily/a": "", "/etc/cron.daily/b.sh": "", "/etc/cron.daily/c": ""})
+	tfs.nodes["/etc/cron.daily/a"].mode = 0o755
+	tfs.nodes["/etc/cron.daily/b.sh"].mode = 0o755
+	if r := runCmd(tfs, &testHost{}, "", runIschroot, "ischroot"); exitCode(r.err) != 1 {
+		t.Errorf("ischroot: %v", r.err)
+	}
+	if r := runCmd(tfs, &testHost{}, "", runPaperconf, "paperconf"); r.stdout != "a4\n" {
+		t.Errorf("paperconf: %q %v", r.stdout, r.err)
+	}
+	tfs.add(map[string]string{"/etc/papersize": "# comment\nletter\n"})
+	if r := runCmd(tfs, &testHost{}, "", runPaperconf, "paperconf"); r.stdout != "letter\n" {
+		t.Errorf("paperconf with /etc/papersize: %q %v", r.stdout, r.err)
+	}
+	if r := runCmd(tfs, &testHost{}, "", runRunParts, "run-parts", "--test", "/etc/cron.daily"); r.stdout != "/etc/cron.daily/a\n" {
+		t.Errorf("run-parts --test: %q %v", r.stdout, r.err)
+	}
+	if r := runCmd(tfs, &testHost{}, "", runRunParts, "run-parts", "--list", "/etc/cron.daily"); r.stdout != "/etc/cron.daily/a\n/etc/cron.daily/c\n" {
+		t.Errorf("run-parts --list: %q %v", r.stdout, r.err)
+	}
+}
