@@ -24,6 +24,8 @@ set -Eeuo pipefail
 
 # shellcheck source=test/e2e/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=test/e2e/supply.sh
+. "$(dirname "${BASH_SOURCE[0]}")/supply.sh"
 
 E2E_REPOSITORY=${E2E_REPOSITORY:-postgresql-testing}
 E2E_SUMMARY=${E2E_SUMMARY:-$E2E_DIR/summary.txt}
@@ -33,6 +35,7 @@ E2E_SUMMARY=${E2E_SUMMARY:-$E2E_DIR/summary.txt}
 e2e_env() {
 	e2e_install_packages
 	e2e_install_crane
+	e2e_supply_tools
 	e2e_host_mirrors
 	e2e_log "Debian archive: $E2E_DEBIAN_MIRROR (security: $E2E_DEBIAN_SECURITY), from the host's apt sources"
 	e2e_check_mirror "$@"
@@ -90,11 +93,13 @@ e2e_revision() {
 e2e_builds() {
 	e2e_pgassemble_bin
 	e2e_revision
+	e2e_supply_key
 	: >"$E2E_WORK/builds.tsv"
+	# Both images are signed (and carry their SBOM and provenance, pgassemble's default).
 	e2e_build standard-17-trixie --pg 17 --type standard --base trixie --pg-source debian \
-		--base-image "$E2E_IMAGE_BASE_TRIXIE" --registry "$E2E_REGISTRY_ADDR"
+		--base-image "$E2E_IMAGE_BASE_TRIXIE" --registry "$E2E_REGISTRY_ADDR" --sign-key "$E2E_SIGN_KEY"
 	e2e_build minimal-15-bookworm --pg 15 --type minimal --base bookworm --pg-source debian \
-		--base-image "$E2E_IMAGE_BASE_BOOKWORM" --registry "$E2E_REGISTRY_ADDR"
+		--base-image "$E2E_IMAGE_BASE_BOOKWORM" --registry "$E2E_REGISTRY_ADDR" --sign-key "$E2E_SIGN_KEY"
 	export E2E_IMAGE_STANDARD=$E2E_REGISTRY_ADDR/$E2E_REPOSITORY:17-standard-trixie
 	export E2E_IMAGE_MINIMAL_BOOKWORM=$E2E_REGISTRY_ADDR/$E2E_REPOSITORY:15-minimal-bookworm
 }
@@ -121,7 +126,7 @@ cmd_e2e() {
 	local start=$SECONDS rc=0
 	e2e_env trixie bookworm
 	e2e_builds
-	e2e_checks 'TestStandard|TestMinimalBookworm' || rc=1
+	e2e_checks 'TestStandard|TestMinimalBookworm|TestSupply' || rc=1
 	e2e_log "suite finished in $((SECONDS - start))s"
 	e2e_summary "$E2E_IMAGE_STANDARD" "$E2E_IMAGE_MINIMAL_BOOKWORM" || rc=1
 	return $rc
