@@ -283,8 +283,17 @@ func onePackage(ctx context.Context, client *archive.Client, u *apt.Universe, in
 
 func newBuilder(ctx context.Context, root, layerCache string, tg variants.Target) (*layer.Builder, layer.Replayer, error) {
 	epoch := time.Unix(layer.DefaultEpochUnix, 0).UTC()
+	var out io.Writer = io.Discard
+	if f := os.Getenv("COVERAGE_OUTPUT"); f != "" {
+		// the scripts' stdout and stderr, for debugging a failure
+		w, err := os.OpenFile(f, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, nil, err
+		}
+		out = w
+	}
 	rp, err := layer.NewMaintReplayer(ctx, os.DirFS(root), maint.Options{
-		Arch: "amd64", Epoch: epoch, Policy: assemble.ScriptPolicy(tg), AllowRefused: true, Output: io.Discard,
+		Arch: "amd64", Epoch: epoch, Policy: assemble.ScriptPolicy(tg), AllowRefused: true, Output: out,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -308,6 +317,13 @@ func refusals(rp layer.Replayer) ([]string, int) {
 	}
 	var out []string
 	scripts := map[string]bool{}
+	if dir := os.Getenv("COVERAGE_TRACE"); dir != "" {
+		var b strings.Builder
+		for _, ev := range r.Trace() {
+			fmt.Fprintf(&b, "%s %s %s:%d %s %s %s\n", ev.Package, ev.Script, ev.File, ev.Line, ev.Impl, ev.Command(), ev.Reason)
+		}
+		_ = os.WriteFile(filepath.Join(dir, "trace.txt"), []byte(b.String()), 0o644)
+	}
 	for _, ev := range r.Trace() {
 		scripts[ev.Package+"/"+ev.Script] = true
 		if ev.Impl == maint.ImplSkipped || ev.Impl == maint.ImplRefused {

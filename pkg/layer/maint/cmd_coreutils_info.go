@@ -1083,3 +1083,305 @@ func runEcho(c *Call) error {
 	_, err := fmt.Fprint(c.Stdout, out)
 	return err
 }
+
+// runExpr is GNU expr: | & comparisons + - * / % and STRING : REGEX
+// (anchored BRE, \1 when the pattern has a group), match, substr, index,
+// length; status 0 when the result is neither null nor 0, 1 when it is, 2
+// for a bad expression.
+func runExpr(c *Call) error {
+	args := c.Args
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	e := &exprEval{args: args}
+	v, err := e.or()
+	if err == nil && e.pos < len(e.args) {
+		err = fmt.Errorf("syntax error: unexpected argument %s", quoteName(e.args[e.pos]))
+	}
+	if err != nil {
+		if ref, ok := err.(*RefusedError); ok {
+			return ref
+		}
+		fmt.Fprintf(c.Stderr, "expr: %v\n", err)
+		return ExitStatus(2)
+	}
+	fmt.Fprintln(c.Stdout, v)
+	if v == "" || v == "0" {
+		return ExitStatus(1)
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n == 0 {
+		return ExitStatus(1)
+	}
+	return nil
+}
+
+type exprEval struct {
+	args []string
+	pos  int
+}
+
+func (e *exprEval) peek() string {
+	if e.pos < len(e.args) {
+		return e.args[e.pos]
+	}
+	return ""
+}
+
+func (e *exprEval) more() bool { return e.pos < len(e.args) }
+
+func exprNull(v string) bool {
+	if v == "" {
+		return true
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	return err == nil && n == 0
+}
+
+func (e *exprEval) or() (string, error) {
+	l, err := e.and()
+	for err == nil && e.more() && e.peek() == "|" {
+		e.pos++
+		var r string
+		if r, err = e.and(); err == nil {
+			if exprNull(l) {
+				if exprNull(r) {
+					l = "0"
+				} else {
+					l = r
+				}
+			}
+		}
+	}
+	return l, err
+}
+
+func (e *exprEval) and() (string, error) {
+	l, err := e.cmp()
+	for err == nil && e.more() && e.peek() == "&" {
+		e.pos++
+		var r string
+		if r, err = e.cmp(); err == nil && (exprNull(l) || exprNull(r)) {
+			l = "0"
+		}
+	}
+	return l, err
+}
+
+func (e *exprEval) cmp() (string, error) {
+	l, err := e.add()
+	for err == nil && e.more() {
+		op := e.peek()
+		switch op {
+		case "<", "<=", "=", "==", "!=", ">=", ">":
+		default:
+			return l, nil
+		}
+		e.pos++
+		var r string
+		if r, err = e.add(); err != nil {
+			break
+		}
+		var c int
+		a, errA := strconv.ParseInt(l, 10, 64)
+		b, errB := strconv.ParseInt(r, 10, 64)
+		if errA == nil && errB == nil {
+			c = map[bool]int{true: -1, false: 0}[a < b]
+			if a > b {
+				c = 1
+			}
+		} else {
+			c = strings.Compare(l, r)
+		}
+		res := map[string]bool{"<": c < 0, "<=": c <= 0, "=": c == 0, "==": c == 0, "!=": c != 0, ">=": c >= 0, ">": c > 0}[op]
+		l = map[bool]string{true: "1", false: "0"}[res]
+	}
+	return l, err
+}
+
+func (e *exprEval) add() (string, error) {
+	l, err := e.mul()
+	for err == nil && e.more() && (e.peek() == "+" || e.peek() == "-") {
+		op := e.args[e.pos]
+		e.pos++
+		var r string
+		if r, err = e.mul(); err == nil {
+			l, err = exprArith(op, l, r)
+		}
+	}
+	return l, err
+}
+
+func (e *exprEval) mul() (string, error) {
+	l, err := e.match()
+	for err == nil && e.more() && (e.peek() == "*" || e.peek() == "/" || e.peek() == "%") {
+		op := e.args[e.pos]
+		e.pos++
+		var r string
+		if r, err = e.match(); err == nil {
+			l, err = exprArith(op, l, r)
+		}
+	}
+	return l, err
+}
+
+func exprArith(op, l, r string) (string, error) {
+	a, err1 := strconv.ParseInt(l, 10, 64)
+	b, err2 := strconv.ParseInt(r, 10, 64)
+	if err1 != nil || err2 != nil {
+		return "", errors.New("non-integer argument")
+	}
+	switch op {
+	case "+":
+		return strconv.FormatInt(a+b, 10), nil
+	case "-":
+		return strconv.FormatInt(a-b, 10), nil
+	case "*":
+		return strconv.FormatInt(a*b, 10), nil
+	}
+	if b == 0 {
+		return "", errors.New("division by zero")
+	}
+	if op == "/" {
+		return strconv.FormatInt(a/b, 10), nil
+	}
+	return strconv.FormatInt(a%b, 10), nil
+}
+
+func (e *exprEval) match() (string, error) {
+	l, err := e.primary()
+	for err == nil && e.more() && e.peek() == ":" {
+		e.pos++
+		var r string
+		if r, err = e.primary(); err == nil {
+			l, err = exprMatch(l, r)
+		}
+	}
+	return l, err
+}
+
+func exprMatch(s, pat string) (string, error) {
+	re, err := compilePOSIX(pat, false, false, true, 0)
+	if err != nil {
+		return "", Refuse("expr : "+pat, "%v", err)
+	}
+	loc := re.FindStringSubmatchIndex(s)
+	groups := re.NumSubexp() > 0
+	if loc == nil || loc[0] != 0 {
+		if groups {
+			return "", nil
+		}
+		return "0", nil
+	}
+	if groups {
+		if loc[2] < 0 {
+			return "", nil
+		}
+		return s[loc[2]:loc[3]], nil
+	}
+	return strconv.Itoa(loc[1]), nil
+}
+
+func (e *exprEval) primary() (string, error) {
+	if !e.more() {
+		return "", errors.New("syntax error: missing argument")
+	}
+	t := e.args[e.pos]
+	e.pos++
+	need := func(n int) ([]string, error) {
+		var out []string
+		for i := 0; i < n; i++ {
+			v, err := e.primary()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	}
+	switch t {
+	case "(":
+		v, err := e.or()
+		if err != nil {
+			return "", err
+		}
+		if e.peek() != ")" {
+			return "", errors.New("syntax error: expecting ')'")
+		}
+		e.pos++
+		return v, nil
+	case "+":
+		if !e.more() {
+			return "", errors.New("syntax error: missing argument after '+'")
+		}
+		e.pos++
+		return e.args[e.pos-1], nil
+	case "length":
+		a, err := need(1)
+		if err != nil {
+			return "", err
+		}
+		return strconv.Itoa(len(a[0])), nil
+	case "match":
+		a, err := need(2)
+		if err != nil {
+			return "", err
+		}
+		return exprMatch(a[0], a[1])
+	case "index":
+		a, err := need(2)
+		if err != nil {
+			return "", err
+		}
+		i := strings.IndexAny(a[0], a[1])
+		return strconv.Itoa(i + 1), nil
+	case "substr":
+		a, err := need(3)
+		if err != nil {
+			return "", err
+		}
+		pos, err1 := strconv.Atoi(a[1])
+		n, err2 := strconv.Atoi(a[2])
+		if err1 != nil || err2 != nil || pos < 1 || n < 1 || pos > len(a[0]) {
+			return "", nil
+		}
+		end := min(pos-1+n, len(a[0]))
+		return a[0][pos-1 : end], nil
+	}
+	return t, nil
+}
+
+// runSu runs `su [-] [-s SHELL] [-l] [USER] -c COMMAND` through the
+// script's shell. The command runs as root, not as USER: the runner has
+// one identity. Debian's scripts use it for ownership tests whose fallback
+// (postgresql-common: chown postgres:postgres) gives the same tree either
+// way; a command without -c (an interactive shell) is refused.
+func runSu(c *Call) error {
+	var cmd string
+	hasCmd := false
+	args := c.Args
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "-" || a == "-l" || a == "--login" || a == "-m" || a == "-p":
+		case (a == "-s" || a == "--shell") && i+1 < len(args):
+			i++
+			if sh := path.Base(args[i]); sh != "sh" && sh != "bash" && sh != "dash" {
+				return Refuse("su -s "+args[i], "only POSIX shells run commands in the image")
+			}
+		case (a == "-c" || a == "--command") && i+1 < len(args):
+			i++
+			cmd, hasCmd = args[i], true
+		case strings.HasPrefix(a, "-"):
+			return Refuse("su "+a, "option not implemented")
+		default:
+			// the user: must exist in the image, as su checks
+			if _, ok := loadUserDB(c).user(a); !ok {
+				fmt.Fprintf(c.Stderr, "su: user %s does not exist or the user entry does not contain all the required fields\n", a)
+				return ExitStatus(1)
+			}
+		}
+	}
+	if !hasCmd {
+		return Refuse("su", "an interactive shell cannot run in an image build")
+	}
+	return c.Exec([]string{"sh", "-c", cmd}, c.Stdin, c.Stdout, c.Stderr)
+}

@@ -371,3 +371,35 @@ func TestCoreutilsUmask(t *testing.T) {
 }
 
 var _ = os.O_RDONLY
+
+// A trap on signal numbers (postgresql-common: trap "rm -f $tmp" 0 2 3 15)
+// runs its EXIT part; the interruption signals are never delivered.
+func TestTrapSignalNumbers(t *testing.T) {
+	fsys := NewMemFS(MemDir("/tmp"), MemFile("/tmp/x", "x"))
+	sh := kitShell(t, fsys)
+	if out, err := kitRun(t, sh, "postinst", "set -e\ntrap \"rm -f /tmp/x\" 0 2 3 15\ntrap 'echo int' INT\necho done\n"); err != nil || out != "done\n" {
+		t.Fatalf("script: %v %q", err, out)
+	}
+	if fsys.Exists("/tmp/x") {
+		t.Fatal("the EXIT trap did not run")
+	}
+}
+
+func TestExprSuAwkSub(t *testing.T) {
+	fsys := NewMemFS(MemFile("/etc/passwd", "root:x:0:0::/root:/bin/sh\npostgres:x:26:26::/var/lib/postgresql:/bin/bash\n"), MemDir("/var/lib/postgresql"), MemFile("/usr/bin/su", "ELF"))
+	sh := kitShell(t, fsys)
+	body := `set -e
+expr ', ,' : '.*, None,.*' || echo "no match $?"
+expr 3 + 4 \* 2
+expr abc : 'a\(.\)'
+expr length hello
+v=$(printf 'LANG="C.UTF-8"\n' | awk '/^LANG=/ {gsub("\"", ""); sub("LANG=", ""); lang=$0;} END {print lang}')
+echo "lang=$v"
+su -s /bin/sh postgres -c "test -d /var/lib/postgresql" && echo su-ok
+`
+	out, err := kitRun(t, sh, "postinst", body)
+	want := "0\nno match 1\n11\nb\n5\nlang=C.UTF-8\nsu-ok\n"
+	if err != nil || out != want {
+		t.Fatalf("got %q (%v), want %q", out, err, want)
+	}
+}

@@ -745,7 +745,7 @@ func (p *awkParser) primary() (awkExpr, error) {
 		return &awkVar{t.s}, nil
 	case "func":
 		switch t.s {
-		case "length", "substr", "index", "int", "sprintf", "tolower", "toupper":
+		case "length", "substr", "index", "int", "sprintf", "tolower", "toupper", "sub", "gsub":
 		default:
 			return nil, &awkRefusal{t.s + "() not implemented"}
 		}
@@ -1175,6 +1175,9 @@ func (r *awkRun) binary(x *awkBinary) (awkVal, error) {
 func isUninit(v awkVal) bool { return !v.num && !v.strnum && v.s == "" }
 
 func (r *awkRun) call(x *awkCall) (awkVal, error) {
+	if x.name == "sub" || x.name == "gsub" {
+		return r.substitute(x)
+	}
 	args := make([]awkVal, len(x.args))
 	for i, a := range x.args {
 		v, err := r.eval(a)
@@ -1238,6 +1241,75 @@ func (r *awkRun) call(x *awkCall) (awkVal, error) {
 		return awkStrVal(awkSprintf(args[0].toStr(), args[1:])), nil
 	}
 	return awkVal{}, &awkRefusal{x.name + "() not implemented"}
+}
+
+// substitute is sub(re, repl [, target]) and gsub: "&" in repl is the
+// match, "\\&" a literal ampersand; the target (default $0) is assigned.
+func (r *awkRun) substitute(x *awkCall) (awkVal, error) {
+	if len(x.args) < 2 || len(x.args) > 3 {
+		return awkVal{}, fmt.Errorf("%s called with %d arguments", x.name, len(x.args))
+	}
+	var re *regexp.Regexp
+	if lit, ok := x.args[0].(*awkRegex); ok {
+		re = lit.re
+	} else {
+		v, err := r.eval(x.args[0])
+		if err != nil {
+			return awkVal{}, err
+		}
+		if re, err = awkCompile(v.toStr()); err != nil {
+			return awkVal{}, err
+		}
+	}
+	rv, err := r.eval(x.args[1])
+	if err != nil {
+		return awkVal{}, err
+	}
+	repl := rv.toStr()
+	var target awkExpr = &awkField{idx: &awkNum{0}}
+	if len(x.args) == 3 {
+		target = x.args[2]
+		switch target.(type) {
+		case *awkVar, *awkField, *awkGroup:
+		default:
+			return awkVal{}, fmt.Errorf("%s: target is not assignable", x.name)
+		}
+	}
+	tv, err := r.eval(target)
+	if err != nil {
+		return awkVal{}, err
+	}
+	src := tv.toStr()
+	n := 1
+	if x.name == "gsub" {
+		n = -1
+	}
+	matches := re.FindAllStringIndex(src, n)
+	if len(matches) == 0 {
+		return awkNumVal(0), nil
+	}
+	var b strings.Builder
+	prev := 0
+	for _, m := range matches {
+		b.WriteString(src[prev:m[0]])
+		for i := 0; i < len(repl); i++ {
+			switch {
+			case repl[i] == '\\' && i+1 < len(repl) && (repl[i+1] == '&' || repl[i+1] == '\\'):
+				b.WriteByte(repl[i+1])
+				i++
+			case repl[i] == '&':
+				b.WriteString(src[m[0]:m[1]])
+			default:
+				b.WriteByte(repl[i])
+			}
+		}
+		prev = m[1]
+	}
+	b.WriteString(src[prev:])
+	if err := r.store(target, awkStrVal(b.String())); err != nil {
+		return awkVal{}, err
+	}
+	return awkNumVal(float64(len(matches))), nil
 }
 
 // awkSprintf formats as awk's printf: %d %i %o %x %X %u %c %s %e %f %g %%.

@@ -498,7 +498,12 @@ func (se *session) call(ctx context.Context, r *interp.Runner, args []string) ([
 		}
 	case "umask":
 		return append([]string{internalUmask}, args[1:]...), nil
-	case "eval", "trap", "alias", "builtin":
+	case "trap":
+		if err := se.checkRuntimeCode(args); err != nil {
+			return nil, se.fail(ctx, args, err)
+		}
+		return trapSignals(args), nil
+	case "eval", "alias", "builtin":
 		if err := se.checkRuntimeCode(args); err != nil {
 			return nil, se.fail(ctx, args, err)
 		}
@@ -1109,4 +1114,42 @@ func (se *session) umaskCmd(stdout, stderr io.Writer, args []string) error {
 		return nil
 	}
 	return Refuse("umask "+strings.Join(args, " "), "form not implemented")
+}
+
+// trapSignals rewrites a trap's signal list for the interpreter, which
+// knows EXIT and ERR by name only: 0 (and SIGEXIT) is EXIT; the signals a
+// script traps to clean up on interruption (HUP INT QUIT PIPE TERM, by
+// number or name) are never delivered during an image build, so they are
+// dropped; a trap left with no signal becomes ":".
+func trapSignals(args []string) []string {
+	out := []string{args[0]}
+	i := 1
+	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "-" {
+		out = append(out, args[i])
+		i++
+	}
+	rest := args[i:]
+	if len(rest) < 2 {
+		return args
+	}
+	out = append(out, rest[0])
+	kept := 0
+	for _, sig := range rest[1:] {
+		switch strings.TrimPrefix(strings.ToUpper(sig), "SIG") {
+		case "0", "EXIT":
+			out = append(out, "EXIT")
+			kept++
+		case "ERR":
+			out = append(out, "ERR")
+			kept++
+		case "1", "2", "3", "13", "15", "HUP", "INT", "QUIT", "PIPE", "TERM":
+		default:
+			out = append(out, sig) // the interpreter reports it
+			kept++
+		}
+	}
+	if kept == 0 {
+		return []string{":"}
+	}
+	return out
 }
