@@ -28,6 +28,7 @@ bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -timeout 60m ./pkg/...
 
 lint:
+	$(GO) mod tidy -diff
 	$(GO) vet $(PKGS)
 	@test -x "$$($(GO) env GOPATH)/bin/staticcheck" || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 	"$$($(GO) env GOPATH)/bin/staticcheck" $(PKGS)

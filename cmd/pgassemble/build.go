@@ -97,7 +97,8 @@ func buildAndPublish(cmd *cobra.Command, f *buildFlags, targets []variants.Targe
 		}
 		targets = kept
 	}
-	pub, err := publish.Open(dest, append(f.publish.PublishOptions(), publish.WithProgress(blobProgress{s.ui}))...)
+	pub, err := publish.Open(dest, append(f.publish.PublishOptions(),
+		publish.WithProgress(blobProgress{s.ui}), publish.WithLogger(s.log), publish.WithUserAgent("pgassemble"))...)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"log/slog"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
@@ -41,6 +42,7 @@ type session struct {
 	ui      *ui
 	out     io.Writer
 	report  options.ReportOptions
+	log     *slog.Logger // through the ui: records stay visible above the bars
 	builder *assemble.Builder
 }
 
@@ -62,6 +64,7 @@ func newSession(cmd *cobra.Command, f *buildFlags) (*session, error) {
 		return nil, err
 	}
 	s := &session{out: cmd.OutOrStdout(), ui: newUI(cmd.ErrOrStderr(), f.report.Quiet), report: f.report}
+	s.log = f.report.Logger(s.ui)
 	s.builder, err = assemble.New(assemble.Options{
 		ArchiveCacheDir: f.cache.Dir, ClientOptions: f.archive.ClientOptions(),
 		BaseImage:    f.build.BaseImage,
@@ -72,7 +75,7 @@ func newSession(cmd *cobra.Command, f *buildFlags) (*session, error) {
 		ExecuteScripts: options.ExecuteScripts(), // until the runner replaces the replay
 		KeepBase:       !f.build.Upgrade,
 		Revision:       f.build.Revision, Progress: stepProgress{s.ui},
-		Logger: f.report.Logger(s.ui), // warnings stay visible above the bars
+		Logger: s.log,
 	})
 	if err != nil {
 		return nil, err
