@@ -4,7 +4,7 @@ package replay
 // that go into CloudNativePG's images (Debian bookworm and trixie) do that
 // matters in an image, written as data. It was made by reading every
 // preinst, postinst and triggers file of those packages and comparing with a
-// real `apt-get install` in a chroot (see /work/brief/replay-notes.md).
+// real `apt-get install` in a chroot (the fidelity suite, test/fidelity).
 //
 // Each command of every script is classified in this order:
 //  1. a function defined in the same script: no-op (its body's commands are
