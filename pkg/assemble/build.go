@@ -129,6 +129,7 @@ type Builder struct {
 	universes memo[*apt.Universe]
 	mu        sync.Mutex
 	inflight  map[string]*inflight // .deb downloads by SHA256
+	verified  layer.VerifiedLayers // cached layers hashed by this process
 }
 
 // New returns a Builder.

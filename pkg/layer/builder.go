@@ -78,6 +78,10 @@ type Options struct {
 	// contents with an opaque whiteout (stage layers stay independent of
 	// it) and drops replay files beneath them.
 	Prune []string
+	// Verified, shared by the builders of one process, lets each cached
+	// layer be hashed once per process instead of once per hit; nil:
+	// every hit hashes.
+	Verified *VerifiedLayers
 	// Logger receives progress at debug level; nil discards.
 	Logger *slog.Logger
 }

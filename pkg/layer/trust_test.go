@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/pgassemble/pgassemble/internal/debtest"
 )
 
@@ -139,4 +141,38 @@ func TestDebWithoutDataMember(t *testing.T) {
 	if !errors.Is(err, ErrBadDeb) || !strings.Contains(err.Error(), "data.tar") || err.Error() == "EOF" {
 		t.Fatalf("truncated: %v", err)
 	}
+}
+
+// TestVerifiedOncePerProcess: builders sharing Options.Verified hash a
+// cached layer once; a layer rewritten since (a new file) is hashed again.
+func TestVerifiedOncePerProcess(t *testing.T) {
+	base := makeBase(t, baseSpec{mergedUsr: true})
+	debs := bulkDebs(t)[:1]
+	cache := t.TempDir()
+	v := &VerifiedLayers{}
+	addStage(t, newTestBuilder(t, base, Options{CacheDir: cache, Verified: v}), debs)
+	for i := 0; i < 3; i++ {
+		addStage(t, newTestBuilder(t, base, Options{CacheDir: cache, Verified: v}), debs)
+	}
+	if v.hashes != 1 {
+		t.Errorf("%d hashes for three hits, want 1", v.hashes)
+	}
+	blobs, _ := filepath.Glob(filepath.Join(cache, "layers", "*.tar.gz"))
+	raw, _ := os.ReadFile(blobs[0])
+	raw[len(raw)/2] ^= 0xff
+	tmp := blobs[0] + ".new"
+	os.WriteFile(tmp, raw, 0o644)
+	os.Rename(tmp, blobs[0])
+	l := addStage(t, newTestBuilder(t, base, Options{CacheDir: cache, Verified: v}), debs)
+	if err := (&Builder{}).checkBlob(blobs[0], mustDigest(t, l), int64(len(raw))); err != nil {
+		t.Errorf("a replaced layer was trusted from the process record: %v", err)
+	}
+}
+
+func mustDigest(t *testing.T, l interface{ Digest() (v1.Hash, error) }) string {
+	d, err := l.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
 }
