@@ -121,3 +121,14 @@ func TestIschrootPaperconfRunParts(t *testing.T) {
 		t.Errorf("run-parts --list: %q %v", r.stdout, r.err)
 	}
 }
+
+// TestProbeOfAbsentCommand: the probe Debian's scripts use before an
+// optional helper, [ -x "$(command -v systemd-tmpfiles)" ], is false when
+// the helper is absent (test -x "" is ENOENT, not the working directory).
+func TestProbeOfAbsentCommand(t *testing.T) {
+	sh := kitShell(t, NewMemFS(MemDir("/usr/bin")))
+	out, err := kitRun(t, sh, "postinst", "if [ -x \"$(command -v systemd-tmpfiles)\" ]; then echo run; fi\nif [ -e \"\" ] || [ -d \"\" ]; then echo exists; fi\necho end\n")
+	if err != nil || out != "end\n" {
+		t.Errorf("%q %v", out, err)
+	}
+}

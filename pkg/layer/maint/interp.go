@@ -428,6 +428,9 @@ func (f fileInfo) IsDir() bool        { return f.i.Mode.IsDir() }
 func (f fileInfo) Sys() any           { return nil }
 
 func (se *session) stat(ctx context.Context, name string, follow bool) (fs.FileInfo, error) {
+	if name == "" { // stat("") is ENOENT, not the working directory
+		return nil, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
+	}
 	p := se.abs(ctx, name)
 	var i Info
 	var err error
@@ -455,6 +458,9 @@ func (se *session) readDir(ctx context.Context, name string) ([]fs.DirEntry, err
 }
 
 func (se *session) access(ctx context.Context, name string, mode interp.AccessMode) error {
+	if name == "" { // access("") is ENOENT: [ -x "$(command -v absent)" ] is false
+		return &fs.PathError{Op: "access", Path: name, Err: fs.ErrNotExist}
+	}
 	i, err := se.sh.FS.Stat(se.abs(ctx, name))
 	if err != nil {
 		return err
