@@ -250,9 +250,13 @@ func Default() *Catalog {
 			{Name: "minimal", Packages: pkgs("postgresql-common", "ca-certificates", "gnupg",
 				"libsasl2-modules", "libldap-common", "postgresql-{{MM}}")},
 			{Name: "standard", Parent: "minimal", Packages: standard},
-			// Upstream installs Barman Cloud with pip and sets this
-			// variable for it; the variable is kept so the config matches.
-			{Name: "system", Parent: "standard", Packages: pkgs("barman-cli-cloud"),
+			// Upstream installs Barman Cloud with pip (barman[cloud,azure,
+			// snappy,google,zstandard,lz4]) and sets this variable for it;
+			// the variable is kept so the config matches. From the
+			// repositories: barman-cli-cloud (S3 through python3-boto3) and
+			// the compression modules; Azure (python3-azure, 0.5 GB) and
+			// Google Cloud Storage (not in Debian) are left out, see README.
+			{Name: "system", Parent: "standard", Packages: pkgs("barman-cli-cloud", "python3-snappy", "python3-zstandard", "python3-lz4"),
 				Env: []string{"PIP_BREAK_SYSTEM_PACKAGES=1"}, Deprecated: true},
 		},
 		Bases: []Base{
