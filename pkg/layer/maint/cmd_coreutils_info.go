@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"mvdan.cc/sh/v3/syntax"
 )
 
 // Names, metadata and environment: basename, dirname, readlink, realpath,
@@ -1356,7 +1358,7 @@ func (e *exprEval) primary() (string, error) {
 // (postgresql-common: chown postgres:postgres) gives the same tree either
 // way; a command without -c (an interactive shell) is refused.
 func runSu(c *Call) error {
-	var cmd string
+	var cmd, user string
 	hasCmd := false
 	args := c.Args
 	for i := 0; i < len(args); i++ {
@@ -1374,6 +1376,7 @@ func runSu(c *Call) error {
 			return Refuse("su "+a, "option not implemented")
 		default:
 			// the user: must exist in the image, as su checks
+			user = a
 			if _, ok := loadUserDB(c).user(a); !ok {
 				fmt.Fprintf(c.Stderr, "su: user %s does not exist or the user entry does not contain all the required fields\n", a)
 				return ExitStatus(1)
@@ -1383,5 +1386,87 @@ func runSu(c *Call) error {
 	if !hasCmd {
 		return Refuse("su", "an interactive shell cannot run in an image build")
 	}
+	if st, ok := suOwnerTests(c, user, cmd); ok {
+		return st
+	}
+	for _, w := range strings.Fields(cmd) {
+		if w == "-O" || w == "-G" || w == "-w" || w == "-r" || w == "-x" {
+			return Refuse("su "+user+" -c", "%q tests what %s may do: the runner has one identity (root)", cmd, user)
+		}
+	}
 	return c.Exec([]string{"sh", "-c", cmd}, c.Stdin, c.Stdout, c.Stderr)
+}
+
+// suOwnerTests answers a command made only of "test -O FILE" and
+// "test -G FILE" joined by && and || (postgresql-common's check of its
+// home directory) for user, from the image's accounts and owners. ok is
+// false when the command has another form.
+func suOwnerTests(c *Call, user, cmd string) (status error, ok bool) {
+	f, err := syntax.NewParser().Parse(strings.NewReader(cmd), "")
+	if err != nil || len(f.Stmts) != 1 {
+		return nil, false
+	}
+	db := loadUserDB(c)
+	pw, found := db.user(user)
+	if !found {
+		return nil, false
+	}
+	uid, _ := strconv.Atoi(pw[2])
+	gid, _ := strconv.Atoi(pw[3])
+	var eval func(cmd syntax.Command) (bool, bool)
+	eval = func(cmd syntax.Command) (bool, bool) {
+		switch x := cmd.(type) {
+		case *syntax.BinaryCmd:
+			l, ok := eval(x.X.Cmd)
+			if !ok {
+				return false, false
+			}
+			switch x.Op {
+			case syntax.AndStmt:
+				if !l {
+					return false, true
+				}
+			case syntax.OrStmt:
+				if l {
+					return true, true
+				}
+			default:
+				return false, false
+			}
+			return eval(x.Y.Cmd)
+		case *syntax.CallExpr:
+			var words []string
+			for _, w := range x.Args {
+				lit := w.Lit()
+				if lit == "" {
+					return false, false
+				}
+				words = append(words, lit)
+			}
+			if len(words) == 4 && words[0] == "[" && words[3] == "]" {
+				words = words[:3]
+				words[0] = "test"
+			}
+			if len(words) != 3 || words[0] != "test" || (words[1] != "-O" && words[1] != "-G") {
+				return false, false
+			}
+			i, err := c.FS.Stat(c.Abs(words[2]))
+			if err != nil {
+				return false, true
+			}
+			if words[1] == "-O" {
+				return i.Uid == uid, true
+			}
+			return i.Gid == gid, true
+		}
+		return false, false
+	}
+	res, evaluated := eval(f.Stmts[0].Cmd)
+	if !evaluated {
+		return nil, false
+	}
+	if res {
+		return nil, true
+	}
+	return ExitStatus(1), true
 }

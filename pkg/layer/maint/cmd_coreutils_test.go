@@ -396,9 +396,13 @@ expr length hello
 v=$(printf 'LANG="C.UTF-8"\n' | awk '/^LANG=/ {gsub("\"", ""); sub("LANG=", ""); lang=$0;} END {print lang}')
 echo "lang=$v"
 su -s /bin/sh postgres -c "test -d /var/lib/postgresql" && echo su-ok
+su -s /bin/sh postgres -c "test -O /var/lib/postgresql &&
+      test -G /var/lib/postgresql" || echo not-owner
+chown 26:26 /var/lib/postgresql
+su -s /bin/sh postgres -c "test -O /var/lib/postgresql && test -G /var/lib/postgresql" && echo owner
 `
 	out, err := kitRun(t, sh, "postinst", body)
-	want := "0\nno match 1\n11\nb\n5\nlang=C.UTF-8\nsu-ok\n"
+	want := "0\nno match 1\n11\nb\n5\nlang=C.UTF-8\nsu-ok\nnot-owner\nowner\n"
 	if err != nil || out != want {
 		t.Fatalf("got %q (%v), want %q", out, err, want)
 	}
