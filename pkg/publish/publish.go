@@ -159,10 +159,6 @@ func WithKeychain(kc authn.Keychain) Option { return func(o *options) { o.keycha
 // (localhost, 127.0.0.1, ::1) use plain HTTP without it.
 func WithInsecure(insecure bool) Option { return func(o *options) { o.insecure = insecure } }
 
-// WithTransport sets the HTTP transport; retries and authentication are
-// layered on top of it.
-func WithTransport(rt http.RoundTripper) Option { return func(o *options) { o.transport = rt } }
-
 // WithJobs sets how many blobs are written concurrently (default 4).
 func WithJobs(n int) Option { return func(o *options) { o.jobs = n } }
 
