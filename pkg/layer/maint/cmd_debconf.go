@@ -927,7 +927,17 @@ func (db *debconfDB) command(line string) (int, string) {
 			v = db.expandVars(p[0], v)
 			ok = true
 		default:
+			// debconf's field lookup: the question's own field, the
+			// template's, then for "name-suffix" the plain field; an
+			// unknown field of an existing template is empty, not an error.
 			v, ok = db.field(p[0], f)
+			if !ok && strings.Contains(f, "-") {
+				v, ok = db.field(p[0], f[:strings.IndexByte(f, '-')])
+			}
+			if !ok {
+				it, _ := db.question(p[0])
+				ok = db.templates.get(it.fields["template"]) != nil
+			}
 			if ok && regexp.MustCompile(`^(description|extended_description|choices)-`).MatchString(f) {
 				v = db.expandVars(p[0], v)
 			}

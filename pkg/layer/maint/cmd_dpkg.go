@@ -25,6 +25,7 @@ func dpkgCommands() []Spec {
 		{Name: "dpkg-statoverride", Run: runDpkgStatoverride, Kind: Exact, Paths: []string{"/usr/bin/dpkg-statoverride", "/usr/sbin/dpkg-statoverride"}},
 		{Name: "dpkg-trigger", Run: runDpkgTrigger, Kind: Exact, Paths: []string{"/usr/bin/dpkg-trigger"}},
 		{Name: "dpkg-architecture", Run: runDpkgArchitecture, Kind: Exact, Paths: []string{"/usr/bin/dpkg-architecture"}},
+		{Name: "dpkg-realpath", Run: runDpkgRealpath, Kind: Exact, Paths: []string{"/usr/bin/dpkg-realpath"}},
 	}
 }
 
@@ -815,6 +816,87 @@ func validateName(c *Call, kind, v string) error {
 			fmt.Fprintf(c.Stderr, "dpkg: error: trigger name '%s' is invalid: empty trigger names are not permitted\n", v)
 			return ExitStatus(1)
 		}
+	}
+	return nil
+}
+
+// runDpkgRealpath is dpkg-realpath: the path with its symlinks resolved
+// component by component inside the image (absolute targets restart at the
+// root, ".." never leaves it), missing components kept as they are.
+func runDpkgRealpath(c *Call) error {
+	nul := false
+	var paths []string
+	for i := 0; i < len(c.Args); i++ {
+		switch a := c.Args[i]; {
+		case a == "-z" || a == "--zero":
+			nul = true
+		case a == "--root" || a == "--instdir":
+			if i+1 >= len(c.Args) {
+				return failf(c, "dpkg-realpath", "%s needs a value", a)
+			}
+			i++
+			if v := c.Args[i]; v != "" && cleanAbs(v) != "/" {
+				return Refuse("dpkg-realpath "+a, "another root than the image's is not supported")
+			}
+		case strings.HasPrefix(a, "--root=") || strings.HasPrefix(a, "--instdir="):
+			if v := a[strings.IndexByte(a, '=')+1:]; v != "" && cleanAbs(v) != "/" {
+				return Refuse("dpkg-realpath "+a, "another root than the image's is not supported")
+			}
+		case a == "--":
+			paths = append(paths, c.Args[i+1:]...)
+			i = len(c.Args)
+		case strings.HasPrefix(a, "-") && a != "-":
+			return failf(c, "dpkg-realpath", "unknown option %s", a)
+		default:
+			paths = append(paths, a)
+		}
+	}
+	if len(paths) != 1 {
+		return failf(c, "dpkg-realpath", "need exactly one pathname argument")
+	}
+	src := paths[0]
+	if !strings.HasPrefix(src, "/") {
+		src = c.Dir + "/" + src
+	}
+	result := ""
+	rest := strings.TrimLeft(src, "/")
+	for loops := 0; rest != ""; {
+		comp, tail, _ := strings.Cut(rest, "/")
+		rest = strings.TrimLeft(tail, "/")
+		switch comp {
+		case ".", "":
+			continue
+		case "..":
+			if i := strings.LastIndexByte(result, '/'); i >= 0 {
+				result = result[:i]
+			}
+			continue
+		}
+		link := result + "/" + comp
+		if li, err := c.FS.Lstat(link); err == nil && li.Mode&fs.ModeSymlink != 0 {
+			loops++
+			if loops > 25 {
+				return failf(c, "dpkg-realpath", "too many levels of symbolic links")
+			}
+			dst := li.Target
+			if strings.HasPrefix(dst, "/") {
+				result = ""
+			}
+			if rest != "" {
+				dst += "/" + rest
+			}
+			rest = strings.TrimLeft(dst, "/")
+			continue
+		}
+		result = link
+	}
+	if result == "" {
+		result = "/"
+	}
+	if nul {
+		fmt.Fprint(c.Stdout, result+"\x00")
+	} else {
+		fmt.Fprintln(c.Stdout, result)
 	}
 	return nil
 }

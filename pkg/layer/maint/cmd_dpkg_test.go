@@ -237,3 +237,13 @@ func TestDpkgQuery(t *testing.T) {
 		t.Errorf("dpkg-architecture: %q %v", r.stdout, r.err)
 	}
 }
+
+func TestDpkgRealpath(t *testing.T) {
+	tfs := newTestFS().add(map[string]string{"/usr/bin/": "", "/usr/lib/x/": "", "/bin": "-> usr/bin", "/lib": "-> /usr/lib", "/usr/lib/y": "-> x/../../bin"})
+	for in, want := range map[string]string{"/etc": "/etc", "/bin": "/usr/bin", "/bin/sh": "/usr/bin/sh", "/lib/y/z": "/usr/bin/z", "/../lib/./x": "/usr/lib/x", "/": "/"} {
+		r := runCmd(tfs, &testHost{}, "", runDpkgRealpath, "dpkg-realpath", "--root", "", in)
+		if r.err != nil || r.stdout != want+"\n" {
+			t.Errorf("dpkg-realpath %s: %q %v, want %s", in, r.stdout, r.err, want)
+		}
+	}
+}
