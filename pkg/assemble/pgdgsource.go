@@ -94,7 +94,7 @@ func pgdgSourceFromScript(script []byte, shipped func(string) bool, codename, ma
 			var doc *syntax.Word
 			for _, r := range n.Redirs {
 				switch r.Op {
-				case syntax.RdrOut, syntax.ClbOut:
+				case syntax.RdrOut, syntax.RdrClob:
 					if s, ok := lit(r.Word); ok && s == vars["SOURCESLIST"] {
 						toList = true
 					}
