@@ -22,6 +22,7 @@ type buildFlags struct {
 	publish options.PublishOptions
 	report  options.ReportOptions
 	supply  options.SupplyOptions
+	lock    options.LockOptions
 }
 
 // register adds every flag; matrix makes --pg, --type and --base filters.
@@ -34,6 +35,7 @@ func (f *buildFlags) register(c *cobra.Command, matrix bool) {
 	f.publish.AddFlags(fl)
 	f.report.AddFlags(fl)
 	f.supply.AddFlags(fl)
+	f.lock.AddFlags(fl)
 }
 
 // session is the expensive part of a command: the archive client and the
@@ -63,6 +65,10 @@ func newSession(cmd *cobra.Command, f *buildFlags) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	pin, err := f.lock.Pin()
+	if err != nil {
+		return nil, err
+	}
 	s := &session{out: cmd.OutOrStdout(), ui: newUI(cmd.ErrOrStderr(), f.report.Quiet), report: f.report}
 	s.log = f.report.Logger(s.ui)
 	s.builder, err = assemble.New(assemble.Options{
@@ -74,7 +80,7 @@ func newSession(cmd *cobra.Command, f *buildFlags) (*session, error) {
 		Epoch: epoch, AllowUnhandled: f.build.AllowUnhandled, XZCommand: xz,
 		ExecuteScripts: options.ExecuteScripts(), // until the runner replaces the replay
 		KeepBase:       !f.build.Upgrade,
-		Revision:       f.build.Revision, Progress: stepProgress{s.ui},
+		Revision:       f.build.Revision, Progress: stepProgress{s.ui}, Pin: pin,
 		Logger: s.log,
 	})
 	if err != nil {

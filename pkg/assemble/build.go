@@ -86,6 +86,10 @@ type Options struct {
 	Built time.Time
 	// Revision of the build recipe, for the revision label.
 	Revision string
+	// Pin, when set, is called with every fresh plan before anything is
+	// fetched: it may refuse the plan or rewrite its stages (pkg/lock's
+	// --locked).
+	Pin func(ctx context.Context, tp *TargetPlan) error
 	// Progress receives long-running steps; nil for none.
 	Progress Progress
 	Logger   *slog.Logger

@@ -75,6 +75,11 @@ func (b *Builder) Build(ctx context.Context, t variants.Target) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
+	if b.opts.Pin != nil {
+		if err := b.opts.Pin(ctx, tp); err != nil {
+			return nil, err
+		}
+	}
 	dt, err := b.dateTarget(ctx, tp)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Name, err)

@@ -1,0 +1,53 @@
+package options
+
+import (
+	"context"
+
+	"github.com/spf13/pflag"
+
+	"github.com/pgassemble/pgassemble/pkg/assemble"
+	"github.com/pgassemble/pgassemble/pkg/lock"
+)
+
+// LockOptions tie a build to pgassemble.lock.
+type LockOptions struct {
+	File     string
+	Locked   bool
+	Snapshot string
+}
+
+// AddFlags registers the lock flags.
+func (o *LockOptions) AddFlags(fl *pflag.FlagSet) {
+	fl.StringVar(&o.File, "lock-file", lock.FileName, "lock `FILE` that pgassemble lock writes and --locked reads")
+	fl.BoolVar(&o.Locked, "locked", false, "build exactly the packages and base digest of the lock file; fail naming every package that moved or vanished")
+	fl.StringVar(&o.Snapshot, "snapshot", "", "with --locked, fetch locked packages the archive no longer serves from this snapshot-style mirror `URL-TEMPLATE` ending in {path} (the pool path; {suite} is the suite)")
+}
+
+// Pin is the plan hook --locked installs (nil without --locked).
+func (o *LockOptions) Pin() (func(ctx context.Context, tp *assemble.TargetPlan) error, error) {
+	if !o.Locked {
+		if o.Snapshot != "" {
+			return nil, Usagef("--snapshot needs --locked")
+		}
+		return nil, nil
+	}
+	var snap *lock.Snapshot
+	if o.Snapshot != "" {
+		s, err := lock.ParseSnapshot(o.Snapshot)
+		if err != nil {
+			return nil, UsageError{err}
+		}
+		snap = s
+	}
+	f, err := lock.Read(o.File, false)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, tp *assemble.TargetPlan) error {
+		t, err := f.Target(tp.Target.Name)
+		if err != nil {
+			return err
+		}
+		return t.Apply(tp, snap)
+	}, nil
+}
