@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -112,5 +114,61 @@ func TestPGDGSourceBadScript(t *testing.T) {
 				t.Errorf("err %v, want ErrPGDGScript", err)
 			}
 		})
+	}
+}
+
+// TestPGDGSourceWithAptGet: real apt, given the image's apt configuration,
+// dpkg status and keys (absolute paths moved under a private root), updates
+// from the fixture mirrors, verifying PGDG's InRelease with the key the
+// image's source names, and would install an extension only PGDG ships:
+// what `apt-get update && apt-get install postgresql-17-<ext>` does in a
+// derived container. Skipped with a message where apt-get is not installed.
+func TestPGDGSourceWithAptGet(t *testing.T) {
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		t.Skip("apt-get is not installed: the check with apt needs it")
+	}
+	f := fixture.New(t)
+	res, err := builder(f, t, t.TempDir()).Build(context.Background(), target(t, "17", "minimal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, _ := res.Index.IndexManifest()
+	img, err := res.Index.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arch := im.Manifests[0].Platform.Architecture
+	root := t.TempDir()
+	for p, body := range flatten(t, img) {
+		keep := strings.HasPrefix(p, "etc/apt/") || strings.HasPrefix(p, "usr/share/keyrings/") ||
+			strings.HasPrefix(p, "usr/share/postgresql-common/pgdg/") || p == "var/lib/dpkg/status"
+		if !keep || strings.HasPrefix(body, "-> ") {
+			continue
+		}
+		if strings.HasPrefix(p, "etc/apt/sources.list.d/") {
+			body = strings.ReplaceAll(body, "Signed-By: /", "Signed-By: "+root+"/")
+		}
+		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, p), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "etc/apt/apt.conf.d", "etc/apt/preferences.d"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts := []string{"-o", "Dir=" + root, "-o", "Dir::State::status=" + filepath.Join(root, "var/lib/dpkg/status"),
+		"-o", "APT::Architecture=" + arch, "-o", "APT::Architectures::=" + arch, "-o", "Debug::NoLocking=1",
+		"-o", "APT::Sandbox::User=root", "-q"}
+	out, err := exec.Command("apt-get", append(opts, "update")...).CombinedOutput()
+	if err != nil || strings.Contains(string(out), "NO_PUBKEY") || strings.Contains(string(out), "W:") || !strings.Contains(string(out), "trixie-pgdg/17 "+arch+" Packages") {
+		t.Fatalf("apt-get update with the image's sources: %v\n%s", err, out)
+	}
+	out, err = exec.Command("apt-get", append(opts, "-s", "install", "postgresql-17-pgaudit")...).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Inst postgresql-17-pgaudit (1.0-1.pgdg13+1") {
+		t.Fatalf("apt-get -s install postgresql-17-pgaudit: %v\n%s", err, out)
 	}
 }
