@@ -115,6 +115,10 @@ type Call struct {
 	// with 022; `umask` changes it): commands creating files or
 	// directories apply it as the real programs' open(2)/mkdir(2) do.
 	Umask fs.FileMode
+
+	// execAs runs a command as another user (su, runuser): the runner's
+	// own, for `test -O`/`-G` and the environment.
+	execAs func(uid, gid int, env []string, args []string) error
 }
 
 // Abs resolves a path argument against the working directory.

@@ -113,6 +113,8 @@ type ScriptError struct {
 	Command         string
 	Status          int // exit status (0 for refusals and build errors)
 	Err             error
+	// Output is the end of what the script printed (stdout and stderr).
+	Output string
 }
 
 func (e *ScriptError) Error() string {
@@ -126,10 +128,14 @@ func (e *ScriptError) Error() string {
 	if e.Command != "" {
 		where += fmt.Sprintf(" %q", e.Command)
 	}
+	msg := fmt.Sprintf("%s: exit status %d", where, e.Status)
 	if e.Err != nil {
-		return where + ": " + e.Err.Error()
+		msg = where + ": " + e.Err.Error()
 	}
-	return fmt.Sprintf("%s: exit status %d", where, e.Status)
+	if out := strings.TrimSpace(e.Output); out != "" {
+		msg += "; output: " + strings.ReplaceAll(out, "\n", " | ")
+	}
+	return msg
 }
 
 func (e *ScriptError) Unwrap() error { return e.Err }
@@ -201,7 +207,12 @@ type session struct {
 	ctx     context.Context
 	output  io.Writer
 	failure *ScriptError
-	umask   fs.FileMode // the shell's file mode creation mask (umask builtin)
+	// lastFail is the last command that exited non-zero, named when the
+	// script fails with a status.
+	lastFail *Event
+	// euid, egid: the effective user (0, or su/runuser's target).
+	euid, egid int
+	umask      fs.FileMode // the shell's file mode creation mask (umask builtin)
 }
 
 func (sh *Shell) compileDeviations() error {
@@ -229,9 +240,10 @@ func (sh *Shell) Run(ctx context.Context, s Script) error {
 	if s.Path == "" {
 		s.Path = "/var/lib/dpkg/info/" + s.Package + "." + s.Name
 	}
-	out := sh.Output
-	if out == nil {
-		out = io.Discard
+	tail := &tailBuffer{max: 1024}
+	var out io.Writer = tail
+	if sh.Output != nil {
+		out = io.MultiWriter(sh.Output, tail)
 	}
 	se := &session{sh: sh, script: s, ctx: ctx, output: out, umask: 0o022}
 	file, err := parseScript(s.Body, s.Path)
@@ -241,16 +253,37 @@ func (sh *Shell) Run(ctx context.Context, s Script) error {
 	env := append(slices.Clone(sh.Env), s.Env...)
 	status, err := se.runFile(ctx, file, s.Path, s.Args, expand.ListEnviron(env...), "/", nil, true)
 	if se.failure != nil {
+		se.failure.Output = tail.String()
 		return se.failure
 	}
 	if err != nil {
-		return &ScriptError{Package: s.Package, Script: s.Name, Err: err}
+		return &ScriptError{Package: s.Package, Script: s.Name, Err: err, Output: tail.String()}
 	}
 	if status != 0 {
-		return &ScriptError{Package: s.Package, Script: s.Name, Status: status}
+		e := &ScriptError{Package: s.Package, Script: s.Name, Status: status, Output: tail.String()}
+		if lf := se.lastFail; lf != nil {
+			e.File, e.Line, e.Command = lf.File, lf.Line, lf.Command()
+		}
+		return e
 	}
 	return nil
 }
+
+// tailBuffer keeps the last max bytes written.
+type tailBuffer struct {
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return string(t.b) }
 
 // parseScript parses a script and rewrites what would read the host
 // ($$, $PPID, $RANDOM); it refuses constructs that would run beside the
@@ -418,14 +451,31 @@ func (n nopRWC) Write(p []byte) (int, error) {
 func (nopRWC) Close() error { return nil }
 
 // fileInfo adapts Info to fs.FileInfo for the interpreter.
-type fileInfo struct{ i Info }
+type fileInfo struct {
+	i          Info
+	euid, egid int
+}
 
 func (f fileInfo) Name() string       { return f.i.Name }
 func (f fileInfo) Size() int64        { return f.i.Size }
 func (f fileInfo) Mode() fs.FileMode  { return f.i.Mode }
 func (f fileInfo) ModTime() time.Time { return time.Unix(0, 0).UTC() }
 func (f fileInfo) IsDir() bool        { return f.i.Mode.IsDir() }
-func (f fileInfo) Sys() any           { return nil }
+
+// Sys answers the interpreter's `test -O` / `-G`, which compare the
+// owner with the host's current user: the file counts as owned when its
+// owner in the image is the script's effective user (root, or the user
+// of su/runuser).
+func (f fileInfo) Sys() any {
+	st := &syscall.Stat_t{Uid: ^uint32(0) - 1, Gid: ^uint32(0) - 1, Mode: uint32(f.i.Mode.Perm()), Size: f.i.Size}
+	if f.i.Uid == f.euid {
+		st.Uid = uint32(os.Getuid())
+	}
+	if f.i.Gid == f.egid {
+		st.Gid = uint32(os.Getgid())
+	}
+	return st
+}
 
 func (se *session) stat(ctx context.Context, name string, follow bool) (fs.FileInfo, error) {
 	if name == "" { // stat("") is ENOENT, not the working directory
@@ -442,7 +492,7 @@ func (se *session) stat(ctx context.Context, name string, follow bool) (fs.FileI
 	if err != nil {
 		return nil, err
 	}
-	return fileInfo{i}, nil
+	return fileInfo{i: i, euid: se.euid, egid: se.egid}, nil
 }
 
 func (se *session) readDir(ctx context.Context, name string) ([]fs.DirEntry, error) {
@@ -452,7 +502,7 @@ func (se *session) readDir(ctx context.Context, name string) ([]fs.DirEntry, err
 	}
 	out := make([]fs.DirEntry, len(infos))
 	for i, in := range infos {
-		out[i] = fs.FileInfoToDirEntry(fileInfo{in})
+		out[i] = fs.FileInfoToDirEntry(fileInfo{i: in, euid: se.euid, egid: se.egid})
 	}
 	return out, nil
 }
@@ -671,9 +721,6 @@ func (se *session) realPath(p string) (string, error) {
 }
 
 func (se *session) trace(ctx context.Context, ev Event) {
-	if se.sh.Trace == nil {
-		return
-	}
 	ev.Package, ev.Script = se.script.Package, se.script.Name
 	if ev.File == "" {
 		ev.File = se.file
@@ -682,7 +729,13 @@ func (se *session) trace(ctx context.Context, ev Event) {
 		ev.Line = posLine(ctx)
 	}
 	ev.Depth = se.depth - 1
-	se.sh.Trace(ev)
+	if ev.Status != 0 {
+		e := ev
+		se.lastFail = &e
+	}
+	if se.sh.Trace != nil {
+		se.sh.Trace(ev)
+	}
 }
 
 func posLine(ctx context.Context) uint {
@@ -783,6 +836,16 @@ func (se *session) runGo(ctx context.Context, env expand.Environ, dir string, st
 				return nil
 			}
 			return se.dispatch(ctx, env, dir, in, out, errw, argv)
+		},
+		execAs: func(uid, gid int, setEnv []string, argv []string) error {
+			if len(argv) == 0 {
+				return nil
+			}
+			ouid, ogid := se.euid, se.egid
+			se.euid, se.egid = uid, gid
+			defer func() { se.euid, se.egid = ouid, ogid }()
+			e := expand.ListEnviron(append(exported(env), setEnv...)...)
+			return se.dispatch(ctx, e, dir, stdin, stdout, stderr, argv)
 		},
 	}
 	if c.Stdin == nil {

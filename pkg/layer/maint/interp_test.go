@@ -239,3 +239,34 @@ func TestShellBrokenPipe(t *testing.T) {
 		t.Errorf("%q %v", out, err)
 	}
 }
+
+func TestShellTrap(t *testing.T) {
+	sh, _, _ := testShellFS(t)
+	out, err := kitRun(t, sh, "postinst", "trap 'echo bye' 0 HUP INT\ntrap 'echo sig' TERM\ntrap -- 'echo err' ERR\necho hi\n")
+	if err != nil || out != "hi\nbye\n" {
+		t.Errorf("%q %v", out, err)
+	}
+}
+
+func TestShellSu(t *testing.T) {
+	v := NewMemFS(MemDir("/tmp"),
+		MemFile("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\npostgres:x:26:26:PostgreSQL:/var/lib/postgresql:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"),
+		MemFile("/etc/group", "root:x:0:\npostgres:x:26:\n"),
+		MemEntry{Path: "/var/lib/postgresql", Mode: fs.ModeDir | 0o755, Uid: 26, Gid: 26},
+		MemEntry{Path: "/usr/bin/su", Mode: 0o755, Data: "\x7fELF"},
+		MemEntry{Path: "/usr/sbin/runuser", Mode: 0o755, Data: "\x7fELF"})
+	sh := kitShell(t, v)
+	out, err := kitRun(t, sh, "postinst", `if su -s /bin/sh postgres -c "test -O /var/lib/postgresql &&
+  test -G /var/lib/postgresql"; then echo owned; fi
+[ -O /var/lib/postgresql ] || echo "not root's"
+su postgres -c 'echo $HOME $USER'
+runuser -u postgres -- sh -c 'test -O /var/lib/postgresql && echo runuser'
+su nobody -c true || echo "nologin $?"
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "owned\nnot root's\n/var/lib/postgresql postgres\nrunuser\nThis account is currently not available.\nnologin 1\n"; out != want {
+		t.Errorf("got %q\nwant %q", out, want)
+	}
+}

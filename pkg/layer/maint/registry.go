@@ -21,5 +21,7 @@ func DefaultRegistry() *Registry {
 		cacertsCommands(),
 		pythonCommands(),
 		miscDebianCommands(),
+		// running as another user (the runner's)
+		suCommands(),
 	).WithShims(debconfShims()...)
 }

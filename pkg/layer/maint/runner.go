@@ -79,7 +79,7 @@ const maxRetain = 1 << 20
 var skipRetain = []string{
 	"/usr/share/doc/", "/usr/share/man/", "/usr/share/info/", "/usr/share/locale/",
 	"/usr/share/zoneinfo/", "/usr/share/i18n/charmaps/", "/usr/share/i18n/locales/",
-	"/usr/include/", "/usr/share/postgresql/", "/usr/lib/postgresql/",
+	"/usr/include/",
 	"/usr/share/perl/", "/usr/lib/python3/dist-packages/", "/usr/lib/python3.",
 	"/usr/share/gdal/", "/usr/share/proj/",
 }
@@ -90,10 +90,16 @@ func retainBody(name string, size int64) bool {
 	}
 	for _, p := range skipRetain {
 		if strings.HasPrefix(name, p) {
-			// the postgres man pages and extension files are many and
-			// never read by scripts; helper scripts there still are
-			// looked up on PATH only from bin directories.
 			return false
+		}
+	}
+	// PostgreSQL's extension scripts, man pages and JIT bitcode are many
+	// and never read by maintainer scripts (catalog_version is).
+	if strings.HasPrefix(name, "/usr/share/postgresql/") || strings.HasPrefix(name, "/usr/lib/postgresql/") {
+		for _, d := range []string{"/extension/", "/man/", "/bitcode/", "/tsearch_data/", "/timezonesets/"} {
+			if strings.Contains(name, d) {
+				return false
+			}
 		}
 	}
 	return true
