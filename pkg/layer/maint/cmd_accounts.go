@@ -35,6 +35,7 @@ func accountsCommands() []Spec {
 		{Name: "gpasswd", Run: runGpasswd, Kind: Exact, Paths: []string{"/usr/bin/gpasswd"}},
 		{Name: "userdel", Run: runUserdel, Kind: Exact, Paths: []string{"/usr/sbin/userdel"}},
 		{Name: "groupdel", Run: runGroupdel, Kind: Exact, Paths: []string{"/usr/sbin/groupdel"}},
+		{Name: "update-passwd", Run: runUpdatePasswd, Kind: Exact, Paths: []string{"/usr/sbin/update-passwd"}},
 	}
 }
 
@@ -1664,4 +1665,143 @@ func runDeluser(c *Call) error {
 		return ExitStatus(adduserObjectMissing)
 	}
 	return deleteUser(c, prog, name, true)
+}
+
+// update-passwd (base-passwd): on an upgrade, base-passwd's postinst asks
+// `update-passwd --dry-run` whether /etc/passwd and /etc/group differ from
+// the master files in what update-passwd manages (entries of ids 0-99 and
+// 65534: missing, extra, or with another id, group, GECOS, home or shell,
+// with its exceptions for special accounts). When nothing differs this is
+// exact (status 0, nothing written); applying differences goes through
+// debconf questions per change and is refused.
+
+const (
+	upwKeepHome = 1 << iota
+	upwKeepShell
+	upwKeepGecos
+	upwNoAutoRemove
+	upwNoAutoAdd
+	upwKeepAll = upwKeepHome | upwKeepShell | upwKeepGecos
+)
+
+// upwSpecialUsers and upwSpecialGroups are update-passwd's exceptions.
+var (
+	upwSpecialUsers = map[int]int{0: upwKeepAll | upwNoAutoRemove, 11: upwKeepHome | upwNoAutoAdd | upwNoAutoRemove,
+		30: upwKeepHome | upwNoAutoAdd | upwNoAutoRemove, 31: upwNoAutoRemove, 33: upwKeepHome,
+		35: upwKeepAll | upwNoAutoAdd | upwNoAutoRemove, 36: upwKeepAll | upwNoAutoAdd | upwNoAutoRemove,
+		37: upwNoAutoRemove, 41: upwKeepHome | upwNoAutoRemove, 70: upwNoAutoRemove,
+		71: upwKeepAll | upwNoAutoAdd | upwNoAutoRemove, 72: upwKeepAll | upwNoAutoAdd | upwNoAutoRemove,
+		73: upwKeepAll | upwNoAutoAdd | upwNoAutoRemove, 74: upwKeepAll | upwNoAutoAdd | upwNoAutoRemove,
+		75: upwKeepAll | upwNoAutoAdd | upwNoAutoRemove, 76: upwKeepAll | upwNoAutoAdd | upwNoAutoRemove}
+	upwSpecialGroups = map[int]int{0: upwKeepAll | upwNoAutoRemove, 11: upwNoAutoAdd | upwNoAutoRemove,
+		31: upwNoAutoAdd | upwNoAutoRemove, 32: upwNoAutoRemove, 35: upwNoAutoAdd | upwNoAutoRemove,
+		36: upwNoAutoAdd | upwNoAutoRemove, 41: upwNoAutoRemove, 70: upwNoAutoRemove}
+)
+
+// upwDiffs lists update-passwd's changes between a system database and its
+// master (fields: 7 for passwd, 4 for group).
+func upwDiffs(sys, master []string, group bool) []string {
+	special := upwSpecialUsers
+	kind := "user"
+	if group {
+		special, kind = upwSpecialGroups, "group"
+	}
+	parse := func(lines []string) (map[string][]string, []string) {
+		m := map[string][]string{}
+		var order []string
+		for _, l := range lines {
+			f := strings.Split(l, ":")
+			if len(f) < 3 || strings.HasPrefix(f[0], "+") || strings.HasPrefix(f[0], "-") {
+				continue
+			}
+			m[f[0]] = f
+			order = append(order, f[0])
+		}
+		return m, order
+	}
+	sm, sorder := parse(sys)
+	mm, morder := parse(master)
+	var out []string
+	for _, n := range morder {
+		if _, ok := sm[n]; !ok && special[atoiOr(mm[n][2], -1)]&upwNoAutoAdd == 0 {
+			out = append(out, fmt.Sprintf("add %s %s", kind, n))
+		}
+	}
+	for _, n := range sorder {
+		f := sm[n]
+		id := atoiOr(f[2], -1)
+		if id >= 0 && id <= 99 && special[id]&upwNoAutoRemove == 0 {
+			if _, ok := mm[n]; !ok {
+				out = append(out, fmt.Sprintf("remove %s %s", kind, n))
+			}
+		}
+		if (id < 0 || id > 99) && id != 65534 {
+			continue
+		}
+		mf, ok := mm[n]
+		if !ok {
+			continue
+		}
+		if f[2] != mf[2] {
+			out = append(out, fmt.Sprintf("change %s %s id", kind, n))
+		}
+		if group || len(f) < 7 || len(mf) < 7 {
+			continue
+		}
+		if f[3] != mf[3] {
+			out = append(out, fmt.Sprintf("change user %s gid", n))
+		}
+		if special[id]&upwKeepGecos == 0 && f[4] != mf[4] {
+			out = append(out, fmt.Sprintf("change user %s gecos", n))
+		}
+		if special[id]&upwKeepHome == 0 && f[5] != mf[5] {
+			out = append(out, fmt.Sprintf("change user %s home", n))
+		}
+		if special[id]&upwKeepShell == 0 && f[6] != mf[6] {
+			out = append(out, fmt.Sprintf("change user %s shell", n))
+		}
+	}
+	return out
+}
+
+func runUpdatePasswd(c *Call) error {
+	verbose := false
+	for _, a := range c.Args {
+		switch a {
+		case "-n", "--dry-run":
+		case "-v", "--verbose":
+			verbose = true
+		default:
+			return Refuse("update-passwd "+a, "not a form maintainer scripts use")
+		}
+	}
+	read := func(p string) ([]string, error) {
+		b, err := readImageFile(c.FS, p)
+		if err != nil {
+			return nil, err
+		}
+		return splitLines(b), nil
+	}
+	var diffs []string
+	for _, x := range []struct {
+		sys, master string
+		group       bool
+	}{{"/etc/passwd", "/usr/share/base-passwd/passwd.master", false}, {"/etc/group", "/usr/share/base-passwd/group.master", true}} {
+		sys, err := read(x.sys)
+		if err != nil {
+			return err
+		}
+		master, err := read(x.master)
+		if err != nil {
+			return err
+		}
+		diffs = append(diffs, upwDiffs(sys, master, x.group)...)
+	}
+	if len(diffs) == 0 {
+		if verbose {
+			fmt.Fprintln(c.Stdout, "No changes needed")
+		}
+		return nil
+	}
+	return Refuse("update-passwd", "the image's accounts differ from base-passwd's masters (%s): each change is a debconf question", strings.Join(diffs, ", "))
 }

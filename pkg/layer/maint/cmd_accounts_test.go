@@ -211,3 +211,26 @@ func TestAdduserPolicyUID(t *testing.T) {
 	}
 	_ = fs.ModePerm
 }
+
+// TestUpdatePasswd: base-passwd's upgrade check on an image whose accounts
+// are the masters plus packages' system users (ids >= 100): no change; a
+// changed shell of a managed account is a change (refused, named).
+func TestUpdatePasswd(t *testing.T) {
+	files := accountsBase(t)
+	files["/usr/share/base-passwd/passwd.master"] = files["/etc/passwd"]
+	files["/usr/share/base-passwd/group.master"] = files["/etc/group"]
+	files["/etc/passwd"] += "postgres:x:101:102:PostgreSQL administrator:/var/lib/postgresql:/bin/bash\n"
+	files["/etc/group"] += "postgres:x:102:\n"
+	tfs := newTestFS().add(files)
+	if r := runCmd(tfs, &testHost{}, "", runUpdatePasswd, "update-passwd", "--dry-run"); r.err != nil || r.stdout != "" {
+		t.Errorf("no change: %v %q", r.err, r.stdout)
+	}
+	if r := runCmd(tfs, &testHost{}, "", runUpdatePasswd, "update-passwd", "--verbose"); r.err != nil || r.stdout != "No changes needed\n" {
+		t.Errorf("no change, verbose: %v %q", r.err, r.stdout)
+	}
+	tfs.nodes["/etc/passwd"].data = []byte(strings.Replace(string(tfs.nodes["/etc/passwd"].data), "/var/mail:/usr/sbin/nologin", "/var/mail:/bin/sh", 1))
+	r := runCmd(tfs, &testHost{}, "", runUpdatePasswd, "update-passwd", "--dry-run")
+	if !errors.Is(r.err, ErrRefused) || !strings.Contains(r.err.Error(), "change user mail shell") {
+		t.Errorf("changed shell: %v", r.err)
+	}
+}

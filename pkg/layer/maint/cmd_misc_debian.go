@@ -34,6 +34,7 @@ func miscDebianCommands() []Spec {
 		noop("pg_checksystem", "reports on the host's disks (write caches) for the administrator; changes nothing", "/usr/share/postgresql-common/pg_checksystem"),
 		{Name: "make-ssl-cert", Run: runMakeSSLCert, Kind: Exact, Paths: []string{"/usr/sbin/make-ssl-cert"}},
 		{Name: "ischroot", Run: runIschroot, Kind: Exact, Paths: []string{"/usr/bin/ischroot"}},
+		{Name: "perl", Run: runPerlProbe, Kind: Exact, Paths: []string{"/usr/bin/perl"}},
 		{Name: "paperconf", Run: runPaperconf, Kind: Exact, Paths: []string{"/usr/bin/paperconf", "/usr/sbin/paperconf"}},
 		{Name: "run-parts", Run: runRunParts, Kind: Exact, Paths: []string{"/usr/bin/run-parts", "/bin/run-parts"}},
 		{Name: "setcap", Run: func(c *Call) error {
@@ -555,4 +556,15 @@ func runRunParts(c *Call) error {
 		}
 	}
 	return status
+}
+
+// runPerlProbe answers the one perl form Debian's scripts use as a probe,
+// `perl -e ""` ("does perl work?", libc6's preinst before using debconf):
+// perl is installed (the command resolves only when /usr/bin/perl exists),
+// so it succeeds. Any perl program is refused: it has no Go implementation.
+func runPerlProbe(c *Call) error {
+	if len(c.Args) == 2 && c.Args[0] == "-e" && strings.TrimSpace(c.Args[1]) == "" {
+		return nil
+	}
+	return Refuse("perl", "a perl program has no Go implementation (%s)", strings.Join(c.Args, " "))
 }

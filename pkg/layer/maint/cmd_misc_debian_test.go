@@ -80,6 +80,12 @@ func TestPythonAndRefusals(t *testing.T) {
 	if r := runCmd(tfs, &testHost{}, "", runPython, "python3", "-c", "import sys"); !errors.Is(r.err, ErrRefused) {
 		t.Errorf("python3 -c: %v, want refused", r.err)
 	}
+	if r := runCmd(tfs, &testHost{}, "", runPerlProbe, "perl", "-e", ""); r.err != nil {
+		t.Errorf("perl -e '': %v", r.err)
+	}
+	if r := runCmd(tfs, &testHost{}, "", runPerlProbe, "perl", "-e", "print 1"); !errors.Is(r.err, ErrRefused) {
+		t.Errorf("perl -e 'print 1': %v, want refused", r.err)
+	}
 	if r := runCmd(tfs, &testHost{}, "", runMakeSSLCert, "make-ssl-cert", "generate-default-snakeoil"); !errors.Is(r.err, ErrRefused) || !strings.Contains(r.err.Error(), "private key") {
 		t.Errorf("make-ssl-cert: %v, want refused", r.err)
 	}
