@@ -17,7 +17,7 @@ func newRootCmd() *cobra.Command {
 	root.Short = "Build PostgreSQL container images without Docker"
 	root.SilenceUsage, root.SilenceErrors = true, true
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return options.UsageError{Err: err} })
-	root.AddCommand(newBuildCmd("build"), newBakeCmd(), newLockCmd(), newTargetsCmd(), newPlanCmd(), newExplainCmd(), newResolveCmd(), newOutdatedCmd())
+	root.AddCommand(newBuildCmd("build"), newBakeCmd(), newLockCmd(), newCatalogCmd(), newTargetsCmd(), newPlanCmd(), newExplainCmd(), newResolveCmd(), newOutdatedCmd())
 	return root
 }
 

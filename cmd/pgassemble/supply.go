@@ -17,9 +17,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pgassemble/pgassemble/pkg/assemble"
-	"github.com/pgassemble/pgassemble/pkg/publish"
 	"github.com/pgassemble/pgassemble/pkg/attest"
 	"github.com/pgassemble/pgassemble/pkg/provenance"
+	"github.com/pgassemble/pgassemble/pkg/publish"
 	"github.com/pgassemble/pgassemble/pkg/sbom"
 	"github.com/pgassemble/pgassemble/pkg/sign"
 )
