@@ -585,8 +585,10 @@ func runDate(c *Call) error {
 	if o.has("s") || o.has("r") {
 		return Refuse("date -s/-r", "option not implemented")
 	}
-	if tz := c.Env("TZ"); tz != "" && tz != "UTC" && tz != "UTC0" && tz != "Etc/UTC" && tz != ":UTC" {
-		return Refuse("date", "TZ=%s: only UTC is implemented", tz)
+	if !o.has("u") {
+		if tz := imageTimezone(c); tz != "" {
+			return Refuse("date", "local time in %s: only UTC is implemented", tz)
+		}
 	}
 	t, err := epoch(c)
 	if err != nil {
@@ -605,7 +607,8 @@ func runDate(c *Call) error {
 		case d == "now" || d == "":
 		default:
 			parsed := false
-			for _, layout := range []string{"2006-01-02", "2006-01-02 15:04:05", "2006-01-02T15:04:05Z", "2006-01-02 15:04"} {
+			for _, layout := range []string{"2006-01-02", "2006-01-02 15:04:05", "2006-01-02T15:04:05Z", "2006-01-02 15:04",
+				time.UnixDate, time.RFC1123Z, time.RFC3339} {
 				if v, err := time.Parse(layout, d); err == nil {
 					t, parsed = v, true
 					break
@@ -632,6 +635,33 @@ func runDate(c *Call) error {
 	}
 	fmt.Fprintln(c.Stdout, out)
 	return nil
+}
+
+// imageTimezone is the zone local time is in, "" for UTC: TZ, else the
+// image's /etc/localtime (a link into /usr/share/zoneinfo), as glibc does.
+func imageTimezone(c *Call) string {
+	utc := func(z string) bool {
+		switch strings.TrimPrefix(strings.TrimPrefix(z, ":"), "posix/") {
+		case "", "UTC", "UTC0", "Etc/UTC", "Etc/UCT", "UCT", "Universal", "Etc/Universal", "Zulu", "Etc/Zulu", "GMT", "Etc/GMT", "GMT0":
+			return true
+		}
+		return false
+	}
+	if tz := c.Env("TZ"); tz != "" {
+		if utc(tz) {
+			return ""
+		}
+		return tz
+	}
+	target, err := c.FS.Readlink("/etc/localtime")
+	if err != nil {
+		return "" // no /etc/localtime: glibc uses UTC
+	}
+	_, zone, _ := strings.Cut(target, "zoneinfo/")
+	if utc(zone) {
+		return ""
+	}
+	return zone
 }
 
 func strftime(format string, t time.Time) (string, error) {

@@ -293,6 +293,7 @@ func TestCoreutilsImage(t *testing.T) {
 		{newKitHost(), []string{"date"}, "Sat Jan  1 00:00:00 UTC 2000\n", 0},
 		{newKitHost(), []string{"date", "+%s"}, "946684800\n", 0},
 		{newKitHost(), []string{"date", "-d", "2024-02-29", "+%F %T"}, "2024-02-29 00:00:00\n", 0},
+		{newKitHost(), []string{"date", "-d", "Sat Jan  1 00:00:00 UTC 2000"}, "Sat Jan  1 00:00:00 UTC 2000\n", 0},
 		{newKitHost(), []string{"who"}, "", 0},
 		{newKitHost(), []string{"sleep", "1"}, "", 0},
 	}
@@ -350,6 +351,25 @@ func TestCoreutilsRefusals(t *testing.T) {
 		if !errors.Is(err, ErrRefused) {
 			t.Errorf("%v: %v, want a refusal", argv, err)
 		}
+	}
+}
+
+// Local time in a zone other than UTC is refused (no zoneinfo reader);
+// -u and UTC images answer.
+func TestDateTimezone(t *testing.T) {
+	paris := NewMemFS(MemSymlink("/etc/localtime", "/usr/share/zoneinfo/Europe/Paris"))
+	var out strings.Builder
+	c := &Call{Name: "date", FS: paris, Host: newKitHost(), Stdout: &out, Stderr: &out, Dir: "/",
+		Env: func(n string) string { return map[string]string{"SOURCE_DATE_EPOCH": "0"}[n] }}
+	if err := runDate(c); !errors.Is(err, ErrRefused) {
+		t.Errorf("date in Europe/Paris without TZ: %v, want a refusal", err)
+	}
+	if out, _, _, err := oracleRunGo(t, paris, newKitHost(), []string{"date", "-u", "+%H"}, ""); err != nil || out != "00\n" {
+		t.Errorf("date -u: %q %v", out, err)
+	}
+	utc := NewMemFS(MemSymlink("/etc/localtime", "/usr/share/zoneinfo/Etc/UTC"))
+	if out, _, _, err := oracleRunGo(t, utc, newKitHost(), []string{"date", "+%Z"}, ""); err != nil || out != "UTC\n" {
+		t.Errorf("date in Etc/UTC: %q %v", out, err)
 	}
 }
 
