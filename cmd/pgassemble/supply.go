@@ -66,6 +66,9 @@ func newSupply(cmd *cobra.Command, f *buildFlags, dest publish.Destination) (*su
 	// secret (the key's password comes from the environment, never a flag).
 	flags := map[string]any{}
 	cmd.Flags().Visit(func(fl *pflag.Flag) {
+		if localFlags[fl.Name] {
+			return
+		}
 		if sv, ok := fl.Value.(pflag.SliceValue); ok {
 			vals := make([]any, 0, len(sv.GetSlice()))
 			for _, v := range sv.GetSlice() {
@@ -86,7 +89,24 @@ func newSupply(cmd *cobra.Command, f *buildFlags, dest publish.Destination) (*su
 		s.configDigest = "sha256:" + hex.EncodeToString(sum[:])
 		s.external["configDigest"] = s.configDigest
 	}
+	if f.lock.Locked {
+		data, err := os.ReadFile(f.lock.File)
+		if err != nil {
+			return nil, fmt.Errorf("--lock-file: %w", err)
+		}
+		sum := sha256.Sum256(data)
+		s.external["lockDigest"] = "sha256:" + hex.EncodeToString(sum[:])
+	}
 	return s, nil
+}
+
+// localFlags are the flags that say where this machine keeps things or how
+// it reports, not what is built: they stay out of the provenance's external
+// parameters, so that the same build elsewhere gives the same ones. The
+// lock file and the config file are recorded by digest instead of path.
+var localFlags = map[string]bool{
+	"cache-dir": true, "json": true, "quiet": true, "verbose": true, "http-retries": true,
+	"xz": true, "sign-key": true, "lock-file": true, "config": true,
 }
 
 func (s *supply) enabled() bool { return s.sbomOn || s.provenanceOn || s.signer != nil }
