@@ -48,7 +48,8 @@ type Root struct {
 	Name     string // how messages name it: the base reference, or the directory
 }
 
-func (r Root) String() string { return fmt.Sprintf("%s (%s)", r.Name, r.Platform.String()) }
+// String names the root in messages; callers add the platform once.
+func (r Root) String() string { return r.Name }
 
 // Root is the filesystem of one platform of a base image (after LoadTree).
 func (b *Base) Root() Root { return Root{FS: b.Tree, Platform: b.Platform, Name: b.Ref} }
