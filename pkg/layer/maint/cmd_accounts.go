@@ -422,6 +422,11 @@ func shadowArgs(prog string, args []string, noValue map[string]string, withValue
 	return opts, rest, nil
 }
 
+// shadowMsg is a message printed as the tool prints it.
+type shadowMsg string
+
+func (m shadowMsg) Error() string { return string(m) }
+
 // shadowUsage reports a usage error with shadow's status 2.
 func shadowUsage(c *Call, err error) error {
 	fmt.Fprintln(c.Stderr, err)
@@ -451,7 +456,7 @@ func runGroupadd(c *Call) error {
 		return Refuse(prog+" --root/--prefix", "another root than the image's is not supported")
 	}
 	if len(rest) != 1 {
-		return shadowUsage(c, fmt.Errorf("Usage: groupadd [options] GROUP"))
+		return shadowUsage(c, shadowMsg("Usage: groupadd [options] GROUP"))
 	}
 	name := rest[0]
 	a, err := loadAccounts(c)
@@ -533,7 +538,7 @@ func runUseradd(c *Call) error {
 		return Refuse(prog+" -D", "changing useradd's defaults is not supported")
 	}
 	if len(rest) != 1 {
-		return shadowUsage(c, fmt.Errorf("Usage: useradd [options] LOGIN"))
+		return shadowUsage(c, shadowMsg("Usage: useradd [options] LOGIN"))
 	}
 	name := rest[0]
 	a, err := loadAccounts(c)
@@ -771,7 +776,7 @@ func runUsermod(c *Call) error {
 		return Refuse(prog+" -l/-m/-e/-f", "renaming users, moving homes and expiry are not forms maintainer scripts use")
 	}
 	if len(rest) != 1 {
-		return shadowUsage(c, fmt.Errorf("Usage: usermod [options] LOGIN"))
+		return shadowUsage(c, shadowMsg("Usage: usermod [options] LOGIN"))
 	}
 	name := rest[0]
 	a, err := loadAccounts(c)
@@ -895,7 +900,7 @@ func runGpasswd(c *Call) error {
 		return shadowUsage(c, err)
 	}
 	if len(rest) != 1 {
-		return shadowUsage(c, fmt.Errorf("Usage: gpasswd [option] GROUP"))
+		return shadowUsage(c, shadowMsg("Usage: gpasswd [option] GROUP"))
 	}
 	group := rest[0]
 	a, err := loadAccounts(c)
@@ -953,7 +958,7 @@ func runUserdel(c *Call) error {
 		return Refuse(prog+" --root", "another root than the image's is not supported")
 	}
 	if len(rest) != 1 {
-		return shadowUsage(c, fmt.Errorf("Usage: userdel [options] LOGIN"))
+		return shadowUsage(c, shadowMsg("Usage: userdel [options] LOGIN"))
 	}
 	if opts["-r"] != "" {
 		return Refuse(prog+" -r", "removing a home directory and mail spool is not supported")
@@ -1005,7 +1010,7 @@ func runGroupdel(c *Call) error {
 		return Refuse(prog+" --root", "another root than the image's is not supported")
 	}
 	if len(rest) != 1 {
-		return shadowUsage(c, fmt.Errorf("Usage: groupdel [options] GROUP"))
+		return shadowUsage(c, shadowMsg("Usage: groupdel [options] GROUP"))
 	}
 	return deleteGroup(c, prog, rest[0], opts["-f"] != "")
 }

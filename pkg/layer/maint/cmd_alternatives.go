@@ -180,7 +180,6 @@ type uaRun struct {
 	altdir, admindir, log string
 	quiet, verbose, force bool
 	argv                  string
-	logged                bool
 }
 
 func (u *uaRun) info(format string, args ...any) {

@@ -923,9 +923,8 @@ func (db *debconfDB) command(line string) (int, string) {
 		case "name":
 			v, ok = p[0], true
 		case "description", "extended_description", "choices":
-			v, ok = db.field(p[0], f)
-			v = db.expandVars(p[0], v)
-			ok = true
+			v, _ = db.field(p[0], f)
+			v, ok = db.expandVars(p[0], v), true
 		default:
 			// debconf's field lookup: the question's own field, the
 			// template's, then for "name-suffix" the plain field; an

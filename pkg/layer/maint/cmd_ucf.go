@@ -161,12 +161,12 @@ func dbLookup(b []byte, name string) []string {
 }
 
 type ucfRun struct {
-	c                          *Call
-	state, newFile, dest       string
-	threeway, debconfOK, quiet bool
-	verbose                    bool
-	forceConff                 string // from DPKG_FORCE / UCF_FORCE_CONFF*: "new", "old", "ask"
-	forceConffmiss             bool
+	c                    *Call
+	state, newFile, dest string
+	threeway, debconfOK  bool
+	verbose              bool
+	forceConff           string // from DPKG_FORCE / UCF_FORCE_CONFF*: "new", "old", "ask"
+	forceConffmiss       bool
 }
 
 func runUcf(c *Call) error {

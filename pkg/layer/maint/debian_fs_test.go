@@ -74,8 +74,6 @@ func (t *testFS) read(tb testing.TB, name string) string {
 	return string(t.nodes[n].data)
 }
 
-func (t *testFS) exists(name string) bool { _, ok := t.nodes[name]; return ok }
-
 // resolve follows symlinks of the parents (and of the last element if
 // follow) inside the root.
 func (t *testFS) resolve(name string, follow bool) (string, error) {
@@ -166,9 +164,8 @@ func (t *testFS) Readlink(name string) (string, error) {
 }
 
 type testFile struct {
-	n   *testNode
-	r   *bytes.Reader
-	app bool
+	n *testNode
+	r *bytes.Reader
 }
 
 func (f *testFile) Read(p []byte) (int, error) {
