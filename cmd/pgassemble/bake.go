@@ -52,6 +52,16 @@ usage error); --print prints the resolved targets as bake's --print JSON does.`,
 			if err != nil {
 				return err
 			}
+			all := len(targets)
+			if targets, err = bake.ApplyShard(targets); err != nil {
+				return err
+			}
+			if bake.Shard != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "pgassemble: shard %s: %d of %d targets\n", bake.Shard, len(targets), all)
+				if len(targets) == 0 {
+					return nil // more shards than groups of targets: nothing to do here
+				}
+			}
 			if bake.Print {
 				return printBake(cmd, f, targets)
 			}

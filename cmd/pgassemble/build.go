@@ -104,6 +104,10 @@ func buildAndPublish(cmd *cobra.Command, f *buildFlags, targets []variants.Targe
 	}
 	reports, err := s.buildAll(cmd.Context(), pub, sup, targets, f.build.BaseImage)
 	s.ui.Wait()
+	st := s.builder.LayerStats()
+	// What a CI log needs to see that shards share their conversions.
+	s.ui.Printf("layers: %d converted, %d from the local cache, %d from the cache repository, %d stored there\n",
+		st.Converted, st.LocalHits, st.RemoteHits, st.Stored)
 	if err != nil {
 		return err
 	}

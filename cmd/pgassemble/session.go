@@ -69,6 +69,10 @@ func newSession(cmd *cobra.Command, f *buildFlags) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	remote, err := f.cache.Remote(f.publish.Insecure)
+	if err != nil {
+		return nil, err
+	}
 	s := &session{out: cmd.OutOrStdout(), ui: newUI(cmd.ErrOrStderr(), f.report.Quiet), report: f.report}
 	s.log = f.report.Logger(s.ui)
 	s.builder, err = assemble.New(assemble.Options{
@@ -76,7 +80,7 @@ func newSession(cmd *cobra.Command, f *buildFlags) (*session, error) {
 		BaseImage:    f.build.BaseImage,
 		DebianMirror: f.archive.DebianMirror, DebianSecurityMirror: f.archive.SecurityMirror,
 		PGSource: src, PGDGMirror: f.archive.PGDGMirror, PGDGMirrorInImage: f.archive.PGDGMirrorInImage, Keyrings: f.archive.Keyrings,
-		CacheDir: f.cache.Layers(), Compression: comp,
+		CacheDir: f.cache.Layers(), LayerRemote: remote, Compression: comp,
 		Epoch: epoch, AllowUnhandled: f.build.AllowUnhandled, XZCommand: xz,
 		ExecuteScripts: options.ExecuteScripts(), // until the runner replaces the replay
 		KeepBase:       !f.build.Upgrade,

@@ -64,6 +64,9 @@ type Options struct {
 	// Layer conversion settings.
 	CacheDir    string // layer cache; "" = a per-run temporary directory
 	Compression layer.Compression
+	// LayerRemote shares the layer cache between machines (a cache
+	// repository, see pkg/regcache); nil: local only.
+	LayerRemote layer.RemoteCache
 	// Epoch is SOURCE_DATE_EPOCH: it clamps every mtime. Zero derives the
 	// clamps from the inputs (base image and packages, see dateTarget).
 	Epoch          time.Time
@@ -134,7 +137,12 @@ type Builder struct {
 	mu        sync.Mutex
 	inflight  map[string]*inflight // .deb downloads by SHA256
 	verified  layer.VerifiedLayers // cached layers hashed by this process
+	stats     layer.Stats          // conversions and cache hits of this Builder
 }
+
+// LayerStats counts the stages this Builder converted and those its
+// caches served.
+func (b *Builder) LayerStats() layer.StatsSnapshot { return b.stats.Snapshot() }
 
 // New returns a Builder.
 func New(opts Options) (*Builder, error) {

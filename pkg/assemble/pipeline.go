@@ -131,6 +131,7 @@ func (b *Builder) buildRoot(ctx context.Context, t variants.Target, pp *Platform
 	lb, err := layer.NewBuilder(pp.Root.FS, layer.Options{
 		Arch: pp.Arch, Epoch: first, Compression: b.opts.Compression, CacheDir: b.opts.CacheDir,
 		Replay: b.replayOptions(t, pp.Arch), Maint: b.maintOptions(t), XZCommand: b.opts.XZCommand, Prune: t.Replay.Prune, Logger: b.log, Verified: &b.verified,
+		Remote: b.opts.LayerRemote, Stats: &b.stats,
 	})
 	if err != nil {
 		return nil, err

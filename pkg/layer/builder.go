@@ -82,6 +82,11 @@ type Options struct {
 	// layer be hashed once per process instead of once per hit; nil:
 	// every hit hashes.
 	Verified *VerifiedLayers
+	// Remote, when set, is consulted on a local cache miss and given
+	// every stage converted (see RemoteCache).
+	Remote RemoteCache
+	// Stats, shared by builders, counts conversions and cache hits.
+	Stats *Stats
 	// Logger receives progress at debug level; nil discards.
 	Logger *slog.Logger
 }
@@ -339,7 +344,7 @@ func (b *Builder) AddStage(ctx context.Context, debs []Deb) (v1.Layer, error) {
 		return nil, err
 	}
 	b.markAuto(debs, infos)
-	if l, meta, ok := b.loadCached(key); ok {
+	if l, meta, ok := b.cachedOrRemote(ctx, key); ok {
 		if err := saveControls(true); err != nil {
 			return nil, err
 		}
@@ -354,6 +359,7 @@ func (b *Builder) AddStage(ctx context.Context, debs []Deb) (v1.Layer, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.converted(ctx, key)
 	if err := saveControls(false); err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ type BakeOptions struct {
 	Print      bool
 	Set        []string
 	IfOutdated bool
+	Shard      string
 }
 
 // AddFlags registers the bake flags.
@@ -27,6 +28,8 @@ func (o *BakeOptions) AddFlags(fl *pflag.FlagSet) {
 	fl.BoolVar(&o.Push, "push", false, "accepted as docker buildx bake's --push: publishing to the registry is the default")
 	fl.BoolVar(&o.IfOutdated, "if-outdated", false, "build only the targets whose published image is older than a rebuild would make it (see pgassemble outdated)")
 	fl.BoolVar(&o.Print, "print", false, "print the resolved targets as docker buildx bake --print's JSON, build nothing")
+	fl.StringVar(&o.Shard, "shard", "", "build only shard `I/N` of the matrix: targets sharing layers (same base and PostgreSQL major) stay together; "+
+		"the split is the same on every machine (see targets --json --shards N)")
 	fl.StringArrayVar(&o.Set, "set", nil, "override a target value, as bake's --set `TARGET.KEY=VALUE`: TARGET a name or pattern (*), "+
 		"KEY platform, args.BASE, labels.NAME, push, output (type=registry), or the ignored cache-from, cache-to, no-cache, pull (repeatable)")
 }
@@ -40,6 +43,18 @@ func (o *BakeOptions) Validate(p *PublishOptions) error {
 		return Usagef("--if-outdated compares with the images in the registry, not with --output %s", p.Output)
 	}
 	return nil
+}
+
+// ApplyShard keeps the targets of --shard (all without it).
+func (o *BakeOptions) ApplyShard(targets []variants.Target) ([]variants.Target, error) {
+	if o.Shard == "" {
+		return targets, nil
+	}
+	sh, err := variants.ParseShard(o.Shard)
+	if err != nil {
+		return nil, Usagef("--shard %w", err)
+	}
+	return sh.Targets(targets), nil
 }
 
 // setKeysIgnored are bake keys about BuildKit's cache, which pgassemble
