@@ -249,7 +249,10 @@ func (c *Client) cachedPlain(plain *FileHash, ar *apt.Repository) ([]*apt.Packag
 		return nil, nil
 	}
 	defer f.Close()
-	zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(plain.Size)+1))
+	// The bound is at least the encoder's window: the frame of an empty
+	// index names no content size, so its window is what the decoder must
+	// accept.
+	zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(max(uint64(plain.Size)+1, minPlainWindow)))
 	if err != nil {
 		return nil, nil
 	}
@@ -265,6 +268,9 @@ func (c *Client) cachedPlain(plain *FileHash, ar *apt.Repository) ([]*apt.Packag
 			if perr != nil {
 				return nil, perr // the signed index itself does not parse
 			}
+			if pkgs == nil {
+				pkgs = []*apt.Package{} // an empty index is a hit too
+			}
 			return pkgs, nil
 		}
 	}
@@ -272,6 +278,10 @@ func (c *Client) cachedPlain(plain *FileHash, ar *apt.Repository) ([]*apt.Packag
 	os.Remove(p)
 	return nil, nil
 }
+
+// minPlainWindow is the smallest decoder memory bound for a cached plain
+// index (the zstd window of SpeedFastest frames).
+const minPlainWindow = 8 << 20
 
 // maxExpansion bounds how much larger than its signed compressed size an
 // index may decompress when the Release gives no uncompressed size (real
