@@ -163,7 +163,7 @@ func imageStatus(ctx context.Context, img v1.Image) (pkgs []*apt.Package, n int,
 }
 
 // statusInLayer parses the dpkg status in l, if l has it; a whiteout that
-// hides it is ErrNoStatus.
+// hides it in lower layers (and l does not have it) is ErrNoStatus.
 func statusInLayer(l v1.Layer) ([]*apt.Package, bool, error) {
 	rc, err := l.Uncompressed()
 	if err != nil {
@@ -171,10 +171,11 @@ func statusInLayer(l v1.Layer) ([]*apt.Package, bool, error) {
 	}
 	defer rc.Close()
 	tr := tar.NewReader(rc)
+	var whited error
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
-			return nil, false, nil
+			return nil, false, whited
 		}
 		if err != nil {
 			return nil, false, err
@@ -187,7 +188,8 @@ func statusInLayer(l v1.Layer) ([]*apt.Package, bool, error) {
 				target = strings.TrimSuffix(dir, "/")
 			}
 			if target == statusPath || strings.HasPrefix(statusPath, target+"/") {
-				return nil, false, fmt.Errorf("%s is whited out: %w", statusPath, ErrNoStatus)
+				// Hides the lower layers' copy; this layer may still have one.
+				whited = fmt.Errorf("%s is whited out: %w", statusPath, ErrNoStatus)
 			}
 			continue
 		}

@@ -1,10 +1,18 @@
 package assemble
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"slices"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/pgassemble/pgassemble/internal/debtest"
 	"github.com/pgassemble/pgassemble/internal/fixture"
@@ -80,4 +88,55 @@ func TestOutdated(t *testing.T) {
 
 	publishBuild()
 	check(false)
+}
+
+// TestImageStatusWalk: the dpkg status is read from the topmost layer that
+// has it, fetching layers from the top down; a whiteout on the way down
+// (of the file or of a directory above it) means there is none.
+func TestImageStatusWalk(t *testing.T) {
+	status := "Package: a\nStatus: install ok installed\nVersion: 1\nArchitecture: all\n\n"
+	layerOf := func(entries ...[2]string) v1.Layer {
+		var b bytes.Buffer
+		tw := tar.NewWriter(&b)
+		for _, e := range entries {
+			tw.WriteHeader(&tar.Header{Name: e[0], Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(e[1]))})
+			io.WriteString(tw, e[1])
+		}
+		tw.Close()
+		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b.Bytes())), nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	withStatus := layerOf([2]string{"./var/lib/dpkg/status", status})
+	other := layerOf([2]string{"etc/hostname", "x\n"})
+	for _, tc := range []struct {
+		name   string
+		layers []v1.Layer // bottom first
+		reads  int
+		err    error
+	}{
+		{"on top", []v1.Layer{other, withStatus}, 1, nil},
+		{"further down", []v1.Layer{withStatus, other, other}, 3, nil},
+		{"whited out", []v1.Layer{withStatus, layerOf([2]string{"var/lib/dpkg/.wh.status", ""})}, 1, ErrNoStatus},
+		{"opaque directory", []v1.Layer{withStatus, layerOf([2]string{"var/lib/dpkg/.wh..wh..opq", ""})}, 1, ErrNoStatus},
+		{"parent whited out", []v1.Layer{withStatus, layerOf([2]string{"var/lib/.wh.dpkg", ""})}, 1, ErrNoStatus},
+		{"opaque directory, status in the same layer", []v1.Layer{other, layerOf([2]string{"var/lib/dpkg/.wh..wh..opq", ""}, [2]string{"var/lib/dpkg/status", status})}, 1, nil},
+		{"none", []v1.Layer{other}, 1, ErrNoStatus},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			img, err := mutate.AppendLayers(empty.Image, tc.layers...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pkgs, n, err := imageStatus(context.Background(), img)
+			if !errors.Is(err, tc.err) || n != tc.reads {
+				t.Fatalf("read %d layers, err %v; want %d, %v", n, err, tc.reads, tc.err)
+			}
+			if tc.err == nil && (len(pkgs) != 1 || pkgs[0].Name != "a") {
+				t.Errorf("status %v", pkgs)
+			}
+		})
+	}
 }
