@@ -54,6 +54,17 @@ func (r Root) String() string { return r.Name }
 // Root is the filesystem of one platform of a base image (after LoadTree).
 func (b *Base) Root() Root { return Root{FS: b.Tree, Platform: b.Platform, Name: b.Ref} }
 
+// Excluded returns whether dpkg's path filters of the root
+// (etc/dpkg/dpkg.cfg.d path-exclude/path-include, as BuildRoot applies
+// them) keep a package's path (a file or a directory) out of the image.
+func (r Root) Excluded() (func(path string) bool, error) {
+	f, err := layer.ReadFilters(r.FS)
+	if err != nil {
+		return nil, fmt.Errorf("%s: dpkg path filters: %w", r, err)
+	}
+	return func(p string) bool { return f.Skip(p, false) || f.Skip(p, true) }, nil
+}
+
 // PlanRoot resolves every stage of t on root, downloading indexes (and,
 // with PGDG, the packages that carry its key) only.
 func (b *Builder) PlanRoot(ctx context.Context, t variants.Target, root Root) (*PlatformPlan, error) {

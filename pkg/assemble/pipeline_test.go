@@ -155,3 +155,27 @@ func TestArchMapping(t *testing.T) {
 		t.Errorf("linux/arm/v7: %+v %v", p, err)
 	}
 }
+
+func TestRootExcluded(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "etc/dpkg/dpkg.cfg.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := "path-exclude /usr/share/doc/*\npath-include /usr/share/doc/*/copyright\n"
+	if err := os.WriteFile(filepath.Join(dir, "etc/dpkg/dpkg.cfg.d/docker"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	excluded, err := Root{FS: os.DirFS(dir), Name: dir}.Excluded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{
+		"/usr/share/doc/libpq5/changelog.gz": true,
+		"/usr/share/doc/libpq5/copyright":    false,
+		"/usr/lib/postgresql/17/bin/psql":    false,
+	} {
+		if got := excluded(p); got != want {
+			t.Errorf("%s: excluded %v, want %v", p, got, want)
+		}
+	}
+}

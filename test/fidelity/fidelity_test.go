@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/pgassemble/pgassemble/pkg/assemble"
-	"github.com/pgassemble/pgassemble/pkg/layer"
 	"github.com/pgassemble/pgassemble/pkg/variants"
 )
 
@@ -694,9 +693,10 @@ func (r *run) checks(who, root string, added []string, ref *checkResult) *checkR
 			pass("dpkg --audit reports nothing")
 		}
 		// dpkg -V: only files the dpkg path filters kept out may be missing.
-		filters, err := layer.ReadFilters(os.DirFS(root))
+		excluded, err := assemble.Root{FS: os.DirFS(root), Name: root}.Excluded()
 		if err != nil {
 			fail("read dpkg filters: %v", err)
+			excluded = func(string) bool { return false }
 		}
 		out, err := r.chroot(root, nil, nil, "dpkg -V "+strings.Join(added, " "))
 		if err != nil {
@@ -712,7 +712,7 @@ func (r *run) checks(who, root string, added []string, ref *checkResult) *checkR
 			res.verify = append(res.verify, line)
 			f := strings.Fields(line)
 			p := f[len(f)-1]
-			if f[0] == "missing" && (filters.Skip(p, false) || filters.Skip(p, true) || pruned(p)) {
+			if f[0] == "missing" && (excluded(p) || pruned(p)) {
 				filtered++
 				continue
 			}
