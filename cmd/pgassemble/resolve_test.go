@@ -292,3 +292,34 @@ func TestResolveTrustFlags(t *testing.T) {
 		t.Fatalf("stalled mirror: exit %d, stderr:\n%s", code, stderr)
 	}
 }
+
+// A .deb planted in the cache under a package's hash (another valid .deb)
+// is not what `resolve --download` hands out: it is hashed, dropped and
+// fetched again.
+func TestResolveDownloadRefusesPlantedDeb(t *testing.T) {
+	r := resolveRepo(t)
+	cache := t.TempDir()
+	args := []string{"resolve", "-q", "--source", r.SourceLine(), "--keyring", r.KeyringFile, "--arch", "amd64", "--cache-dir", cache}
+	if _, stderr, code := runCLI(t, append(args, "--download", t.TempDir(), "app")...); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	app := r.Deb("app", "1.0-1", "amd64")
+	other, err := os.ReadFile(filepath.Join(r.Dir, r.Deb("libfoo1", "2.0-1", "amd64").Path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cache, "debs", "sha256", app.SHA256+".deb"), other, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	if _, stderr, code := runCLI(t, append(args, "--download", out, "app")...); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(out, filepath.Base(app.Path)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != app.SHA256 {
+		t.Fatalf("--download wrote a .deb with SHA256 %x, the index says %s", sum, app.SHA256)
+	}
+}

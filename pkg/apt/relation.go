@@ -229,7 +229,9 @@ func (p *relParser) skipSpace() {
 }
 
 func (p *relParser) errf(msg string) error {
-	return fmt.Errorf("%w at offset %d of %s: %s", ErrRelation, p.i, Excerpt(p.s), msg)
+	// Quote the text around the offset: a field may be huge.
+	from := max(0, p.i-24)
+	return fmt.Errorf("%w at offset %d of %s: %s", ErrRelation, p.i, Excerpt(p.s[from:]), msg)
 }
 
 // isNameByte reports bytes allowed in package, architecture and version tokens.

@@ -53,13 +53,20 @@ func checkIndexFields(p *apt.Package) error {
 	return nil
 }
 
-func isLowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
+// lowerHex marks the bytes of lower-case hexadecimal.
+var lowerHex = func() (t [256]bool) {
+	for _, c := range "0123456789abcdef" {
+		t[c] = true
 	}
-	return true
+	return t
+}()
+
+func isLowerHex(s string) bool {
+	ok := true
+	for i := 0; i < len(s); i++ {
+		ok = ok && lowerHex[s[i]]
+	}
+	return ok
 }
 
 // parsePackages reads a Packages index, checks the download fields of each
@@ -68,7 +75,9 @@ func parsePackages(r io.Reader, ar *apt.Repository) ([]*apt.Package, error) {
 	var out []*apt.Package
 	err := apt.ParsePackages(r, func(p *apt.Package) error {
 		p.Repository = ar
-		p.SHA256 = strings.ToLower(p.SHA256)
+		if !isLowerHex(p.SHA256) {
+			p.SHA256 = strings.ToLower(p.SHA256)
+		}
 		if err := checkIndexFields(p); err != nil {
 			return err
 		}
