@@ -17,6 +17,7 @@ import (
 	"github.com/pgassemble/pgassemble/internal/loopback"
 	"github.com/pgassemble/pgassemble/pkg/assemble"
 	"github.com/pgassemble/pgassemble/pkg/catalog"
+	"github.com/pgassemble/pgassemble/pkg/sign"
 )
 
 func newCatalogCmd() *cobra.Command {
@@ -24,6 +25,7 @@ func newCatalogCmd() *cobra.Command {
 		pub                options.PublishOptions
 		fromReport, outDir string
 		family, publisher  string
+		signKey            string
 		types, bases       []string
 	)
 	c := &cobra.Command{
@@ -60,6 +62,13 @@ is checked against the rules of CloudNativePG's ClusterImageCatalog CRD.`,
 			if err != nil {
 				return err
 			}
+			var signer *sign.Signer
+			if signKey != "" {
+				pw, ok := sign.PasswordFromEnv()
+				if signer, err = sign.LoadKeyFile(signKey, pw, ok); err != nil {
+					return err
+				}
+			}
 			if err := os.MkdirAll(outDir, 0o755); err != nil {
 				return err
 			}
@@ -73,6 +82,15 @@ is checked against the rules of CloudNativePG's ClusterImageCatalog CRD.`,
 					n = fmt.Sprintf(" (%d majors)", len(f.Doc.Spec.Images))
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s%s\n", p, n)
+				if signer != nil && f.Doc != nil {
+					sig, err := signer.Blob(f.Data)
+					if err != nil {
+						return err
+					}
+					if err := os.WriteFile(p+".sig", sig, 0o644); err != nil {
+						return err
+					}
+				}
 			}
 			return nil
 		},
@@ -83,6 +101,7 @@ is checked against the rules of CloudNativePG's ClusterImageCatalog CRD.`,
 	fl.StringVar(&outDir, "output-dir", ".", "`DIR` to write the catalogs and kustomization.yaml into")
 	fl.StringVar(&family, "family", catalog.DefaultFamily, "catalog family: names the catalogs <family>-<type>-<base> (and the files, when not postgresql)")
 	fl.StringVar(&publisher, "publisher", "", "images.cnpg.io/publisher label (none by default)")
+	fl.StringVar(&signKey, "sign-key", "", "also sign each catalog as cosign sign-blob does, writing <file>.sig (base64), with this private key `FILE` ($COSIGN_PASSWORD for cosign's encrypted format)")
 	fl.StringSliceVar(&types, "type", []string{"minimal", "standard", "system"}, "image types, one catalog each")
 	fl.StringSliceVar(&bases, "base", []string{"bookworm", "trixie"}, "Debian bases, one catalog each")
 	return c

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"crypto"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,6 +13,8 @@ import (
 	"github.com/pgassemble/pgassemble/internal/fixture"
 	"github.com/pgassemble/pgassemble/pkg/assemble"
 	"github.com/pgassemble/pgassemble/pkg/catalog"
+	"github.com/pgassemble/pgassemble/pkg/sign"
+	"github.com/sigstore/sigstore/pkg/signature"
 )
 
 // TestCatalogCommand: after a build (with its referrers and their fallback
@@ -61,6 +66,31 @@ func TestCatalogCommand(t *testing.T) {
 				t.Errorf("kustomization:\n%s", k)
 			}
 		})
+	}
+	// --sign-key: each catalog gets a cosign sign-blob signature beside it.
+	key := writeKey(t, "pw")
+	t.Setenv("COSIGN_PASSWORD", "pw")
+	sdir := t.TempDir()
+	if _, stderr, code := cli(t, "catalog", "--from-report", report, "--output-dir", sdir, "--sign-key", key); code != 0 {
+		t.Fatalf("catalog --sign-key: %s", stderr)
+	}
+	data, _ := os.ReadFile(filepath.Join(sdir, "catalog-minimal-trixie.yaml"))
+	sig, err := os.ReadFile(filepath.Join(sdir, "catalog-minimal-trixie.yaml.sig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(string(sig))
+	if err != nil {
+		t.Fatalf("signature file is not base64: %v", err)
+	}
+	signer, err := sign.LoadKeyFile(key, []byte("pw"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := signer.PublicKey()
+	v, _ := signature.LoadVerifier(pub, crypto.SHA256)
+	if err := v.VerifySignature(bytes.NewReader(raw), bytes.NewReader(data)); err != nil {
+		t.Errorf("catalog signature: %v", err)
 	}
 	// Nothing for the types and bases asked: an error, no file.
 	dir := t.TempDir()

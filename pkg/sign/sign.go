@@ -141,6 +141,17 @@ func (s *Signer) Envelope(statement []byte) ([]byte, error) {
 	return env, nil
 }
 
+// Blob signs a file's bytes as `cosign sign-blob` does and returns the
+// signature base64-encoded, as its --output-signature file holds it
+// (`cosign verify-blob --key --signature` reads that file).
+func (s *Signer) Blob(data []byte) ([]byte, error) {
+	sig, err := s.sv.SignMessage(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("sign blob: %w", err)
+	}
+	return []byte(base64.StdEncoding.EncodeToString(sig)), nil
+}
+
 // SignatureTag is the tag cosign looks up for a manifest's signatures.
 func SignatureTag(d v1.Hash) string { return d.Algorithm + "-" + d.Hex + ".sig" }
 

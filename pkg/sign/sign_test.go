@@ -163,3 +163,25 @@ func TestImageAppends(t *testing.T) {
 		t.Error("signature tag")
 	}
 }
+
+func TestBlob(t *testing.T) {
+	enc, pubPEM := encryptedKey(t, "pw")
+	s, _ := LoadKey(enc, []byte("pw"), true)
+	data := []byte("apiVersion: postgresql.cnpg.io/v1\n")
+	b64, err := s.Blob(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := base64.StdEncoding.DecodeString(string(b64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := cryptoutils.UnmarshalPEMToPublicKey(pubPEM)
+	v, _ := signature.LoadVerifier(pub, 0x5)
+	if err := v.VerifySignature(bytes.NewReader(sig), bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.VerifySignature(bytes.NewReader(sig), bytes.NewReader(append(data, 'x'))); err == nil {
+		t.Fatal("the blob signature verifies other bytes")
+	}
+}
