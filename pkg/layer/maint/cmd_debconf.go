@@ -24,8 +24,9 @@ import (
 // preseed would: the value, marked seen, when the question is created.
 //
 // debconf marks the questions a GO showed as seen when the frontend exits;
-// the shim does it from an EXIT trap (and, should a script replace that
-// trap, when the next script starts the frontend).
+// the shim does it at db_stop and from an EXIT trap (and, should a script
+// replace that trap without calling db_stop, when the next script starts
+// the frontend).
 
 const debconfCmd = "pgassemble-debconf"
 
@@ -663,7 +664,10 @@ func runDebconfProtocol(c *Call) error {
 		return err
 	}
 	if strings.EqualFold(strings.Fields(line + " x")[0], "STOP") {
-		return nil
+		// STOP ends the conversation: nothing can change any more, so the
+		// frontend's exit work (questions shown become seen) is done now,
+		// also for scripts whose own EXIT trap replaces the shim's.
+		return db.finish()
 	}
 	if code == dcEscaped {
 		code, text = dcSuccess, debconfUnescape(text)
