@@ -32,6 +32,7 @@ func TestBuildCommandPublishesAndReportsJSON(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
+	checkJSONKeys(t, "build", out, "labels", "annotations")
 	var reports []assemble.TargetReport
 	if err := json.Unmarshal([]byte(out), &reports); err != nil {
 		t.Fatalf("--json output is not JSON: %v\n%s", err, out)
@@ -206,6 +207,7 @@ func TestPlanAndExplain(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &plan); err != nil {
 		t.Fatalf("plan --json: %v\n%s", err, out)
 	}
+	checkJSONKeys(t, "plan", out)
 	if plan.Version != "17.12-1.pgdg13+1" || len(plan.Platforms) != 2 || len(plan.Platforms[0].Stages) != 2 {
 		t.Fatalf("plan: %+v", plan)
 	}
