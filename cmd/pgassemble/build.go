@@ -159,11 +159,19 @@ func (s *session) buildAll(ctx context.Context, pub publish.Publisher, sup *supp
 	return reports, nil
 }
 
-// upgradeNote says, once per build, how many of the base's packages have
-// newer versions that the build leaves as they are (--upgrade off).
+// upgradeNote says, once per build, which of the base's packages apt-get
+// upgrade keeps back and why, and how many have newer versions that the
+// build leaves as they are (--upgrade off).
 func (s *session) upgradeNote(tp *assemble.TargetPlan) {
 	pp := tp.Platforms[0]
-	if pp.Upgrade == nil || len(pp.Upgrade.Set.Packages) == 0 || len(pp.Stages) > 0 && pp.Stages[0].Name == assemble.UpgradeStage {
+	if pp.Upgrade == nil {
+		return
+	}
+	// As apt-get upgrade says "The following packages have been kept back".
+	for _, k := range pp.Upgrade.Kept {
+		s.ui.Printf("note: %s: %s %s kept back (%s available): %s\n", tp.Target.Name, k.Installed.Name, k.Installed.Version, k.Candidate.Version, k.Reason)
+	}
+	if len(pp.Upgrade.Set.Packages) == 0 || len(pp.Stages) > 0 && pp.Stages[0].Name == assemble.UpgradeStage {
 		return
 	}
 	sec := 0

@@ -20,6 +20,8 @@ func TestUpgradeFlag(t *testing.T) {
 		for _, a := range fixture.Arches {
 			c.Packages["main"] = append(c.Packages["main"], debtest.Deb{Control: debtest.Control("Package", "libc6", "Version", "2.41-12+deb13u1",
 				"Architecture", a, "Multi-Arch", "same", "Description", "libc")})
+			c.Packages["main"] = append(c.Packages["main"], debtest.Deb{Control: debtest.Control("Package", "base-files", "Version", "13.8+deb13u1",
+				"Architecture", a, "Essential", "yes", "Conflicts", "libc6 (<< 2.41-13)", "Description", "base")})
 		}
 	})
 	cache := t.TempDir()
@@ -55,5 +57,9 @@ func TestUpgradeFlag(t *testing.T) {
 	_, stderr, code := cli(t, worldArgs(w, cache, "--pg", "17", "--type", "minimal", "--base", "trixie", "--allow-unhandled-scripts")...)
 	if code != 0 || !strings.Contains(stderr, "1 base packages (1 from -security) have newer versions and are not upgraded") {
 		t.Errorf("build without --upgrade: exit %d\n%s", code, stderr)
+	}
+	// What apt-get upgrade refuses is named with the reason.
+	if !strings.Contains(stderr, "base-files 13.8 kept back (13.8+deb13u1 available): base-files 13.8+deb13u1 Conflicts: libc6 (<< 2.41-13)") {
+		t.Errorf("the kept-back base-files is not reported:\n%s", stderr)
 	}
 }
