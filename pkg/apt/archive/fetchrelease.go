@@ -46,7 +46,7 @@ func (c *Client) readPointer(url string) *releasePointer {
 		return nil
 	}
 	var p releasePointer
-	if json.Unmarshal(b, &p) != nil || p.URL != url || len(p.Digest) != 64 {
+	if json.Unmarshal(b, &p) != nil || p.URL != url || len(p.Digest) != 64 || !isLowerHex(p.Digest) {
 		return nil
 	}
 	return &p
