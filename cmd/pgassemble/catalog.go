@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgassemble/pgassemble/cmd/pgassemble/options"
+	"github.com/pgassemble/pgassemble/internal/atomicfile"
 	"github.com/pgassemble/pgassemble/internal/loopback"
 	"github.com/pgassemble/pgassemble/pkg/assemble"
 	"github.com/pgassemble/pgassemble/pkg/catalog"
@@ -74,7 +75,7 @@ is checked against the rules of CloudNativePG's ClusterImageCatalog CRD.`,
 			}
 			for _, f := range files {
 				p := filepath.Join(outDir, f.Name)
-				if err := os.WriteFile(p, f.Data, 0o644); err != nil {
+				if err := atomicfile.WriteFile(p, f.Data); err != nil {
 					return err
 				}
 				n := ""
@@ -87,7 +88,7 @@ is checked against the rules of CloudNativePG's ClusterImageCatalog CRD.`,
 					if err != nil {
 						return err
 					}
-					if err := os.WriteFile(p+".sig", sig, 0o644); err != nil {
+					if err := atomicfile.WriteFile(p+".sig", sig); err != nil {
 						return err
 					}
 				}

@@ -17,10 +17,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/pgassemble/pgassemble/internal/atomicfile"
 	"github.com/pgassemble/pgassemble/pkg/apt"
 	"github.com/pgassemble/pgassemble/pkg/assemble"
 )
@@ -185,28 +185,13 @@ func Read(path string, allowMissing bool) (*File, error) {
 	return &f, nil
 }
 
-// Write writes the file atomically (a temporary file renamed into place).
+// Write writes the file whole or not at all (internal/atomicfile).
 func (f *File) Write(path string) error {
 	data, err := f.Marshal()
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".pgassemble.lock.*")
-	if err != nil {
-		return fmt.Errorf("lock file: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("lock file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("lock file: %w", err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("lock file: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.WriteFile(path, data); err != nil {
 		return fmt.Errorf("lock file: %w", err)
 	}
 	return nil

@@ -38,6 +38,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/pgassemble/pgassemble/internal/atomicfile"
 	"github.com/pgassemble/pgassemble/internal/loopback"
 	"github.com/pgassemble/pgassemble/pkg/layer"
 )
@@ -136,11 +137,14 @@ func (c *Cache) Fetch(ctx context.Context, key, dir string) (bool, error) {
 	// Every file is downloaded and verified first, then all are renamed
 	// into place: a half-fetched entry never appears in the cache. The
 	// metadata (KEY.json) goes last: without it the entry is a miss.
-	type got struct{ tmp, dst string }
+	type got struct {
+		tmp *atomicfile.File
+		dst string
+	}
 	var files []got
 	defer func() {
 		for _, f := range files {
-			os.Remove(f.tmp)
+			f.tmp.Abort() // nothing once committed
 		}
 	}()
 	for _, l := range m.Layers {
@@ -165,48 +169,45 @@ func (c *Cache) Fetch(ctx context.Context, key, dir string) (bool, error) {
 	}
 	for i := range files {
 		if i != meta {
-			if err := os.Rename(files[i].tmp, files[i].dst); err != nil {
+			if err := files[i].tmp.CommitAs(files[i].dst); err != nil {
 				return false, err
 			}
 		}
 	}
-	if err := os.Rename(files[meta].tmp, files[meta].dst); err != nil {
+	if err := files[meta].tmp.CommitAs(files[meta].dst); err != nil {
 		return false, err
 	}
 	return true, nil
 }
 
 // download fetches one blob into a temporary file of dir, checking its
-// digest and size.
-func (c *Cache) download(ctx context.Context, d v1.Descriptor, dir string) (string, error) {
+// digest and size; the caller commits or aborts it.
+func (c *Cache) download(ctx context.Context, d v1.Descriptor, dir string) (*atomicfile.File, error) {
 	bl, err := remote.Layer(c.repo.Digest(d.Digest.String()), c.ropts(ctx)...)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	rc, err := bl.Compressed()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer rc.Close()
-	f, err := os.CreateTemp(dir, ".regcache-*")
+	f, err := atomicfile.Create("", atomicfile.InDir(dir))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(rc, d.Size+1))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	if err == nil {
 		if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != d.Digest.String() || n != d.Size {
 			err = fmt.Errorf("blob is %s, %d bytes; want %s, %d bytes: %w", got, n, d.Digest, d.Size, ErrBadEntry)
 		}
 	}
 	if err != nil {
-		os.Remove(f.Name())
-		return "", err
+		f.Abort()
+		return nil, err
 	}
-	return f.Name(), nil
+	return f, nil
 }
 
 // Store uploads files (each named KEY.SUFFIX) as the entry key: blobs
