@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgassemble/pgassemble/cmd/pgassemble/options"
 	"github.com/pgassemble/pgassemble/pkg/assemble"
 	"github.com/pgassemble/pgassemble/pkg/publish"
 	"github.com/pgassemble/pgassemble/pkg/variants"
@@ -181,7 +180,7 @@ func (s *session) upgradeNote(tp *assemble.TargetPlan) {
 		}
 	}
 	why := "--upgrade=false"
-	if !options.ExecuteScripts() {
+	if !s.executeScripts {
 		why = "upgrading runs their maintainer scripts, which needs PGASSEMBLE_SCRIPTS=execute until the script runner is the default; --upgrade forces it"
 	}
 	s.ui.Printf("note: %s: %d base packages (%d from -security) have newer versions and are not upgraded (%s); pgassemble plan lists them\n",

@@ -54,6 +54,16 @@ func TestUpgradeFlag(t *testing.T) {
 	if off.Platforms[0].Stages[0].Name == "upgrade" || len(off.Platforms[0].NotUpgraded) != 1 {
 		t.Errorf("default while scripts are replayed: %+v", off.Platforms[0])
 	}
+	// With the scripts executed, upgrading is the default; --upgrade=false
+	// still keeps the base.
+	t.Setenv("PGASSEMBLE_SCRIPTS", "execute")
+	if st := plan().Platforms[0].Stages[0]; st.Name != "upgrade" {
+		t.Errorf("scripts executed, no --upgrade: first stage %s, want upgrade", st.Name)
+	}
+	if st := plan("--upgrade=false").Platforms[0].Stages[0]; st.Name == "upgrade" {
+		t.Errorf("--upgrade=false still upgrades")
+	}
+	t.Setenv("PGASSEMBLE_SCRIPTS", "")
 	_, stderr, code := cli(t, worldArgs(w, cache, "--pg", "17", "--type", "minimal", "--base", "trixie", "--allow-unhandled-scripts")...)
 	if code != 0 || !strings.Contains(stderr, "1 base packages (1 from -security) have newer versions and are not upgraded") {
 		t.Errorf("build without --upgrade: exit %d\n%s", code, stderr)

@@ -24,10 +24,20 @@ type BuildOptions struct {
 	AllowUnhandled bool
 	Revision       string
 	// Upgrade runs apt-get upgrade's upgrades of the base's packages before
-	// the type's stages. Its default follows ExecuteScripts: upgrading a
-	// base package runs its old and new maintainer scripts, which the
-	// script runner does and the replay does not.
-	Upgrade bool
+	// the type's stages (see UpgradeFor for its default).
+	Upgrade    bool
+	upgradeSet func() bool // --upgrade was given
+}
+
+// UpgradeFor says whether to upgrade the base: --upgrade when given, else
+// whether the build executes maintainer scripts — upgrading a base package
+// runs its old and new scripts, which the script runner does and the
+// replay does not.
+func (o *BuildOptions) UpgradeFor(executeScripts bool) bool {
+	if o.upgradeSet != nil && o.upgradeSet() {
+		return o.Upgrade
+	}
+	return executeScripts
 }
 
 // ExecuteScripts says whether the maintainer scripts are executed
@@ -42,7 +52,8 @@ func (o *BuildOptions) AddFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&o.Compression, "compression", "gzip", "layer compression: gzip or zstd")
 	fl.StringVar(&o.XZ, "xz", "auto", "xz decoder for data.tar.xz: auto (the system's xz when installed), go (built in), or a `PATH`; the output is the same")
 	fl.BoolVar(&o.AllowUnhandled, "allow-unhandled-scripts", false, "build even if a maintainer script does something pgassemble cannot replay")
-	fl.BoolVar(&o.Upgrade, "upgrade", ExecuteScripts(), "upgrade the base's packages that have newer versions first, as apt-get upgrade (default on when maintainer scripts are executed; --upgrade=false keeps the base as is)")
+	fl.BoolVar(&o.Upgrade, "upgrade", false, "upgrade the base's packages that have newer versions first, as apt-get upgrade (default: on when maintainer scripts are executed; --upgrade=false keeps the base as is)")
+	o.upgradeSet = func() bool { return fl.Changed("upgrade") }
 	fl.StringVar(&o.Revision, "revision", envOr("PGASSEMBLE_REVISION", os.Getenv("revision")), "revision label value (the build recipe's commit; default $PGASSEMBLE_REVISION, else $revision as bake reads it)")
 }
 
