@@ -35,6 +35,7 @@ func miscDebianCommands() []Spec {
 		{Name: "make-ssl-cert", Run: runMakeSSLCert, Kind: Exact, Paths: []string{"/usr/sbin/make-ssl-cert"}},
 		{Name: "ischroot", Run: runIschroot, Kind: Exact, Paths: []string{"/usr/bin/ischroot"}},
 		{Name: "update-locale", Run: runUpdateLocale, Kind: Exact, Paths: []string{"/usr/sbin/update-locale"}},
+		{Name: "locale", Run: runLocale, Kind: Exact, Paths: []string{"/usr/bin/locale"}},
 		{Name: "gio-querymodules", Run: runGioQuerymodules, Kind: Exact, Paths: []string{
 			"/usr/lib/x86_64-linux-gnu/glib-2.0/gio-querymodules", "/usr/lib/aarch64-linux-gnu/glib-2.0/gio-querymodules",
 			"/usr/lib/arm-linux-gnueabihf/glib-2.0/gio-querymodules", "/usr/lib/i386-linux-gnu/glib-2.0/gio-querymodules",
@@ -711,6 +712,77 @@ func runGioQuerymodules(c *Call) error {
 		if err := removeIfExists(c.FS, dir+"/giomodule.cache"); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// localeCategories is `locale`'s listing order.
+var localeCategories = []string{"LC_CTYPE", "LC_NUMERIC", "LC_TIME", "LC_COLLATE", "LC_MONETARY", "LC_MESSAGES",
+	"LC_PAPER", "LC_NAME", "LC_ADDRESS", "LC_TELEPHONE", "LC_MEASUREMENT", "LC_IDENTIFICATION"}
+
+// runLocale is glibc's locale for the C locales (C, POSIX, C.UTF-8), the
+// build's: the listing and the keywords scripts ask (charmap, LC_PAPER's
+// width/height). Another locale's values are in its locale data: refused.
+func runLocale(c *Call) error {
+	effective := func(cat string) string {
+		return firstNonEmpty(c.Env("LC_ALL"), c.Env(cat), c.Env("LANG"), "C")
+	}
+	isC := func(l string) (bool, bool) { // is a C locale, is UTF-8
+		switch l {
+		case "C", "POSIX":
+			return true, false
+		case "C.UTF-8", "C.utf8", "C.UTF8":
+			return true, true
+		}
+		return false, false
+	}
+	if len(c.Args) == 0 {
+		fmt.Fprintf(c.Stdout, "LANG=%s\nLANGUAGE=%s\n", c.Env("LANG"), c.Env("LANGUAGE"))
+		for _, cat := range localeCategories {
+			if v := c.Env(cat); v != "" && c.Env("LC_ALL") == "" {
+				fmt.Fprintf(c.Stdout, "%s=%s\n", cat, v)
+			} else {
+				fmt.Fprintf(c.Stdout, "%s=\"%s\"\n", cat, effective(cat))
+			}
+		}
+		fmt.Fprintf(c.Stdout, "LC_ALL=%s\n", c.Env("LC_ALL"))
+		return nil
+	}
+	showKey := false
+	for _, a := range c.Args {
+		switch a {
+		case "-k", "--keyword-name":
+			showKey = true
+			continue
+		}
+		var cat, val string
+		switch a {
+		case "width":
+			cat, val = "LC_PAPER", "210"
+		case "height":
+			cat, val = "LC_PAPER", "297"
+		case "charmap":
+			cat = "LC_CTYPE"
+		default:
+			return Refuse("locale "+a, "not a form maintainer scripts use")
+		}
+		l := effective(cat)
+		c0, utf8 := isC(l)
+		if !c0 {
+			return Refuse("locale "+a, "%s=%s: the value is in that locale's data", cat, l)
+		}
+		if a == "charmap" {
+			val = "ANSI_X3.4-1968"
+			if utf8 {
+				val = "UTF-8"
+			}
+			if showKey {
+				val = "charmap=\"" + val + "\""
+			}
+		} else if showKey {
+			val = a + "=" + val
+		}
+		fmt.Fprintln(c.Stdout, val)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package maint
 
 import (
 	"errors"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -172,5 +173,33 @@ func TestUpdateLocaleAndGio(t *testing.T) {
 	tfs.add(map[string]string{"/usr/lib/x86_64-linux-gnu/gio/modules/libgiognutls.so": ""})
 	if r := runCmd(tfs, &testHost{}, "", runGioQuerymodules, "gio-querymodules", "/usr/lib/x86_64-linux-gnu/gio/modules"); !errors.Is(r.err, ErrRefused) {
 		t.Errorf("with a module: %v, want refused", r.err)
+	}
+}
+
+// TestLocaleOracle compares the C locales' answers with the host's locale.
+func TestLocaleOracle(t *testing.T) {
+	bin, err := exec.LookPath("locale")
+	if err != nil {
+		t.Skip("no locale on this host to compare with")
+	}
+	for _, env := range [][]string{{"LANG=C.UTF-8"}, {"LANG=C"}, {"LC_ALL=C"}, {"LANG=C.UTF-8", "LC_PAPER=C"}} {
+		for _, args := range [][]string{{"width"}, {"height"}, {"charmap"}, {"-k", "width"}, {"-k", "charmap"}, {}} {
+			cmd := exec.Command(bin, args...)
+			cmd.Env = env
+			want, err := cmd.Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := map[string]string{}
+			for _, e := range env {
+				k, v, _ := strings.Cut(e, "=")
+				m[k] = v
+			}
+			var out strings.Builder
+			c := &Call{Ctx: t.Context(), Name: "locale", Args: args, Stdout: &out, Stderr: &out, Env: func(n string) string { return m[n] }, FS: newTestFS(), Host: &testHost{}}
+			if err := runLocale(c); err != nil || out.String() != string(want) {
+				t.Errorf("%v locale %v: %q %v, want %q", env, args, out.String(), err, want)
+			}
+		}
 	}
 }
