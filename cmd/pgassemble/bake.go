@@ -90,6 +90,7 @@ usage error); --print prints the resolved targets as bake's --print JSON does.`,
 		},
 	}
 	f.register(c, true)
+	f.registerPublishing(c)
 	bake.AddFlags(c.Flags())
 	return c
 }

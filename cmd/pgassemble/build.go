@@ -62,6 +62,7 @@ The same inputs give the same digests.`,
 		},
 	}
 	f.register(c, false)
+	f.registerPublishing(c)
 	return c
 }
 

@@ -39,7 +39,6 @@ a snapshot-style mirror instead.`,
 			if err != nil {
 				return err
 			}
-			f.lock.Locked = false // lock resolves afresh
 			s, err := newSession(cmd, f)
 			if err != nil {
 				return err
@@ -67,5 +66,6 @@ a snapshot-style mirror instead.`,
 		},
 	}
 	f.register(c, true)
+	f.lock.AddFileFlag(c.Flags())
 	return c
 }

@@ -34,8 +34,13 @@ func (f *buildFlags) register(c *cobra.Command, matrix bool) {
 	f.cache.AddFlags(fl)
 	f.publish.AddFlags(fl)
 	f.report.AddFlags(fl)
-	f.supply.AddFlags(fl)
-	f.lock.AddFlags(fl)
+}
+
+// registerPublishing adds the flags of the commands that build and publish
+// (build, bake): what is attached and signed, and the lock.
+func (f *buildFlags) registerPublishing(c *cobra.Command) {
+	f.supply.AddFlags(c.Flags())
+	f.lock.AddFlags(c.Flags())
 }
 
 // session is the expensive part of a command: the archive client and the

@@ -16,11 +16,16 @@ type LockOptions struct {
 	Snapshot string
 }
 
-// AddFlags registers the lock flags.
+// AddFlags registers the lock flags of build and bake.
 func (o *LockOptions) AddFlags(fl *pflag.FlagSet) {
-	fl.StringVar(&o.File, "lock-file", lock.FileName, "lock `FILE` that pgassemble lock writes and --locked reads")
+	o.AddFileFlag(fl)
 	fl.BoolVar(&o.Locked, "locked", false, "build exactly the packages and base digest of the lock file; fail naming every package that moved or vanished")
 	fl.StringVar(&o.Snapshot, "snapshot", "", "with --locked, fetch locked packages the archive no longer serves from this snapshot-style mirror `URL-TEMPLATE` ending in {path} (the pool path; {suite} is the suite)")
+}
+
+// AddFileFlag registers --lock-file alone (the lock command).
+func (o *LockOptions) AddFileFlag(fl *pflag.FlagSet) {
+	fl.StringVar(&o.File, "lock-file", lock.FileName, "lock `FILE` that pgassemble lock writes and --locked reads")
 }
 
 // Pin is the plan hook --locked installs (nil without --locked).

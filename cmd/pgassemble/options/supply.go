@@ -27,7 +27,7 @@ func (o *SupplyOptions) AddFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&o.SBOMFormat, "sbom-format", "spdx", "SBOM format: spdx (SPDX 2.3 JSON) or cyclonedx (CycloneDX 1.6 JSON)")
 	fl.StringVar(&o.SignKey, "sign-key", "", "sign the index, every platform manifest and the attestations as cosign does, with this private key `FILE` (cosign's encrypted format with $COSIGN_PASSWORD, or plain PEM)")
 	fl.StringVar(&o.Sign, "sign", "", "keyless: sign with an OIDC identity through Fulcio and Rekor (not implemented)")
-	fl.StringVar(&o.BuilderID, "builder-id", "", "builder.id of the SLSA provenance (default: pgassemble's repository URL)")
+	fl.StringVar(&o.BuilderID, "builder-id", "", "builder.id `URI` of the SLSA provenance (default: pgassemble's repository URL)")
 }
 
 // Attestations is --attest parsed.
