@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/pgassemble/pgassemble/pkg/apt"
 )
 
 // Account tools: adduser/addgroup/deluser/delgroup as Debian's adduser
@@ -1113,6 +1115,11 @@ type adduserRun struct {
 
 func (r *adduserRun) fatal(status int, format string, args ...any) error {
 	fmt.Fprintf(r.c.Stderr, "fatal: %s\n", fmt.Sprintf(format, args...))
+	// adduser before 3.135 (bookworm's 3.134) exits 1 on every error;
+	// the distinct statuses came with AdduserRetvalues.
+	if p, ok := r.c.Host.Package("adduser"); ok && p["Version"] != "" && apt.CompareVersions(p["Version"], "3.135") < 0 {
+		return ExitStatus(1)
+	}
 	return ExitStatus(status)
 }
 

@@ -234,3 +234,16 @@ func TestUpdatePasswd(t *testing.T) {
 		t.Errorf("changed shell: %v", r.err)
 	}
 }
+
+// TestAdduserBookwormStatus: bookworm's adduser (3.134) exits 1 on errors.
+func TestAdduserBookwormStatus(t *testing.T) {
+	tfs := newTestFS().add(accountsBase(t))
+	host := &testHost{pkgs: map[string]map[string]string{"adduser": {"Package": "adduser", "Version": "3.134", "Status": "install ok installed"}}}
+	if r := runCmd(tfs, host, "", runAdduser, "adduser", "--system", "--quiet", "daemon"); exitCode(r.err) != 1 {
+		t.Errorf("bookworm: %v, want status 1", r.err)
+	}
+	host.pkgs["adduser"]["Version"] = "3.152"
+	if r := runCmd(tfs, host, "", runAdduser, "adduser", "--system", "--quiet", "daemon"); exitCode(r.err) != adduserWrongProperties {
+		t.Errorf("trixie: %v, want status %d", r.err, adduserWrongProperties)
+	}
+}
