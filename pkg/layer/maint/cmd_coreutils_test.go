@@ -255,6 +255,7 @@ func TestCoreutilsInfoOracle(t *testing.T) {
 		{name: "date default", argv: []string{"date", "-d", "@946684800"}, skipTree: true},
 		{name: "date -R", argv: []string{"date", "-R", "-d", "@1700000000"}, skipTree: true},
 		{name: "uname -s", argv: []string{"uname", "-s"}, skipTree: true},
+		{name: "locale width height", argv: []string{"locale", "width", "height"}, skipTree: true},
 		{name: "true", argv: []string{"true"}, skipTree: true},
 		{name: "false", argv: []string{"false"}, skipTree: true},
 		{name: "env true", argv: []string{"env", "true"}, skipTree: true},
@@ -295,6 +296,8 @@ func TestCoreutilsImage(t *testing.T) {
 		{newKitHost(), []string{"date", "-d", "2024-02-29", "+%F %T"}, "2024-02-29 00:00:00\n", 0},
 		{newKitHost(), []string{"date", "-d", "Sat Jan  1 00:00:00 UTC 2000"}, "Sat Jan  1 00:00:00 UTC 2000\n", 0},
 		{newKitHost(), []string{"who"}, "", 0},
+		{newKitHost(), []string{"locale", "width"}, "210\n", 0},
+		{newKitHost(), []string{"locale", "height"}, "297\n", 0},
 		{newKitHost(), []string{"sleep", "1"}, "", 0},
 	}
 	for _, tc := range tests {
