@@ -102,7 +102,11 @@ func buildAndPublish(cmd *cobra.Command, f *buildFlags, targets []variants.Targe
 	if err != nil {
 		return err
 	}
-	reports, err := s.buildAll(cmd.Context(), pub, sup, targets, f.build.BaseImage)
+	n, err := newNoop(cmd, f, dest.Layout != "")
+	if err != nil {
+		return err
+	}
+	reports, err := s.buildAll(cmd.Context(), pub, sup, n, targets, f.build.BaseImage)
 	s.ui.Wait()
 	st := s.builder.LayerStats()
 	// What a CI log needs to see that shards share their conversions.
@@ -117,10 +121,21 @@ func buildAndPublish(cmd *cobra.Command, f *buildFlags, targets []variants.Targe
 	return nil
 }
 
-func (s *session) buildAll(ctx context.Context, pub publish.Publisher, sup *supply, targets []variants.Target, baseImage string) ([]assemble.TargetReport, error) {
+func (s *session) buildAll(ctx context.Context, pub publish.Publisher, sup *supply, n *noop, targets []variants.Target, baseImage string) ([]assemble.TargetReport, error) {
 	var reports []assemble.TargetReport
 	for _, t := range targets {
 		start := time.Now()
+		if rep, err := n.skip(ctx, s, t); err != nil {
+			return nil, err
+		} else if rep != nil {
+			rep.Seconds = time.Since(start).Seconds()
+			reports = append(reports, *rep)
+			s.ui.Printf("unchanged %s %s: base, repositories, target and options as when it was published; not rebuilt (--rebuild forces it)\n", t.Name, rep.Index)
+			for _, r := range rep.Refs {
+				s.ui.Printf("  %s\n", r)
+			}
+			continue
+		}
 		base := baseImage
 		if base == "" {
 			base = t.Base.Reference()
@@ -145,6 +160,9 @@ func (s *session) buildAll(ctx context.Context, pub publish.Publisher, sup *supp
 			return nil, fmt.Errorf("%s: %w", t.Name, err) // a publish.Error names the destination and the step
 		}
 		res.Report.Refs = pr.Refs
+		if err := n.record(t, res, pr.Refs); err != nil {
+			s.log.Warn("cannot record the published image for the no-op check", "target", t.Name, "err", err)
+		}
 		res.Report.Uploaded, res.Report.Skipped = pr.Uploaded, pr.Skipped
 		res.Report.Seconds = time.Since(start).Seconds()
 		reports = append(reports, res.Report)

@@ -70,7 +70,7 @@ func TestBuildCommandPublishesAndReportsJSON(t *testing.T) {
 		t.Errorf("tag -> %s, report says %s", desc.Digest, r.Index)
 	}
 	// Plain output (not --json) names what was published.
-	_, stderr, code = cli(t, worldArgs(w, cache, "build", "--pg", "17", "--type", "minimal", "--base", "trixie", "--allow-unhandled-scripts")...)
+	_, stderr, code = cli(t, worldArgs(w, cache, "build", "--pg", "17", "--type", "minimal", "--base", "trixie", "--allow-unhandled-scripts", "--rebuild")...)
 	if code != 0 || !strings.Contains(stderr, "published postgresql-17-minimal-trixie") || !strings.Contains(stderr, "0 blobs uploaded") {
 		t.Errorf("second build: exit %d, want a line saying nothing was uploaded:\n%s", code, stderr)
 	}

@@ -134,6 +134,7 @@ type Builder struct {
 
 	bases     memo[[]*Base]
 	universes memo[*apt.Universe]
+	releases  memo[ReleaseRef]
 	mu        sync.Mutex
 	inflight  map[string]*inflight // .deb downloads by SHA256
 	verified  layer.VerifiedLayers // cached layers hashed by this process
@@ -200,6 +201,9 @@ type PlatformPlan struct {
 	// PGDGMirror is the PGDG repository the packages came from (PGSource
 	// PGDG only).
 	PGDGMirror string
+	// Releases are the InRelease files of every repository the stages
+	// were resolved from (the no-op check's inputs, see Unchanged).
+	Releases []ReleaseRef
 	// Upgrade is what apt-get upgrade would do on the root: the upgrades
 	// (the first stage, UpgradeStage, unless Options.KeepBase) and the
 	// packages it keeps back, with the reason.
@@ -357,12 +361,16 @@ func (b *Builder) planPlatform(ctx context.Context, t variants.Target, root Root
 		if err != nil {
 			return nil, err
 		}
-		if u, err = b.universe(ctx, append(repos, pgdg), arch); err != nil {
+		repos = append(repos, pgdg)
+		if u, err = b.universe(ctx, repos, arch); err != nil {
 			return nil, err
 		}
 		pgdgMirror = pgdg.URI
 	}
 	pp := &PlatformPlan{Platform: root.Platform, Arch: arch, Root: root, PGDGMirror: pgdgMirror}
+	if pp.Releases, err = b.releaseRefs(ctx, repos); err != nil {
+		return nil, err
+	}
 	// apt-get upgrade first, as upstream's Dockerfile runs it in each
 	// stage: one stage before the type's, so every type of a base shares it.
 	pp.Upgrade = apt.Upgrade(u, installed, apt.ResolveOptions{Logger: b.log})

@@ -38,6 +38,9 @@ type TargetReport struct {
 	Uploaded  int              `json:"blobsUploaded"`
 	Skipped   int              `json:"blobsSkipped"`
 	Seconds   float64          `json:"seconds"`
+	// Unchanged: nothing was built, the published index is what a build
+	// would make (see Builder.Unchanged).
+	Unchanged bool `json:"unchanged,omitempty"`
 }
 
 // PlatformReport describes one platform's image.

@@ -27,6 +27,9 @@ type BuildOptions struct {
 	// the type's stages (see UpgradeFor for its default).
 	Upgrade    bool
 	upgradeSet func() bool // --upgrade was given
+	// Rebuild builds even when the inputs and the published image are
+	// as a previous run left them (the no-op fast path is skipped).
+	Rebuild bool
 }
 
 // UpgradeFor says whether to upgrade the base: --upgrade when given, else
@@ -51,6 +54,7 @@ func (o *BuildOptions) AddFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&o.PGSource, "pg-source", "pgdg", "where PostgreSQL comes from: pgdg, or debian (the base's own archive)")
 	fl.StringVar(&o.Compression, "compression", "gzip", "layer compression: gzip or zstd")
 	fl.StringVar(&o.XZ, "xz", "auto", "xz decoder for data.tar.xz: auto (the system's xz when installed), go (built in), or a `PATH`; the output is the same")
+	fl.BoolVar(&o.Rebuild, "rebuild", false, "build and publish even when the base digest, the repositories' InRelease files, the target and the options are unchanged and the registry still has the image this cache recorded")
 	fl.BoolVar(&o.AllowUnhandled, "allow-unhandled-scripts", false, "build even if a maintainer script does something pgassemble cannot replay")
 	fl.BoolVar(&o.Upgrade, "upgrade", false, "upgrade the base's packages that have newer versions first, as apt-get upgrade (default: on when maintainer scripts are executed; --upgrade=false keeps the base as is)")
 	o.upgradeSet = func() bool { return fl.Changed("upgrade") }

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/pgassemble/pgassemble/internal/debtest"
+	"github.com/pgassemble/pgassemble/internal/fixture"
+	"github.com/pgassemble/pgassemble/pkg/apt/apttest"
+	"github.com/pgassemble/pgassemble/pkg/assemble"
+)
+
+// TestNoopRebuild: a rebuild with unchanged inputs and published tags
+// builds and uploads nothing and reports the published index; a new
+// InRelease, a moved tag or --rebuild make it build again.
+func TestNoopRebuild(t *testing.T) {
+	w := fixture.New(t)
+	cache := t.TempDir()
+	args := worldArgs(w, cache, "--pg", "17", "--type", "minimal", "--base", "trixie", "--json", "--allow-unhandled-scripts", "--platform", "linux/amd64")
+	run := func(extra ...string) assemble.TargetReport {
+		t.Helper()
+		out, stderr, code := cli(t, append(append([]string{"build"}, args...), extra...)...)
+		if code != 0 {
+			t.Fatalf("build: exit %d\n%s", code, stderr)
+		}
+		var reps []assemble.TargetReport
+		if err := json.Unmarshal([]byte(out), &reps); err != nil || len(reps) != 1 {
+			t.Fatalf("build --json: %v\n%s", err, out)
+		}
+		return reps[0]
+	}
+	first := run()
+	if first.Unchanged || first.Uploaded == 0 {
+		t.Fatalf("first build: %+v", first)
+	}
+	w.Counter.Reset()
+	second := run()
+	if !second.Unchanged || second.Index != first.Index {
+		t.Fatalf("rebuild with nothing changed: unchanged=%v index %s, want true and %s", second.Unchanged, second.Index, first.Index)
+	}
+	if n, _ := w.Counter.Total(); n != 0 {
+		t.Errorf("the no-op rebuild uploaded %d blobs", n)
+	}
+	if len(second.Refs) != len(first.Refs) {
+		t.Errorf("refs %v, want as many as %v", second.Refs, first.Refs)
+	}
+	for _, r := range second.Refs {
+		ref, _ := name.ParseReference(r, name.Insecure)
+		d, err := remote.Head(ref)
+		if err != nil || d.Digest.String() != first.Index {
+			t.Errorf("%s: %v, %v; want %s", r, d, err, first.Index)
+		}
+	}
+
+	if forced := run("--rebuild"); forced.Unchanged || forced.Index != first.Index {
+		t.Errorf("--rebuild: unchanged=%v index %s, want a build of %s", forced.Unchanged, forced.Index, first.Index)
+	}
+
+	// A tag moved elsewhere: built again (and the tag put back).
+	stable, _ := name.ParseReference(w.RegHost+"/postgresql-testing:17-minimal-trixie", name.Insecure)
+	if err := remote.WriteIndex(stable, empty.Index); err != nil {
+		t.Fatal(err)
+	}
+	if moved := run(); moved.Unchanged || moved.Index != first.Index {
+		t.Errorf("after the tag moved: unchanged=%v index %s", moved.Unchanged, moved.Index)
+	}
+
+	// A new InRelease (a security update): built again, a new image.
+	w.Debian.Update("trixie-security", func(c *apttest.Config) {
+		for _, a := range fixture.Arches {
+			c.Packages["main"] = append(c.Packages["main"], debtest.Deb{Control: debtest.Control("Package", "unrelated-tool", "Version", "1", "Architecture", a, "Description", "x")})
+		}
+	})
+	third := run()
+	if third.Unchanged {
+		t.Errorf("rebuild after trixie-security changed was skipped")
+	}
+}

@@ -1,0 +1,221 @@
+package assemble
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/pgassemble/pgassemble/internal/atomicfile"
+	"github.com/pgassemble/pgassemble/pkg/apt/archive"
+)
+
+// The no-op fast path. A build is a function of its inputs: pgassemble's
+// own code and options, the target, the base image's digest and the
+// repositories' InRelease files (which pin every index, and so every
+// .deb, by SHA256). When none of these changed since a build was
+// published and the published tags still point at its index, building
+// again would publish the same index: Unchanged proves it with a HEAD of
+// the base, a GET of each InRelease (tens of kB)
+// and a HEAD of each published tag, and the caller skips the build.
+
+// ReleaseRef is one repository's InRelease as a build read it.
+type ReleaseRef struct {
+	URL        string    `json:"url"`
+	SHA256     string    `json:"sha256"`
+	ValidUntil time.Time `json:"validUntil,omitzero"`
+}
+
+// Published is what a build published, with the inputs that decided it.
+type Published struct {
+	Version    int          `json:"version"`
+	Key        string       `json:"key"` // the caller's hash of code, options and target
+	BaseRef    string       `json:"baseRef"`
+	BaseDigest string       `json:"baseDigest"`
+	Releases   []ReleaseRef `json:"releases"`
+	// Refs are the published references that a later run checks (HEAD)
+	// and the index they point at.
+	Refs  []string `json:"refs"`
+	Index string   `json:"index"`
+	// Manifest is the index manifest as published, so that new tags (the
+	// timestamped one) can point at it without building.
+	Manifest  []byte       `json:"manifest"`
+	MediaType string       `json:"mediaType"`
+	Report    TargetReport `json:"report"`
+}
+
+const publishedVersion = 1
+
+// ErrChanged is wrapped by Unchanged's reason when an input moved.
+var ErrChanged = errors.New("inputs changed")
+
+// Record describes res, published at refs, for a later Unchanged. It
+// returns nil when the build cannot be proven the same later (no base
+// image, or a repository without InRelease).
+func Record(key string, res *Result, refs []string) (*Published, error) {
+	tp := res.Plan
+	if tp == nil || len(tp.Platforms) == 0 || tp.Platforms[0].Base == nil {
+		return nil, nil
+	}
+	raw, err := res.Index.RawManifest()
+	if err != nil {
+		return nil, err
+	}
+	mt, err := res.Index.MediaType()
+	if err != nil {
+		return nil, err
+	}
+	d, err := res.Index.Digest()
+	if err != nil {
+		return nil, err
+	}
+	p := &Published{Version: publishedVersion, Key: key, BaseRef: tp.BaseRef, BaseDigest: tp.Platforms[0].Base.Digest.String(),
+		Refs: refs, Index: d.String(), Manifest: raw, MediaType: string(mt), Report: res.Report}
+	seen := map[string]bool{}
+	for _, pp := range tp.Platforms {
+		if pp.Base == nil || pp.Base.Digest.String() != p.BaseDigest {
+			return nil, nil
+		}
+		for _, r := range pp.Releases {
+			if !seen[r.URL] {
+				seen[r.URL] = true
+				p.Releases = append(p.Releases, r)
+			}
+		}
+	}
+	return p, nil
+}
+
+// RecordPath is where the record of key is kept under dir.
+func RecordPath(dir, key string) string { return filepath.Join(dir, "published", key+".json") }
+
+// SaveRecord writes p under dir.
+func SaveRecord(dir string, p *Published) error {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(RecordPath(dir, p.Key), data)
+}
+
+// LoadRecord reads the record of key under dir; nil when there is none
+// (or it is unreadable: the build then simply runs).
+func LoadRecord(dir, key string) *Published {
+	data, err := os.ReadFile(RecordPath(dir, key))
+	if err != nil {
+		return nil
+	}
+	var p Published
+	if json.Unmarshal(data, &p) != nil || p.Version != publishedVersion || p.Key != key || p.Index == "" {
+		return nil
+	}
+	return &p
+}
+
+// Unchanged checks that every input of p is as it was and its refs still
+// point at its index. A nil error means building again would publish the
+// same index; an error wrapping ErrChanged says what moved; another error
+// is a failed check (the caller builds).
+// insecure allows plain HTTP to the refs' registry (loopback ones always).
+func (b *Builder) Unchanged(ctx context.Context, p *Published, insecure bool, remoteOpts ...remote.Option) error {
+	opts := append([]remote.Option{remote.WithContext(ctx)}, b.opts.Bases.Options...)
+	opts = append(opts, remoteOpts...)
+	head := func(ref string, nopts []name.Option) (string, error) {
+		r, err := name.ParseReference(ref, nopts...)
+		if err != nil {
+			return "", err
+		}
+		d, err := remote.Head(r, opts...)
+		if err != nil {
+			return "", err
+		}
+		return d.Digest.String(), nil
+	}
+	got, err := head(p.BaseRef, b.opts.Bases.nameOptions(p.BaseRef))
+	if err != nil {
+		return fmt.Errorf("base %s: %w", p.BaseRef, err)
+	}
+	if got != p.BaseDigest {
+		return fmt.Errorf("base %s is %s now, was %s: %w", p.BaseRef, got, p.BaseDigest, ErrChanged)
+	}
+	now := time.Now()
+	for _, r := range p.Releases {
+		if !r.ValidUntil.IsZero() && now.After(r.ValidUntil) {
+			return fmt.Errorf("%s expired %s: %w", r.URL, r.ValidUntil.Format(time.RFC3339), ErrChanged)
+		}
+		sum, err := fetchSHA256(ctx, r.URL)
+		if err != nil {
+			return err
+		}
+		if sum != r.SHA256 {
+			return fmt.Errorf("%s changed: %w", r.URL, ErrChanged)
+		}
+	}
+	for _, ref := range p.Refs {
+		nopts := b.opts.Bases.nameOptions(ref)
+		if insecure {
+			nopts = append(nopts, name.Insecure)
+		}
+		got, err := head(ref, nopts)
+		if err != nil {
+			return fmt.Errorf("%s: %v: %w", ref, err, ErrChanged)
+		}
+		if got != p.Index {
+			return fmt.Errorf("%s points at %s, not %s: %w", ref, got, p.Index, ErrChanged)
+		}
+	}
+	return nil
+}
+
+// fetchSHA256 hashes the body of url (an InRelease: small).
+func fetchSHA256(ctx context.Context, url string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.LimitReader(resp.Body, 64<<20)); err != nil {
+		return "", fmt.Errorf("GET %s: %w", url, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// releaseRefs are the InRelease files of repos as this Builder's client
+// verified them (cached: one conditional GET per repository and run).
+func (b *Builder) releaseRefs(ctx context.Context, repos []archive.Repo) ([]ReleaseRef, error) {
+	var out []ReleaseRef
+	for _, r := range repos {
+		ref, err := b.releases.get(ctx, r.String(), func() (ReleaseRef, error) {
+			rel, err := b.client.Release(ctx, r)
+			if err != nil {
+				return ReleaseRef{}, err
+			}
+			return ReleaseRef{URL: strings.TrimSuffix(r.URI, "/") + "/dists/" + r.Suite + "/InRelease",
+				SHA256: rel.Digest, ValidUntil: rel.ValidUntil}, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ref)
+	}
+	return out, nil
+}
