@@ -36,6 +36,7 @@ func miscDebianCommands() []Spec {
 		{Name: "ischroot", Run: runIschroot, Kind: Exact, Paths: []string{"/usr/bin/ischroot"}},
 		{Name: "update-locale", Run: runUpdateLocale, Kind: Exact, Paths: []string{"/usr/sbin/update-locale"}},
 		{Name: "locale", Run: runLocale, Kind: Exact, Paths: []string{"/usr/bin/locale"}},
+		{Name: "pam-auth-update", Run: runPamAuthUpdate, Kind: Exact, Paths: []string{"/usr/sbin/pam-auth-update"}},
 		{Name: "gio-querymodules", Run: runGioQuerymodules, Kind: Exact, Paths: []string{
 			"/usr/lib/x86_64-linux-gnu/glib-2.0/gio-querymodules", "/usr/lib/aarch64-linux-gnu/glib-2.0/gio-querymodules",
 			"/usr/lib/arm-linux-gnueabihf/glib-2.0/gio-querymodules", "/usr/lib/i386-linux-gnu/glib-2.0/gio-querymodules",
