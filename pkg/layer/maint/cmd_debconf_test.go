@@ -213,6 +213,11 @@ db_stop
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, want := range []string{"Name: pga/mode\nTemplate: pga/mode\nValue: safe, slow\nOwners: test\nFlags: seen\n", "Name: pga/name\nTemplate: pga/name\nValue: from-config\nOwners: test\n", "Name: pga/ssl\nTemplate: pga/ssl\nValue: true\nOwners: test\n"} {
+		if !strings.Contains(string(cfg), want) {
+			t.Errorf("config.dat lacks %q:\n%s", want, cfg)
+		}
+	}
 	// A script's own EXIT trap replaces the shim's: db_stop still ends the run.
 	sh.Env = append(sh.Env, "DEBCONF_NONINTERACTIVE_SEEN=true")
 	if out, err := kitRun(t, sh, "postinst", "set -e\n. /usr/share/debconf/confmodule\ntrap 'true' EXIT\ndb_input high pga/name || true\ndb_go\ndb_stop\n", "configure", ""); err != nil {
@@ -223,11 +228,6 @@ db_stop
 		t.Fatal(err)
 	}
 	for _, want := range []string{"Name: pga/name\nTemplate: pga/name\nValue: from-config\nOwners: test\nFlags: seen\n"} {
-		if !strings.Contains(string(cfg), want) {
-			t.Errorf("config.dat lacks %q:\n%s", want, cfg)
-		}
-	}
-	for _, want := range []string{"Name: pga/mode\nTemplate: pga/mode\nValue: safe, slow\nOwners: test\nFlags: seen\n", "Name: pga/name\nTemplate: pga/name\nValue: from-config\nOwners: test\n", "Name: pga/ssl\nTemplate: pga/ssl\nValue: true\nOwners: test\n"} {
 		if !strings.Contains(string(cfg), want) {
 			t.Errorf("config.dat lacks %q:\n%s", want, cfg)
 		}
