@@ -90,12 +90,11 @@ func newSupply(cmd *cobra.Command, f *buildFlags, dest publish.Destination) (*su
 		s.external["configDigest"] = s.configDigest
 	}
 	if f.lock.Locked {
-		data, err := os.ReadFile(f.lock.File)
-		if err != nil {
-			return nil, fmt.Errorf("--lock-file: %w", err)
+		// A lock file that cannot be read is reported by --locked itself.
+		if data, err := os.ReadFile(f.lock.File); err == nil {
+			sum := sha256.Sum256(data)
+			s.external["lockDigest"] = "sha256:" + hex.EncodeToString(sum[:])
 		}
-		sum := sha256.Sum256(data)
-		s.external["lockDigest"] = "sha256:" + hex.EncodeToString(sum[:])
 	}
 	return s, nil
 }
