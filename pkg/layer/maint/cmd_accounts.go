@@ -38,6 +38,10 @@ func accountsCommands() []Spec {
 		{Name: "userdel", Run: runUserdel, Kind: Exact, Paths: []string{"/usr/sbin/userdel"}},
 		{Name: "groupdel", Run: runGroupdel, Kind: Exact, Paths: []string{"/usr/sbin/groupdel"}},
 		{Name: "update-passwd", Run: runUpdatePasswd, Kind: Exact, Paths: []string{"/usr/sbin/update-passwd"}},
+		{Name: "pwck", Run: runPwck, Kind: Exact, Paths: []string{"/usr/sbin/pwck"}},
+		{Name: "grpck", Run: runGrpck, Kind: Exact, Paths: []string{"/usr/sbin/grpck"}},
+		{Name: "pwconv", Run: func(c *Call) error { return convShadow(c, false) }, Kind: Exact, Paths: []string{"/usr/sbin/pwconv"}},
+		{Name: "grpconv", Run: func(c *Call) error { return convShadow(c, true) }, Kind: Exact, Paths: []string{"/usr/sbin/grpconv"}},
 	}
 }
 
@@ -1816,4 +1820,208 @@ func runUpdatePasswd(c *Call) error {
 		return nil
 	}
 	return Refuse("update-passwd", "the image's accounts differ from base-passwd's masters (%s): each change is a debconf question", strings.Join(diffs, ", "))
+}
+
+// pwck/grpck -r (read-only checks) and pwconv/grpconv (shadowconfig on, in
+// passwd's postinst on a fresh install). pwconv moves each password to
+// /etc/shadow (entries created with login.defs' ageing, dated by
+// SOURCE_DATE_EPOCH; entries of vanished users dropped) and leaves "x";
+// grpconv does the same for /etc/gshadow. New shadow files are 0440
+// root:shadow as the tools create them; the backups follow what they leave
+// (checked against shadow's tools on a --root tree).
+
+func accountsCheck(c *Call, prog, db, shadowDB string, fields int) error {
+	b, err := readImageFile(c.FS, db)
+	if err != nil {
+		fmt.Fprintf(c.Stderr, "%s: cannot open %s\n", prog, db)
+		return ExitStatus(3)
+	}
+	names := map[string]bool{}
+	for i, l := range splitLines(b) {
+		f := strings.Split(l, ":")
+		if len(f) != fields || f[0] == "" || names[f[0]] {
+			return Refuse(prog, "%s line %d (%q) is one its checks report: the report and its status are not implemented", db, i+1, l)
+		}
+		names[f[0]] = true
+	}
+	sb, err := readImageFileOpt(c.FS, shadowDB)
+	if err != nil || sb == nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, l := range splitLines(sb) {
+		n, _, _ := strings.Cut(l, ":")
+		if !names[n] {
+			return Refuse(prog, "%s has %s, which %s lacks: the report is not implemented", shadowDB, n, db)
+		}
+		seen[n] = true
+	}
+	for n := range names {
+		if !seen[n] {
+			return Refuse(prog, "%s lacks %s: the report is not implemented", shadowDB, n)
+		}
+	}
+	return nil
+}
+
+func runPwck(c *Call) error  { return runCheck(c, "pwck", "/etc/passwd", "/etc/shadow", 7) }
+func runGrpck(c *Call) error { return runCheck(c, "grpck", "/etc/group", "/etc/gshadow", 4) }
+
+func runCheck(c *Call, prog, db, sdb string, fields int) error {
+	readOnly := false
+	for _, a := range c.Args {
+		switch a {
+		case "-r", "--read-only":
+			readOnly = true
+		case "-q", "--quiet", "-s", "--sort":
+			if a == "-s" || a == "--sort" {
+				return Refuse(prog+" -s", "sorting the databases is not a form maintainer scripts use")
+			}
+		default:
+			return Refuse(prog+" "+a, "not a form maintainer scripts use")
+		}
+	}
+	if !readOnly {
+		return Refuse(prog, "without -r it asks before fixing entries")
+	}
+	return accountsCheck(c, prog, db, sdb, fields)
+}
+
+// convShadow is pwconv (group false) and grpconv (group true).
+func convShadow(c *Call, group bool) error {
+	db, sdb, prog := "/etc/passwd", "/etc/shadow", "pwconv"
+	if group {
+		db, sdb, prog = "/etc/group", "/etc/gshadow", "grpconv"
+	}
+	for _, a := range c.Args {
+		return Refuse(prog+" "+a, "not a form maintainer scripts use")
+	}
+	b, err := readImageFile(c.FS, db)
+	if err != nil {
+		fmt.Fprintf(c.Stderr, "%s: cannot open %s\n", prog, db)
+		return ExitStatus(2)
+	}
+	sb, err := readImageFileOpt(c.FS, sdb)
+	if err != nil {
+		return err
+	}
+	shadowExisted := sb != nil
+	lines := splitLines(b)
+	names := map[string]bool{}
+	for _, l := range lines {
+		n, _, _ := strings.Cut(l, ":")
+		names[n] = true
+	}
+	var shadow []string
+	index := map[string]int{}
+	for _, l := range splitLines(sb) {
+		n, _, _ := strings.Cut(l, ":")
+		if !names[n] {
+			continue // an entry whose user or group is gone
+		}
+		index[n] = len(shadow)
+		shadow = append(shadow, l)
+	}
+	defs := loginDefs(c.FS)
+	days := strconv.FormatInt(epochOf(c).Unix()/86400, 10)
+	for i, l := range lines {
+		f := strings.Split(l, ":")
+		if len(f) < 3 {
+			continue
+		}
+		j, ok := index[f[0]]
+		if ok && f[1] == "x" {
+			continue
+		}
+		var s []string
+		if ok {
+			s = strings.Split(shadow[j], ":")
+		} else if group {
+			members := ""
+			if len(f) > 3 {
+				members = f[3]
+			}
+			s = []string{f[0], "", "", members}
+		} else {
+			s = []string{f[0], "", "", defs["PASS_MIN_DAYS"], defs["PASS_MAX_DAYS"], defs["PASS_WARN_AGE"], "", "", ""}
+		}
+		s[1] = f[1]
+		if !group {
+			for len(s) < 9 {
+				s = append(s, "")
+			}
+			s[2] = days
+		}
+		if ok {
+			shadow[j] = strings.Join(s, ":")
+		} else {
+			index[f[0]] = len(shadow)
+			shadow = append(shadow, strings.Join(s, ":"))
+		}
+		f[1] = "x"
+		lines[i] = strings.Join(f, ":")
+	}
+	// Backups: the database's (pwconv leaves passwd- 0600, grpconv group-
+	// with group's mode) and the shadow file's with its mode and owner.
+	info, err := c.FS.Stat(db)
+	if err != nil {
+		return err
+	}
+	bmode := info.Mode.Perm()
+	if !group {
+		bmode = 0o600
+		if bi, err := c.FS.Stat(db + "-"); err == nil {
+			bmode = bi.Mode.Perm()
+		}
+	}
+	if err := writeImageFile(c.FS, db+"-", b, bmode); err != nil {
+		return err
+	}
+	if err := c.FS.Chmod(db+"-", bmode); err != nil {
+		return err
+	}
+	if err := writeImageFile(c.FS, db, joinLines(lines), info.Mode.Perm()); err != nil {
+		return err
+	}
+	shadowGID := 0
+	if g, ok := lookupAccount(c.FS, "/etc/group", "shadow"); ok {
+		shadowGID = g
+	}
+	if shadowExisted {
+		si, err := c.FS.Stat(sdb)
+		if err != nil {
+			return err
+		}
+		if err := writeImageFile(c.FS, sdb+"-", sb, si.Mode.Perm()); err != nil {
+			return err
+		}
+		if err := c.FS.Chmod(sdb+"-", si.Mode.Perm()); err != nil {
+			return err
+		}
+		if err := c.FS.Chown(sdb+"-", si.Uid, si.Gid); err != nil {
+			return err
+		}
+		if err := writeImageFile(c.FS, sdb, joinLines(shadow), si.Mode.Perm()); err != nil {
+			return err
+		}
+	} else {
+		if err := writeImageFile(c.FS, sdb, joinLines(shadow), 0o440); err != nil {
+			return err
+		}
+		if err := c.FS.Chmod(sdb, 0o440); err != nil {
+			return err
+		}
+		if err := c.FS.Chown(sdb, 0, shadowGID); err != nil {
+			return err
+		}
+	}
+	if !existsImage(c.FS, "/etc/.pwd.lock") {
+		f, err := c.FS.OpenFile("/etc/.pwd.lock", os.O_WRONLY|os.O_CREATE, 0o600)
+		if err != nil {
+			return err
+		}
+		f.Close()
+	}
+	effect(c, "%s: passwords moved to %s", prog, sdb)
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -245,5 +246,76 @@ func TestAdduserBookwormStatus(t *testing.T) {
 	host.pkgs["adduser"]["Version"] = "3.152"
 	if r := runCmd(tfs, host, "", runAdduser, "adduser", "--system", "--quiet", "daemon"); exitCode(r.err) != adduserWrongProperties {
 		t.Errorf("trixie: %v, want status %d", r.err, adduserWrongProperties)
+	}
+}
+
+// TestShadowConvOracle runs shadowconfig's sequence (pwck -r, grpck -r,
+// pwconv, grpconv) through the host's tools on a --root tree and the Go
+// ones, on base-passwd's databases, then again after changes.
+func TestShadowConvOracle(t *testing.T) {
+	for _, tool := range []string{"pwconv", "grpconv", "pwck", "grpck"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s on this host to compare with", tool)
+		}
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the host's tools chroot with -R, which needs root")
+	}
+	root := t.TempDir()
+	base := accountsBase(t)
+	files := map[string]string{"/etc/passwd": base["/etc/passwd"], "/etc/group": base["/etc/group"], "/etc/login.defs": base["/etc/login.defs"]}
+	tfs := newTestFS()
+	put := func(p, v string) {
+		os.MkdirAll(filepath.Dir(root+p), 0o755)
+		os.WriteFile(root+p, []byte(v), 0o644)
+		tfs.add(map[string]string{p: v})
+		tfs.nodes[p].data = []byte(v)
+	}
+	for p, v := range files {
+		put(p, v)
+	}
+	run := map[string]Command{"pwck": runPwck, "grpck": runGrpck, "pwconv": func(c *Call) error { return convShadow(c, false) }, "grpconv": func(c *Call) error { return convShadow(c, true) }}
+	seq := [][]string{{"pwck", "-q", "-r"}, {"grpck", "-r"}, {"pwconv"}, {"grpconv"}}
+	check := func(round int) {
+		for _, name := range []string{"/etc/passwd", "/etc/passwd-", "/etc/shadow", "/etc/shadow-", "/etc/group", "/etc/group-", "/etc/gshadow", "/etc/.pwd.lock"} {
+			hi, herr := os.Stat(root + name)
+			gi, gerr := tfs.Stat(name)
+			if (herr == nil) != (gerr == nil) {
+				t.Errorf("round %d: %s exists %v, want %v", round, name, gerr == nil, herr == nil)
+				continue
+			}
+			if herr != nil {
+				continue
+			}
+			hb, _ := os.ReadFile(root + name)
+			gb, _ := readImageFileOpt(tfs, name)
+			if string(hb) != string(gb) {
+				t.Errorf("round %d: %s\n%s\nwant\n%s", round, name, gb, hb)
+			}
+			st := hi.Sys().(*syscall.Stat_t)
+			if hi.Mode().Perm() != gi.Mode.Perm() || int(st.Gid) != gi.Gid {
+				t.Errorf("round %d: %s mode %v gid %d, want %v gid %d", round, name, gi.Mode.Perm(), gi.Gid, hi.Mode().Perm(), st.Gid)
+			}
+		}
+	}
+	for round := 0; round < 2; round++ {
+		if round == 1 {
+			b, _ := os.ReadFile(root + "/etc/passwd")
+			put("/etc/passwd", strings.Replace(string(b), "bin:x:", "bin:secret:", 1)+"extra:*:1000:1000::/home/extra:/bin/sh\n")
+			sb, _ := os.ReadFile(root + "/etc/shadow")
+			os.WriteFile(root+"/etc/shadow", append(sb, "ghost:*:19000:0:99999:7:::\n"...), 0o440)
+			tfs.nodes["/etc/shadow"].data = append(append([]byte{}, sb...), "ghost:*:19000:0:99999:7:::\n"...)
+			seq = [][]string{{"pwconv"}, {"grpconv"}}
+		}
+		for _, st := range seq {
+			cmd := exec.Command(st[0], append([]string{"-R", root}, st[1:]...)...)
+			cmd.Env = []string{"SOURCE_DATE_EPOCH=1700000000", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+			hout, herr := cmd.CombinedOutput()
+			r := runCmd(tfs, &testHost{}, "", run[st[0]], st[0], st[1:]...)
+			if exitCode(herr) != exitCode(r.err) {
+				t.Fatalf("round %d %v: %v %s, host %v %s", round, st, r.err, r.stderr, herr, hout)
+			}
+		}
+		check(round)
 	}
 }
