@@ -24,11 +24,14 @@ var ErrCacheDir = errors.New("no safe cache directory")
 // TMPDIR/pgassemble-cache-UID. That last one is only used once it is
 // checked to be a directory (not a link) owned by the user with no access
 // for others (see New); it is never a path shared between users.
+// Relative values of XDG_CACHE_HOME and HOME are ignored, as the XDG base
+// directory specification says: they would name a directory that depends
+// on where pgassemble happens to run.
 func DefaultCacheDir() string {
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+	if d := os.Getenv("XDG_CACHE_HOME"); filepath.IsAbs(d) {
 		return filepath.Join(d, "pgassemble")
 	}
-	if h, err := os.UserHomeDir(); err == nil && h != "" {
+	if h, err := os.UserHomeDir(); err == nil && filepath.IsAbs(h) {
 		return filepath.Join(h, ".cache", "pgassemble")
 	}
 	return fallbackCacheDir()
