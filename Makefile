@@ -5,7 +5,7 @@ PKGS    ?= ./...
 # Benchmarks worth reporting; override with BENCH=regexp.
 BENCH   ?= .
 
-.PHONY: all build test test-short bench lint fuzz clean
+.PHONY: all build test test-short bench bench-real lint fuzz clean
 
 .DEFAULT_GOAL := build
 
@@ -25,7 +25,13 @@ test-short:
 	$(GO) test -short $(PKGS)
 
 bench:
-	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -timeout 60m ./pkg/...
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -timeout 60m ./pkg/... ./cmd/...
+
+# The real-archive benchmark (cold, warm, no-op, and the Docker-less baseline) in the
+# e2e environment: needs the network to the Debian archive, root, a quiet machine and
+# 127.0.0.1:5000 free.
+bench-real:
+	test/e2e/run.sh env -- bash test/bench/real-build.sh
 
 lint:
 	$(GO) mod tidy -diff
