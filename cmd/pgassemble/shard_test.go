@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -123,3 +124,33 @@ func TestBakeShardsShareCacheRepo(t *testing.T) {
 type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+// TestShardFlags: a bad --shard is a usage error; targets --json --shards
+// gives every target the shard bake --shard builds it in, one shard per
+// group of a base and major.
+func TestShardFlags(t *testing.T) {
+	for _, bad := range []string{"3/2", "0/2", "x"} {
+		_, stderr, code := cli(t, "bake", "--shard", bad, "--print")
+		if code != 2 || !strings.Contains(stderr, "--shard") {
+			t.Errorf("--shard %s: exit %d, want 2 and a message naming --shard:\n%s", bad, code, stderr)
+		}
+	}
+	out, stderr, code := cli(t, "targets", "--json", "--shards", "3", "--pg", "17")
+	if code != 0 {
+		t.Fatalf("targets --json --shards: exit %d\n%s", code, stderr)
+	}
+	var rows []struct{ Name, Group, Shard string }
+	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) == 0 {
+		t.Fatalf("targets --json: %v\n%s", err, out)
+	}
+	shardOf := map[string]string{}
+	for _, r := range rows {
+		if r.Shard == "" || r.Group == "" {
+			t.Fatalf("%s: no shard or group: %+v", r.Name, r)
+		}
+		if s, ok := shardOf[r.Group]; ok && s != r.Shard {
+			t.Errorf("group %s split over shards %s and %s", r.Group, s, r.Shard)
+		}
+		shardOf[r.Group] = r.Shard
+	}
+}
