@@ -117,75 +117,144 @@ func Upgrade(u *Universe, installed []*Package, opts ResolveOptions) *UpgradeRes
 // upgradeScores), ties by name, as apt's cache numbers a repository's
 // packages in index order.
 func (r *resolver) keepOrder() []string {
-	scores := r.upgradeScores()
-	names := sortedKeys(scores)
+	onSys := r.onSystem()
+	scores := r.upgradeScores(onSys)
+	names := sortedKeys(onSys)
 	slices.SortStableFunc(names, func(a, b string) int { return cmp.Compare(scores[b], scores[a]) })
 	return names
 }
 
-// upgradeScores are apt's pkgProblemResolver::MakeScores with its default
-// weights, for the packages on the system: the Priority field (important
-// 3, required 2, standard 1, optional -1, extra -2), +100 when Essential or
-// Protected, +1 when installed and still available, +1 for each
-// Pre-Depends, Depends or Recommends and -1 for each Conflicts or Breaks of
-// a package on the system that names it and that its version meets, then,
-// one level deep, the score of each package on the system that depends on
-// or recommends it (when positive).
-func (r *resolver) upgradeScores() map[string]int {
-	prio := map[string]int{"important": 3, "required": 2, "standard": 1, "optional": -1, "extra": -2}
-	scores := map[string]int{}
-	on := func(yield func(string, *Package) bool) {
-		for _, n := range sortedKeys(r.inst) {
-			if p := r.state(n); p != nil && !yield(n, p) {
-				return
-			}
-		}
-		for _, n := range sortedKeys(r.sel) {
-			if r.inst[n] == nil && !yield(n, r.sel[n]) {
-				return
-			}
+// onSystem maps each package name on the system to its version there:
+// installed, or marked.
+func (r *resolver) onSystem() map[string]*Package {
+	out := make(map[string]*Package, len(r.inst)+len(r.sel))
+	for n := range r.inst {
+		if p := r.state(n); p != nil {
+			out[n] = p
 		}
 	}
-	for n, p := range on {
-		s := prio[p.Priority]
-		if p.Essential || p.Protected {
+	for n, p := range r.sel {
+		out[n] = p
+	}
+	return out
+}
+
+// upgradeScores are apt's pkgProblemResolver::MakeScores with its default
+// weights (apt 2.6), for the packages on the system: the Priority field
+// of a downloadable version (required 3, important 2, standard 1,
+// optional -1, extra -2; not downloadable counts as extra), +100 when
+// Essential or Protected, +1 when installed with a candidate available; +1
+// for each Pre-Depends, Depends or Recommends and -1 for each Conflicts or
+// Breaks on the system naming the package (a versioned one only when its
+// version meets it) or provided by it; then, one level deep, the score of
+// each package on the system that depends on or recommends it (when
+// positive), passed on to the providers of a name as it changes; and
+// +5000 for Essential or Protected.
+func (r *resolver) upgradeScores(onSys map[string]*Package) map[string]int {
+	prio := map[string]int{"required": 3, "important": 2, "standard": 1, "optional": -1, "extra": -2}
+	scores := map[string]int{} // real and virtual names
+	downloadable := func(p *Package) bool {
+		for _, v := range r.u.Versions(p.Name) {
+			if v.Version == p.Version {
+				return true
+			}
+		}
+		return false
+	}
+	type weighted struct {
+		w        int
+		rels     Relations
+		negative bool
+	}
+	fields := func(p *Package) []weighted {
+		return []weighted{{1, p.PreDepends, false}, {1, p.Depends, false}, {1, p.Recommends, false}, {-1, p.Conflicts, true}, {-1, p.Breaks, true}}
+	}
+	// providersOf lists the packages on the system whose version provides
+	// name (and meets rel when given).
+	providersOf := func(name string, rel *Relation) []string {
+		var out []string
+		for _, q := range sortedKeys(onSys) {
+			for _, alt := range onSys[q].Provides {
+				for _, pr := range alt {
+					if pr.Name == name && (rel == nil || provideSatisfies(pr, *rel)) && !slices.Contains(out, q) {
+						out = append(out, q)
+					}
+				}
+			}
+		}
+		return out
+	}
+	// apt's Essential and Important flags are the package's: set when any
+	// version it read (the status's included) has them.
+	essential := func(n string) bool {
+		vs := append([]*Package{onSys[n], r.inst[n]}, r.u.Versions(n)...)
+		for _, v := range vs {
+			if v != nil && (v.Essential || v.Protected) {
+				return true
+			}
+		}
+		return false
+	}
+	names := sortedKeys(onSys)
+	for _, n := range names {
+		p := onSys[n]
+		s := prio["extra"]
+		if downloadable(p) {
+			s = prio[p.Priority]
+		}
+		if essential(n) {
 			s += 100
 		}
-		if i := r.inst[n]; i != nil && len(r.u.Versions(n)) > 0 {
+		if r.inst[n] != nil && r.u.Candidate(n) != nil {
 			s++
 		}
-		scores[n] = s
-	}
-	weighted := func(p *Package) []struct {
-		w    int
-		rels Relations
-	} {
-		return []struct {
-			w    int
-			rels Relations
-		}{{1, p.PreDepends}, {1, p.Depends}, {1, p.Recommends}, {-1, p.Conflicts}, {-1, p.Breaks}}
-	}
-	for _, p := range on {
-		for _, f := range weighted(p) {
+		scores[n] += s
+		for _, f := range fields(p) {
 			for _, g := range f.rels {
 				for _, a := range g {
-					if t := r.state(a.Name); t != nil && (a.Op == OpNone || Satisfies(t.Version, a.Op, a.Version)) {
+					if t := onSys[a.Name]; a.Op == OpNone || t != nil && Satisfies(t.Version, a.Op, a.Version) {
 						scores[a.Name] += f.w
+					}
+					for _, q := range providersOf(a.Name, &a) {
+						if f.negative && q == n {
+							continue // a package does not conflict with itself through what it provides
+						}
+						scores[q] += f.w
 					}
 				}
 			}
 		}
 	}
 	old := maps.Clone(scores)
-	for n, p := range on {
-		for _, f := range weighted(p)[:3] {
+	for _, n := range names {
+		if old[n] <= 0 {
+			continue
+		}
+		for _, f := range fields(onSys[n])[:3] {
 			for _, g := range f.rels {
 				for _, a := range g {
-					if _, ok := scores[a.Name]; ok && old[n] > 0 {
+					if onSys[a.Name] != nil {
 						scores[a.Name] += old[n]
 					}
 				}
 			}
+		}
+	}
+	for _, n := range sortedKeys(scores) {
+		transfer := scores[n] - old[n]
+		if transfer < 0 {
+			transfer = -transfer
+		}
+		if transfer == 0 {
+			continue
+		}
+		for _, q := range providersOf(n, nil) {
+			scores[q] += transfer
+		}
+	}
+	for _, n := range names {
+		if essential(n) {
+			scores[n] += 5000
 		}
 	}
 	return scores
