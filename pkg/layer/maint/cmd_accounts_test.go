@@ -319,3 +319,36 @@ func TestShadowConvOracle(t *testing.T) {
 		check(round)
 	}
 }
+
+// TestShadowCheckReports: pwck/grpck -r report entries missing on either
+// side and exit 2, as shadow's tools do (compared with them).
+func TestShadowCheckReports(t *testing.T) {
+	for _, tool := range []string{"pwck", "grpck"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s on this host to compare with", tool)
+		}
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the host's tools chroot with -R, which needs root")
+	}
+	root := t.TempDir()
+	base := accountsBase(t)
+	files := map[string]string{"/etc/passwd": base["/etc/passwd"], "/etc/group": base["/etc/group"],
+		"/etc/shadow": "root:*:19000:0:99999:7:::\nghost:*:19000:0:99999:7:::\n", "/etc/gshadow": "root:*::\nghost:*::\n"}
+	tfs := newTestFS().add(files)
+	for p, v := range files {
+		os.MkdirAll(filepath.Dir(root+p), 0o755)
+		os.WriteFile(root+p, []byte(v), 0o644)
+	}
+	for _, st := range [][]string{{"pwck", "-q", "-r"}, {"grpck", "-r"}} {
+		cmd := exec.Command(st[0], append([]string{"-R", root}, st[1:]...)...)
+		var hout strings.Builder
+		cmd.Stdout, cmd.Stderr = &hout, &hout
+		herr := cmd.Run()
+		run := map[string]Command{"pwck": runPwck, "grpck": runGrpck}[st[0]]
+		r := runCmd(tfs, &testHost{}, "", run, st[0], st[1:]...)
+		if exitCode(herr) != exitCode(r.err) || r.stdout+r.stderr != hout.String() {
+			t.Errorf("%v: %v\n%s\nwant %v\n%s", st, r.err, r.stdout+r.stderr, herr, hout.String())
+		}
+	}
+}
