@@ -110,7 +110,7 @@ func (n *noop) skip(ctx context.Context, s *session, t variants.Target) (*assemb
 	if rec == nil {
 		return nil, nil
 	}
-	if err := s.builder.Unchanged(ctx, rec, n.f.publish.Insecure); err != nil {
+	if err := s.builder.Unchanged(ctx, rec, assemble.UnchangedOptions{Insecure: n.f.publish.Insecure, IgnoreValidUntil: n.f.archive.IgnoreValidUntil}); err != nil {
 		if errors.Is(err, assemble.ErrChanged) {
 			s.log.Debug("inputs changed, building", "target", t.Name, "reason", err)
 		} else {

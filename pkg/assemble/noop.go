@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -123,13 +124,27 @@ func LoadRecord(dir, key string) *Published {
 	return &p
 }
 
+// UnchangedOptions adjust Unchanged's checks.
+type UnchangedOptions struct {
+	// Insecure allows plain HTTP to the refs' registry (loopback ones
+	// always).
+	Insecure bool
+	// IgnoreValidUntil accepts an InRelease past its Valid-Until, as the
+	// archive client does with archive.WithIgnoreValidUntil (snapshots).
+	IgnoreValidUntil bool
+	// Remote are more options for the registry requests.
+	Remote []remote.Option
+}
+
 // Unchanged checks that every input of p is as it was and its refs still
 // point at its index. A nil error means building again would publish the
 // same index; an error wrapping ErrChanged says what moved; another error
 // is a failed check (the caller builds).
-// insecure allows plain HTTP to the refs' registry (loopback ones always).
-func (b *Builder) Unchanged(ctx context.Context, p *Published, insecure bool, remoteOpts ...remote.Option) error {
-	opts := append([]remote.Option{remote.WithContext(ctx)}, b.opts.Bases.Options...)
+func (b *Builder) Unchanged(ctx context.Context, p *Published, uo UnchangedOptions) error {
+	insecure, remoteOpts := uo.Insecure, uo.Remote
+	// The Docker config's credentials, as publishing uses: the refs are
+	// where this image was pushed.
+	opts := append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}, b.opts.Bases.Options...)
 	opts = append(opts, remoteOpts...)
 	head := func(ref string, nopts []name.Option) (string, error) {
 		r, err := name.ParseReference(ref, nopts...)
@@ -151,7 +166,7 @@ func (b *Builder) Unchanged(ctx context.Context, p *Published, insecure bool, re
 	}
 	now := time.Now()
 	for _, r := range p.Releases {
-		if !r.ValidUntil.IsZero() && now.After(r.ValidUntil) {
+		if !uo.IgnoreValidUntil && !r.ValidUntil.IsZero() && now.After(r.ValidUntil) {
 			return fmt.Errorf("%s expired %s: %w", r.URL, r.ValidUntil.Format(time.RFC3339), ErrChanged)
 		}
 		sum, err := fetchSHA256(ctx, r.URL)
