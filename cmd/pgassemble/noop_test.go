@@ -5,7 +5,9 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/pgassemble/pgassemble/internal/debtest"
@@ -65,8 +67,23 @@ func TestNoopRebuild(t *testing.T) {
 	if err := remote.WriteIndex(stable, empty.Index); err != nil {
 		t.Fatal(err)
 	}
-	if moved := run(); moved.Unchanged || moved.Index != first.Index {
-		t.Errorf("after the tag moved: unchanged=%v index %s", moved.Unchanged, moved.Index)
+	if again := run(); again.Unchanged || again.Index != first.Index {
+		t.Errorf("after the tag moved: unchanged=%v index %s", again.Unchanged, again.Index)
+	}
+
+	// The base's tag moved (here: the same images under an annotated
+	// index, so another digest): built again, on the new base.
+	baseRef, _ := name.ParseReference(w.BaseRef, name.Insecure)
+	baseIdx, err := remote.Index(baseRef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := mutate.Annotations(baseIdx, map[string]string{"org.example.rebuilt": "1"}).(v1.ImageIndex)
+	if err := remote.WriteIndex(baseRef, moved); err != nil {
+		t.Fatal(err)
+	}
+	if rebased := run(); rebased.Unchanged || rebased.Index == first.Index {
+		t.Errorf("after the base moved: unchanged=%v index %s (first %s)", rebased.Unchanged, rebased.Index, first.Index)
 	}
 
 	// A new InRelease (a security update): built again, a new image.
