@@ -14,9 +14,13 @@ import (
 // BenchmarkWarmRebuild (--rebuild: everything cached, built and pushed
 // again).
 func benchBuild(b *testing.B, extra ...string) {
+	benchCommand(b, []string{"build", "--pg", "17", "--type", "standard", "--base", "trixie"}, extra...)
+}
+
+func benchCommand(b *testing.B, command []string, extra ...string) {
 	w := fixture.New(b)
 	cache := b.TempDir()
-	args := append([]string{"build"}, worldArgs(w, cache, "--pg", "17", "--type", "standard", "--base", "trixie", "-q", "--allow-unhandled-scripts")...)
+	args := append(append([]string{command[0]}, worldArgs(w, cache, "-q", "--allow-unhandled-scripts")...), command[1:]...)
 	run := func(a []string) {
 		var out, errb bytes.Buffer
 		if code := runWith(context.Background(), a, &out, &errb); code != 0 {
@@ -33,3 +37,9 @@ func benchBuild(b *testing.B, extra ...string) {
 
 func BenchmarkNoopRebuild(b *testing.B) { benchBuild(b) }
 func BenchmarkWarmRebuild(b *testing.B) { benchBuild(b, "--rebuild") }
+
+// BenchmarkNoopBake is the no-op fast path for a bake of the fixture's
+// matrix slice (minimal and standard, two platforms each).
+func BenchmarkNoopBake(b *testing.B) {
+	benchCommand(b, []string{"bake", "postgresql-17-minimal-trixie", "postgresql-17-standard-trixie"})
+}
