@@ -71,7 +71,7 @@ usage error); --print prints the resolved targets as bake's --print JSON does.`,
 					if err != nil {
 						return false, err
 					}
-					rep, err := s.builder.Outdated(cmd.Context(), t, ref)
+					rep, err := s.builder.Outdated(cmd.Context(), t, ref, assemble.OutdatedInsecure(f.publish.Insecure))
 					switch {
 					case errors.Is(err, assemble.ErrImageNotFound):
 						s.ui.Printf("%s: not published, building\n", t.Name)

@@ -152,7 +152,7 @@ func runOutdated(cmd *cobra.Command, f *buildFlags, args []string) (due bool, er
 	}
 	var reports []*assemble.OutdatedReport
 	for _, c := range checks {
-		rep, err := s.builder.Outdated(cmd.Context(), c.target, c.ref)
+		rep, err := s.builder.Outdated(cmd.Context(), c.target, c.ref, assemble.OutdatedInsecure(f.publish.Insecure))
 		if errors.Is(err, assemble.ErrImageNotFound) {
 			rep, err = &assemble.OutdatedReport{Image: c.ref, Target: c.target.Name, NotPublished: true, Packages: []assemble.OutdatedPackage{}}, nil
 		}

@@ -8,9 +8,13 @@ import (
 	"io"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/pgassemble/pgassemble/pkg/apt"
@@ -69,7 +73,20 @@ type OutdatedPackage struct {
 // is outdated when the plan would install a newer version of it than the
 // image has; the base counts as changed when its reference now resolves to
 // another digest than the image's base.digest label.
-func (b *Builder) Outdated(ctx context.Context, t variants.Target, ref string) (*OutdatedReport, error) {
+//
+// The image is read with the credentials of the Docker configuration
+// (credential helpers included), as publishing writes it; loopback
+// registries, and any with OutdatedInsecure(true), over plain HTTP.
+func (b *Builder) Outdated(ctx context.Context, t variants.Target, ref string, opts ...OutdatedOption) (*OutdatedReport, error) {
+	var o outdatedOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	src := b.opts.Bases
+	src.Options = append([]remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}, src.Options...)
+	if o.insecure {
+		src.NameOptions = append(slices.Clone(src.NameOptions), name.Insecure)
+	}
 	platforms := make([]v1.Platform, len(t.Platforms))
 	for i, s := range t.Platforms {
 		p, err := ParsePlatform(s)
@@ -78,7 +95,7 @@ func (b *Builder) Outdated(ctx context.Context, t variants.Target, ref string) (
 		}
 		platforms[i] = p
 	}
-	imgs, err := b.opts.Bases.Pull(ctx, ref, platforms)
+	imgs, err := src.Pull(ctx, ref, platforms)
 	if err != nil {
 		var te *transport.Error
 		if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
@@ -135,6 +152,16 @@ func (b *Builder) Outdated(ctx context.Context, t variants.Target, ref string) (
 		}
 	}
 	return rep, nil
+}
+
+// OutdatedOption tunes Outdated.
+type OutdatedOption func(*outdatedOptions)
+
+type outdatedOptions struct{ insecure bool }
+
+// OutdatedInsecure reads the image over plain HTTP (--insecure).
+func OutdatedInsecure(insecure bool) OutdatedOption {
+	return func(o *outdatedOptions) { o.insecure = insecure }
 }
 
 // imageStatus reads var/lib/dpkg/status from the topmost layer of img that
