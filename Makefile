@@ -5,7 +5,7 @@ PKGS    ?= ./...
 # Benchmarks worth reporting; override with BENCH=regexp.
 BENCH   ?= .
 
-.PHONY: all build test test-short bench bench-real lint fuzz clean
+.PHONY: all build test test-short bench bench-real coverage lint fuzz clean
 
 .DEFAULT_GOAL := build
 
@@ -32,6 +32,11 @@ bench:
 # 127.0.0.1:5000 free.
 bench-real:
 	test/e2e/run.sh env -- bash test/bench/real-build.sh
+
+# The maintainer-script coverage over the real archive alone (README, "Coverage over the
+# archive"): every postgresql-17-* of trixie and postgresql-15-* of bookworm over standard.
+coverage:
+	$(GO) test -count=1 -timeout 60m -v ./test/coverage
 
 lint:
 	$(GO) mod tidy -diff

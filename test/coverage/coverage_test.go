@@ -241,6 +241,17 @@ func runSuite(t *testing.T, client *archive.Client, cache string, s suiteSpec, f
 		}
 	}
 	outs := []outcome{std}
+	// The system type: standard plus Barman Cloud from the archive.
+	if filter == nil || filter.MatchString("barman-cli-cloud") {
+		if sys := variantsSystemPackages(s); len(sys) > 0 {
+			o := outcome{pkg: "system (" + strings.Join(sys, " ") + ")"}
+			start := time.Now()
+			o.closure, o.scripts, o.refusals, o.err = onePackage(ctx, client, u, installed, root, layerCache, tg, sys...)
+			o.took = time.Since(start)
+			t.Logf("%s: %d packages, %d scripts, %d refusals, %v (%s)", o.pkg, o.closure, o.scripts, len(o.refusals), o.err, o.took.Round(time.Millisecond))
+			outs = append(outs, o)
+		}
+	}
 	var names []string
 	for _, p := range pkgs {
 		if strings.HasPrefix(p.Name, "postgresql-"+s.major+"-") && (filter == nil || filter.MatchString(p.Name)) && !containsStr(names, p.Name) {
@@ -259,9 +270,9 @@ func runSuite(t *testing.T, client *archive.Client, cache string, s suiteSpec, f
 	return outs, note
 }
 
-// onePackage builds name as a one-package type over the standard tree.
-func onePackage(ctx context.Context, client *archive.Client, u *apt.Universe, installed []*apt.Package, root, layerCache string, tg variants.Target, name string) (int, int, []string, error) {
-	set, err := apt.Resolve(u, installed, []string{name}, apt.ResolveOptions{})
+// onePackage builds names as a one-stage type over the standard tree.
+func onePackage(ctx context.Context, client *archive.Client, u *apt.Universe, installed []*apt.Package, root, layerCache string, tg variants.Target, names ...string) (int, int, []string, error) {
+	set, err := apt.Resolve(u, installed, names, apt.ResolveOptions{})
 	if err != nil {
 		return 0, 0, nil, fmt.Errorf("resolve: %w", err)
 	}
@@ -382,9 +393,40 @@ func reachable(ctx context.Context, repos []archive.Repo) error {
 	return nil
 }
 
+// variantsSystemPackages lists what the system type adds to standard.
+func variantsSystemPackages(s suiteSpec) []string {
+	tg, err := variants.Default().Target(s.major, "system", s.suite)
+	if err != nil {
+		return nil
+	}
+	std, err := variants.Default().Target(s.major, "standard", s.suite)
+	if err != nil {
+		return nil
+	}
+	have := map[string]bool{}
+	for _, st := range std.Stages {
+		for _, p := range st.Packages {
+			have[p] = true
+		}
+	}
+	var out []string
+	for _, st := range tg.Stages {
+		for _, p := range st.Packages {
+			if !have[p] {
+				name, _, _ := strings.Cut(p, "=")
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}
+
 func writeSuiteReport(w *strings.Builder, s suiteSpec, outs []outcome, note string, took time.Duration) {
 	pass, total := 0, 0
 	for _, o := range outs[1:] {
+		if !strings.HasPrefix(o.pkg, "postgresql-") {
+			continue
+		}
 		total++
 		if o.ok() {
 			pass++
@@ -392,6 +434,15 @@ func writeSuiteReport(w *strings.Builder, s suiteSpec, outs []outcome, note stri
 	}
 	fmt.Fprintf(w, "### %s: postgresql-%s-* over standard\n\n", s.suite, s.major)
 	fmt.Fprintf(w, "%d of %d packages run their scripts with no refusal (%s, %d scripts for standard)", pass, total, took.Round(time.Second), outs[0].scripts)
+	for _, o := range outs[1:] {
+		if strings.HasPrefix(o.pkg, "system") {
+			verdict := "no refusal"
+			if !o.ok() {
+				verdict = "refusals below"
+			}
+			fmt.Fprintf(w, "; %s: %d packages, %d scripts, %s", o.pkg, o.closure, o.scripts, verdict)
+		}
+	}
 	if note != "" {
 		fmt.Fprintf(w, "; %s", note)
 	}
