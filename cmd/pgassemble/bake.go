@@ -48,7 +48,11 @@ usage error); --print prints the resolved targets as bake's --print JSON does.`,
 			if err != nil {
 				return err
 			}
-			targets, err = bake.ApplySet(targets, func(msg string) { fmt.Fprintln(cmd.ErrOrStderr(), "pgassemble: warning:", msg) })
+			dest, err := f.publish.Destination()
+			if err != nil {
+				return err
+			}
+			targets, err = bake.ApplySet(targets, dest.Repository, func(msg string) { fmt.Fprintln(cmd.ErrOrStderr(), "pgassemble: warning:", msg) })
 			if err != nil {
 				return err
 			}

@@ -71,6 +71,17 @@ func TestBakeHabits(t *testing.T) {
 	if m.Labels["org.example.team"] != "db" || m.Labels["org.opencontainers.image.version"] == "" {
 		t.Errorf("labels %v", m.Labels)
 	}
+	out, stderr, code = cli(t, "bake", "--base-image", w.BaseRef, "--cache-dir", cache, "-q", "--print",
+		"--set", tg+".tags="+w.RegHost+"/postgresql-testing:mine,also-mine", tg)
+	if code != 0 {
+		t.Fatalf("bake --print --set tags: exit %d\n%s", code, stderr)
+	}
+	if err := json.Unmarshal([]byte(out), &printed); err != nil {
+		t.Fatal(err)
+	}
+	if got := printed.Target[tg].Tags; len(got) != 2 || got[0] != w.RegHost+"/postgresql-testing:mine" || got[1] != w.RegHost+"/postgresql-testing:also-mine" {
+		t.Errorf("--set tags: printed tags %v", got)
+	}
 	if len(printed.Target["postgresql-17-standard-trixie"].Platforms) != 2 {
 		t.Errorf("a TARGET.platform --set leaked to another target")
 	}
@@ -81,7 +92,9 @@ func TestBakeSetErrors(t *testing.T) {
 		set, msg string
 	}{
 		{"*.dockerfile=Dockerfile", `unknown key "dockerfile"`},
-		{"*.tags=x:y", `unknown key "tags"`},
+		{"*.tags=elsewhere.example/postgresql:17", "images go to"},
+		{"*.tags=localhost:5000/postgresql-testing", "names no tag"},
+		{"*.tags=bad tag!", "not a valid tag"},
 		{"*.args.PG_MAJOR=18", "unknown build argument PG_MAJOR"},
 		{"postgresql-99-*.platform=linux/amd64", "no target matches"},
 		{"platform=linux/amd64", "want TARGET.KEY=VALUE"},

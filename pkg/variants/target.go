@@ -34,6 +34,9 @@ type Target struct {
 	Replay       Replay
 	Meta         Meta
 	Rolling      bool // also tag <version> and <major>
+	// FixedTags, when set, replace the computed tags (bake's --set
+	// TARGET.tags=...).
+	FixedTags []string `json:",omitempty"`
 }
 
 var platformRE = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$`)
@@ -80,8 +83,11 @@ func (t Target) resolvedVersion(resolved string) string {
 // (and the rolling 17.12 and 17 where Rolling is set). resolved is the
 // server package's version as installed (17.12-1.pgdg130+1 or 17.12); the
 // timestamp is built's UTC minute. Without a resolved version or a pin,
-// only the first tag can be formed.
+// only the first tag can be formed. FixedTags replace them all.
 func (t Target) Tags(resolved string, built time.Time) []string {
+	if len(t.FixedTags) > 0 {
+		return slices.Clone(t.FixedTags)
+	}
 	suffix := "-" + t.Type + "-" + t.Base.Codename
 	tags := []string{t.Version.NamePart() + suffix}
 	full := t.resolvedVersion(resolved)

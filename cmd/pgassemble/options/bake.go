@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -31,7 +32,7 @@ func (o *BakeOptions) AddFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&o.Shard, "shard", "", "build only shard `I/N` of the matrix: targets sharing layers (same base and PostgreSQL major) stay together; "+
 		"the split is the same on every machine (see targets --json --shards N)")
 	fl.StringArrayVar(&o.Set, "set", nil, "override a target value, as bake's --set `TARGET.KEY=VALUE`: TARGET a name or pattern (*), "+
-		"KEY platform, args.BASE, labels.NAME, push, output (type=registry), or the ignored cache-from, cache-to, no-cache, pull (repeatable)")
+		"KEY platform, tags, args.BASE, labels.NAME, push, output (type=registry), or the ignored cache-from, cache-to, no-cache, pull (repeatable)")
 }
 
 // Validate checks --push against --output.
@@ -57,6 +58,9 @@ func (o *BakeOptions) ApplyShard(targets []variants.Target) ([]variants.Target, 
 	return sh.Targets(targets), nil
 }
 
+// tagRE is the OCI distribution specification's tag grammar.
+var tagRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
+
 // setKeysIgnored are bake keys about BuildKit's cache, which pgassemble
 // does not have: its layer and package caches are keyed by their inputs.
 var setKeysIgnored = []string{"cache-from", "cache-to", "no-cache", "pull"}
@@ -65,7 +69,10 @@ var setKeysIgnored = []string{"cache-from", "cache-to", "no-cache", "pull"}
 // TARGET is a target name or a pattern ("*", "postgresql-17-*"), and must
 // match at least one target. Keys that only concern BuildKit's cache are
 // ignored, reported through warn; any other key is a usage error.
-func (o *BakeOptions) ApplySet(targets []variants.Target, warn func(string)) ([]variants.Target, error) {
+//
+// repo is the repository images are published to ("" for an OCI layout):
+// tags given as full references must name it.
+func (o *BakeOptions) ApplySet(targets []variants.Target, repo string, warn func(string)) ([]variants.Target, error) {
 	out := slices.Clone(targets)
 	for _, s := range o.Set {
 		lhs, value, ok := strings.Cut(s, "=")
@@ -82,7 +89,7 @@ func (o *BakeOptions) ApplySet(targets []variants.Target, warn func(string)) ([]
 				continue
 			}
 			matched++
-			t, err := setKey(out[i], key, value)
+			t, err := setKey(out[i], key, value, repo)
 			if err != nil {
 				return nil, Usagef("--set %q: %w", s, err)
 			}
@@ -98,8 +105,31 @@ func (o *BakeOptions) ApplySet(targets []variants.Target, warn func(string)) ([]
 	return out, nil
 }
 
-func setKey(t variants.Target, key, value string) (variants.Target, error) {
+func setKey(t variants.Target, key, value, repo string) (variants.Target, error) {
 	switch {
+	case key == "tags":
+		var tags []string
+		for _, ref := range splitList(value) {
+			// REPOSITORY:TAG as bake takes it, or a bare TAG.
+			r, tag := "", ref
+			if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+				r, tag = ref[:i], ref[i+1:]
+			} else if strings.Contains(ref, "/") {
+				return t, fmt.Errorf("%q names no tag", ref)
+			}
+			if r != "" && repo != "" && r != repo {
+				return t, fmt.Errorf("tag %q: images go to %s (--registry, --environment)", ref, repo)
+			}
+			if !tagRE.MatchString(tag) {
+				return t, fmt.Errorf("tag %q is not a valid tag", tag)
+			}
+			tags = append(tags, tag)
+		}
+		if len(tags) == 0 {
+			return t, fmt.Errorf("no tags")
+		}
+		t.FixedTags = tags
+		return t, nil
 	case key == "platform" || key == "platforms":
 		return t.WithPlatforms(splitList(value))
 	case key == "args.BASE":
@@ -136,5 +166,5 @@ func setKey(t variants.Target, key, value string) (variants.Target, error) {
 	case slices.Contains(setKeysIgnored, key):
 		return t, nil
 	}
-	return t, fmt.Errorf("unknown key %q (pgassemble takes platform, args.BASE, labels.NAME, push, output)", key)
+	return t, fmt.Errorf("unknown key %q (pgassemble takes platform, tags, args.BASE, labels.NAME, push, output)", key)
 }
