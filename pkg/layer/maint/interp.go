@@ -297,6 +297,7 @@ func parseScript(body []byte, name string) (*syntax.File, error) {
 	if err := sanitize(f); err != nil {
 		return nil, err
 	}
+	exemptCompounds(f) // errexit.go: an upstream set -e bug
 	return f, nil
 }
 
