@@ -35,6 +35,11 @@ type suiteSpec struct {
 
 var suites = []suiteSpec{{"trixie", "17"}, {"bookworm", "15"}}
 
+// arch is the Debian architecture the images are built for
+// (COVERAGE_ARCH, default amd64): scripts never run a program of the
+// image, so any architecture runs on any host.
+func arch() string { return env("COVERAGE_ARCH", "amd64") }
+
 func env(name, def string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
@@ -128,10 +133,10 @@ func baseTarball(suite string) (string, error) {
 		return p, nil
 	}
 	dir := env("E2E_CACHE", "/var/cache/pgassemble-e2e")
-	m, _ := filepath.Glob(filepath.Join(dir, "base", suite+"-amd64-*", "rootfs.tar.gz"))
+	m, _ := filepath.Glob(filepath.Join(dir, "base", suite+"-"+arch()+"-*", "rootfs.tar.gz"))
 	if len(m) == 0 {
-		return "", fmt.Errorf("no %s minbase root filesystem in %s/base (run test/fidelity/base.sh %s amd64, or set COVERAGE_BASE_%s)",
-			suite, dir, suite, strings.ToUpper(suite))
+		return "", fmt.Errorf("no %s/%s minbase root filesystem in %s/base (run test/fidelity/base.sh %s %s, or set COVERAGE_BASE_%s)",
+			suite, arch(), dir, suite, arch(), strings.ToUpper(suite))
 	}
 	sort.Strings(m)
 	return m[len(m)-1], nil
@@ -159,11 +164,11 @@ func runSuite(t *testing.T, client *archive.Client, cache string, s suiteSpec, f
 	if err := reachable(ctx, repos); err != nil {
 		t.Skipf("coverage %s: the Debian archive is unreachable: %v", s.suite, err)
 	}
-	pkgs, err := client.Indexes(ctx, repos, "amd64")
+	pkgs, err := client.Indexes(ctx, repos, arch())
 	if err != nil {
 		t.Fatalf("indexes: %v", err)
 	}
-	u := apt.NewUniverse("amd64", pkgs)
+	u := apt.NewUniverse(arch(), pkgs)
 	installed, err := readStatus(filepath.Join(root, "var/lib/dpkg/status"))
 	if err != nil {
 		t.Fatal(err)
@@ -304,13 +309,13 @@ func newBuilder(ctx context.Context, root, layerCache string, tg variants.Target
 		out = w
 	}
 	rp, err := layer.NewMaintReplayer(ctx, os.DirFS(root), maint.Options{
-		Arch: "amd64", Epoch: epoch, Policy: assemble.ScriptPolicy(tg), AllowRefused: true, Output: out,
+		Arch: arch(), Epoch: epoch, Policy: assemble.ScriptPolicy(tg), AllowRefused: true, Output: out,
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	// Gzip at level 1: the layers are only digested, never published.
-	b, err := layer.NewBuilder(os.DirFS(root), layer.Options{Arch: "amd64", Epoch: epoch, CacheDir: layerCache,
+	b, err := layer.NewBuilder(os.DirFS(root), layer.Options{Arch: arch(), Epoch: epoch, CacheDir: layerCache,
 		Compression: layer.Gzip, Level: 1, Replayer: rp, Prune: tg.Replay.Prune})
 	if err != nil {
 		return nil, nil, err
@@ -432,7 +437,7 @@ func writeSuiteReport(w *strings.Builder, s suiteSpec, outs []outcome, note stri
 			pass++
 		}
 	}
-	fmt.Fprintf(w, "### %s: postgresql-%s-* over standard\n\n", s.suite, s.major)
+	fmt.Fprintf(w, "### %s/%s: postgresql-%s-* over standard\n\n", s.suite, arch(), s.major)
 	fmt.Fprintf(w, "%d of %d packages run their scripts with no refusal (%s, %d scripts for standard)", pass, total, took.Round(time.Second), outs[0].scripts)
 	for _, o := range outs[1:] {
 		if strings.HasPrefix(o.pkg, "system") {
