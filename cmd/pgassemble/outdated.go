@@ -176,6 +176,9 @@ func runOutdated(cmd *cobra.Command, f *buildFlags, args []string) (due bool, er
 		if r.NotPublished {
 			fmt.Fprintln(s.out, "  not published")
 		}
+		for _, p := range r.MissingPlatforms {
+			fmt.Fprintf(s.out, "  %s: not in the image\n", p)
+		}
 		if r.BaseChanged {
 			fmt.Fprintf(s.out, "  base image moved: now %s\n", r.BaseDigest)
 		}

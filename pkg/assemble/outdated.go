@@ -41,6 +41,8 @@ type OutdatedReport struct {
 	// BaseChanged: the base image the target names now resolves to another
 	// digest than the one the image was built on (its base.digest label).
 	BaseChanged bool `json:"baseChanged"`
+	// MissingPlatforms are the target's platforms the image lacks.
+	MissingPlatforms []string `json:"missingPlatforms,omitempty"`
 	// NotPublished: nothing is published under Image (set by callers that
 	// treat ErrImageNotFound as due).
 	NotPublished bool   `json:"notPublished,omitempty"`
@@ -51,7 +53,9 @@ type OutdatedReport struct {
 }
 
 // Due reports whether a rebuild would change the image.
-func (r *OutdatedReport) Due() bool { return len(r.Packages) > 0 || r.BaseChanged || r.NotPublished }
+func (r *OutdatedReport) Due() bool {
+	return len(r.Packages) > 0 || r.BaseChanged || r.NotPublished || len(r.MissingPlatforms) > 0
+}
 
 // OutdatedPackage is one installed package of a published image that a
 // rebuild would replace with a newer version.
@@ -87,27 +91,41 @@ func (b *Builder) Outdated(ctx context.Context, t variants.Target, ref string, o
 	if o.insecure {
 		src.NameOptions = append(slices.Clone(src.NameOptions), name.Insecure)
 	}
-	platforms := make([]v1.Platform, len(t.Platforms))
-	for i, s := range t.Platforms {
-		p, err := ParsePlatform(s)
+	rep := &OutdatedReport{Image: ref, Target: t.Name, Packages: []OutdatedPackage{}}
+	// One platform at a time: a platform the image lacks is one a rebuild
+	// would add.
+	var imgs []*Base
+	var present []string
+	for _, ps := range t.Platforms {
+		p, err := ParsePlatform(ps)
 		if err != nil {
 			return nil, err
 		}
-		platforms[i] = p
-	}
-	imgs, err := src.Pull(ctx, ref, platforms)
-	if err != nil {
+		got, err := src.Pull(ctx, ref, []v1.Platform{p})
 		var te *transport.Error
-		if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+		switch {
+		case errors.As(err, &te) && te.StatusCode == http.StatusNotFound:
 			return nil, fmt.Errorf("%s: %w", ref, ErrImageNotFound)
+		case errors.Is(err, ErrPlatformMissing):
+			rep.MissingPlatforms = append(rep.MissingPlatforms, ps)
+			continue
+		case err != nil:
+			return nil, err
 		}
+		imgs = append(imgs, got...)
+		present = append(present, ps)
+	}
+	if len(present) == 0 {
+		return rep, nil
+	}
+	t, err := t.WithPlatforms(present)
+	if err != nil {
 		return nil, err
 	}
 	tp, err := b.Plan(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	rep := &OutdatedReport{Image: ref, Target: t.Name, Packages: []OutdatedPackage{}}
 	for i, pp := range tp.Platforms {
 		status, n, err := imageStatus(ctx, imgs[i].Image)
 		rep.LayersRead += n

@@ -59,6 +59,15 @@ func TestOutdated(t *testing.T) {
 	}
 	publishBuild()
 	check(false)
+	// A platform the image lacks is one a rebuild would add.
+	wider, err := tg.WithPlatforms(append(slices.Clone(tg.Platforms), "linux/s390x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := builder(f, t, cache).Outdated(ctx, wider, ref)
+	if err != nil || !rep.Due() || !slices.Equal(rep.MissingPlatforms, []string{"linux/s390x"}) || len(rep.Packages) != 0 {
+		t.Errorf("with a platform the image lacks: %+v, %v", rep, err)
+	}
 
 	f.PGDG.Update("trixie-pgdg", func(c *apttest.Config) {
 		for _, a := range fixture.Arches {
@@ -67,7 +76,7 @@ func TestOutdated(t *testing.T) {
 				Files: []debtest.File{{Path: "/usr/lib/postgresql/17/bin/postgres", Mode: 0o755, Body: "server 17.13 " + a}}})
 		}
 	})
-	rep := check(true)
+	rep = check(true)
 	var got []string
 	for _, p := range rep.Packages {
 		got = append(got, p.Platform+" "+p.Name+" "+p.Installed+" -> "+p.Available+" "+p.Suite)
