@@ -141,6 +141,20 @@ func (u *Universe) Providers(name string) []*Package {
 	return out
 }
 
+// Repositories returns the distinct repositories the universe's packages
+// came from, in index order (the ReleaseSHA256 each was verified through).
+func (u *Universe) Repositories() []*Repository {
+	var out []*Repository
+	seen := map[*Repository]bool{}
+	for _, p := range u.pkgs {
+		if r := p.Repository; r != nil && !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // Len returns the number of distinct real package names.
 func (u *Universe) Len() int { return len(u.byName) }
 

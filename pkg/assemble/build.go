@@ -368,7 +368,7 @@ func (b *Builder) planPlatform(ctx context.Context, t variants.Target, root Root
 		pgdgMirror = pgdg.URI
 	}
 	pp := &PlatformPlan{Platform: root.Platform, Arch: arch, Root: root, PGDGMirror: pgdgMirror}
-	if pp.Releases, err = b.releaseRefs(ctx, repos); err != nil {
+	if pp.Releases, err = b.releaseRefs(ctx, repos, u); err != nil {
 		return nil, err
 	}
 	// apt-get upgrade first, as upstream's Dockerfile runs it in each

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/pgassemble/pgassemble/internal/atomicfile"
+	"github.com/pgassemble/pgassemble/pkg/apt"
 	"github.com/pgassemble/pgassemble/pkg/apt/archive"
 )
 
@@ -63,7 +64,8 @@ var ErrChanged = errors.New("inputs changed")
 
 // Record describes res, published at refs, for a later Unchanged. It
 // returns nil when the build cannot be proven the same later (no base
-// image, or a repository without InRelease).
+// image, platforms on different bases or on different InRelease files of
+// one repository).
 func Record(key string, res *Result, refs []string) (*Published, error) {
 	tp := res.Plan
 	if tp == nil || len(tp.Platforms) == 0 || tp.Platforms[0].Base == nil {
@@ -83,15 +85,21 @@ func Record(key string, res *Result, refs []string) (*Published, error) {
 	}
 	p := &Published{Version: publishedVersion, Key: key, BaseRef: tp.BaseRef, BaseDigest: tp.Platforms[0].Base.Digest.String(),
 		Refs: refs, Index: d.String(), Manifest: raw, MediaType: string(mt), Report: res.Report}
-	seen := map[string]bool{}
+	seen := map[string]string{}
 	for _, pp := range tp.Platforms {
 		if pp.Base == nil || pp.Base.Digest.String() != p.BaseDigest {
 			return nil, nil
 		}
 		for _, r := range pp.Releases {
-			if !seen[r.URL] {
-				seen[r.URL] = true
+			switch sum, ok := seen[r.URL]; {
+			case !ok:
+				seen[r.URL] = r.SHA256
 				p.Releases = append(p.Releases, r)
+			case sum != r.SHA256:
+				// The platforms were resolved through different
+				// InRelease files (the mirror moved between them):
+				// neither proves the other unchanged.
+				return nil, nil
 			}
 		}
 	}
@@ -214,9 +222,16 @@ func fetchSHA256(ctx context.Context, url string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// releaseRefs are the InRelease files of repos as this Builder's client
-// verified them (cached: one conditional GET per repository and run).
-func (b *Builder) releaseRefs(ctx context.Context, repos []archive.Repo) ([]ReleaseRef, error) {
+// releaseRefs are the InRelease files of repos as the build read them:
+// the digest is the one u's indexes were verified through (a mirror that
+// published another InRelease since must make the next run build), the
+// URL and Valid-Until come from this Builder's client (cached: one
+// conditional GET per repository and run).
+func (b *Builder) releaseRefs(ctx context.Context, repos []archive.Repo, u *apt.Universe) ([]ReleaseRef, error) {
+	used := map[string]string{}
+	for _, r := range u.Repositories() {
+		used[r.URI+" "+r.Suite] = r.ReleaseSHA256
+	}
 	var out []ReleaseRef
 	for _, r := range repos {
 		ref, err := b.releases.get(ctx, r.String(), func() (ReleaseRef, error) {
@@ -229,6 +244,9 @@ func (b *Builder) releaseRefs(ctx context.Context, repos []archive.Repo) ([]Rele
 		})
 		if err != nil {
 			return nil, err
+		}
+		if sum := used[r.URI+" "+r.Suite]; sum != "" {
+			ref.SHA256 = sum
 		}
 		out = append(out, ref)
 	}

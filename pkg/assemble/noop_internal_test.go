@@ -1,0 +1,64 @@
+package assemble
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+
+	"github.com/pgassemble/pgassemble/internal/debtest"
+	"github.com/pgassemble/pgassemble/pkg/apt"
+	"github.com/pgassemble/pgassemble/pkg/apt/apttest"
+	"github.com/pgassemble/pgassemble/pkg/apt/archive"
+)
+
+// TestReleaseRefsAreTheBuildsOwn: the no-op record names the InRelease
+// the build's indexes were verified through, not one fetched afterwards:
+// a mirror that moves between the two must make the next run build.
+func TestReleaseRefsAreTheBuildsOwn(t *testing.T) {
+	ctx := context.Background()
+	deb := func(name string) debtest.Deb {
+		return debtest.Deb{Control: debtest.Control("Package", name, "Version", "1", "Architecture", "amd64")}
+	}
+	r := apttest.NewRepo(t, apttest.Config{Suite: "stable", Date: time.Now().Add(-2 * time.Hour), Packages: map[string][]debtest.Deb{"main": {deb("a")}}})
+	b := &Builder{client: archive.New(archive.WithCacheDir(t.TempDir()), archive.WithRetries(0, time.Millisecond))}
+	repos := []archive.Repo{{URI: r.URL, Suite: "stable", Components: []string{"main"}, Trusted: true}}
+	pkgs, err := b.client.Indexes(ctx, repos, "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := apt.NewUniverse("amd64", pkgs)
+	used := pkgs[0].Repository.ReleaseSHA256
+	// The mirror publishes a new InRelease while the build runs.
+	r.Update("stable", func(c *apttest.Config) {
+		c.Date = time.Now().Add(-time.Hour) // Last-Modified moves too
+		c.Packages["main"] = append(c.Packages["main"], deb("b"))
+	})
+	refs, err := b.releaseRefs(ctx, repos, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(refs) != 1 || refs[0].SHA256 != used {
+		t.Fatalf("recorded %+v, want the InRelease the indexes came from (%s)", refs, used)
+	}
+}
+
+// TestRecordRefusesMixedReleases: platforms resolved through different
+// InRelease files of one repository cannot be proven unchanged by either.
+func TestRecordRefusesMixedReleases(t *testing.T) {
+	base := &Base{Digest: v1.Hash{Algorithm: "sha256", Hex: "1111111111111111111111111111111111111111111111111111111111111111"}}
+	rel := func(sum string) []ReleaseRef { return []ReleaseRef{{URL: "http://m/dists/s/InRelease", SHA256: sum}} }
+	res := &Result{Index: empty.Index, Plan: &TargetPlan{BaseRef: "b", Platforms: []*PlatformPlan{
+		{Base: base, Releases: rel("aa")}, {Base: base, Releases: rel("bb")},
+	}}}
+	p, err := Record("k", res, nil)
+	if err != nil || p != nil {
+		t.Fatalf("Record = %+v, %v; want nil, nil", p, err)
+	}
+	res.Plan.Platforms[1].Releases = rel("aa")
+	if p, err := Record("k", res, nil); err != nil || p == nil || len(p.Releases) != 1 {
+		t.Fatalf("Record with one InRelease = %+v, %v", p, err)
+	}
+}
