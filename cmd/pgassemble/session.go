@@ -92,7 +92,7 @@ func newSession(cmd *cobra.Command, f *buildFlags) (*session, error) {
 		CacheDir: f.cache.Layers(), LayerRemote: remote, Compression: comp,
 		Epoch: epoch, AllowUnhandled: f.build.AllowUnhandled, XZCommand: xz,
 		ExecuteScripts: s.executeScripts,
-		KeepBase:       !f.build.UpgradeFor(s.executeScripts), // the default follows the script engine
+		Upgrade:        f.build.UpgradeFor(s.executeScripts), // the default follows the script engine
 		Revision:       f.build.Revision, Progress: stepProgress{s.ui}, Pin: pin,
 		Logger: s.log,
 	})

@@ -71,10 +71,11 @@ type Options struct {
 	// clamps from the inputs (base image and packages, see dateTarget).
 	Epoch          time.Time
 	AllowUnhandled bool // --allow-unhandled-scripts
-	// KeepBase leaves the base's packages as they are (--upgrade=false);
-	// by default every installed package with a newer candidate is upgraded
-	// first, as apt-get upgrade does (see apt.Upgrade).
-	KeepBase bool
+	// Upgrade upgrades, first, every installed package of the root with a
+	// newer candidate, as apt-get upgrade does (see apt.Upgrade); false
+	// leaves the root's packages as they are. The CLI's --upgrade sets it
+	// (on by default when the maintainer scripts are executed).
+	Upgrade bool
 	// ExecuteScripts runs the maintainer scripts with pkg/layer/maint
 	// instead of the replay table.
 	ExecuteScripts bool
@@ -205,7 +206,7 @@ type PlatformPlan struct {
 	// were resolved from (the no-op check's inputs, see Unchanged).
 	Releases []ReleaseRef
 	// Upgrade is what apt-get upgrade would do on the root: the upgrades
-	// (the first stage, UpgradeStage, unless Options.KeepBase) and the
+	// (the first stage, UpgradeStage, with Options.Upgrade) and the
 	// packages it keeps back, with the reason.
 	Upgrade *apt.UpgradeResult
 }
@@ -374,7 +375,7 @@ func (b *Builder) planPlatform(ctx context.Context, t variants.Target, root Root
 	// apt-get upgrade first, as upstream's Dockerfile runs it in each
 	// stage: one stage before the type's, so every type of a base shares it.
 	pp.Upgrade = apt.Upgrade(u, installed, apt.ResolveOptions{Logger: b.log})
-	if !b.opts.KeepBase && len(pp.Upgrade.Set.Packages) > 0 {
+	if b.opts.Upgrade && len(pp.Upgrade.Set.Packages) > 0 {
 		pp.Stages = append(pp.Stages, StagePlan{Name: UpgradeStage, Packages: pp.Upgrade.Set.Packages})
 		installed = pp.Upgrade.Set.After(installed)
 	}

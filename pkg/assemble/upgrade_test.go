@@ -12,6 +12,9 @@ import (
 	"github.com/pgassemble/pgassemble/pkg/apt/apttest"
 )
 
+// upgrading turns Options.Upgrade on.
+func upgrading(o *Options) { o.Upgrade = true }
+
 // publishSecurity puts a libc6 security update and a base-files the
 // upgrade must keep back (it needs a package the base does not have) in
 // trixie-security.
@@ -29,13 +32,13 @@ func publishSecurity(f *fixture.World) {
 // TestUpgradeStage: the base's packages with newer candidates are upgraded
 // first, in a stage every type shares; what apt-get upgrade keeps back is
 // reported with the reason; upgrades keep the base's auto marks;
-// KeepBase leaves the base alone and plan says so.
+// without Options.Upgrade the base stays as it is and plan says so.
 func TestUpgradeStage(t *testing.T) {
 	f := fixture.New(t)
 	ctx := context.Background()
 	publishSecurity(f)
 	cache := t.TempDir()
-	b := builder(f, t, cache)
+	b := builder(f, t, cache, upgrading)
 	min, err := b.Build(ctx, target(t, "17", "minimal"))
 	if err != nil {
 		t.Fatal(err)
@@ -84,13 +87,13 @@ func TestUpgradeStage(t *testing.T) {
 		t.Errorf("the upgraded libc6's file is not in the image")
 	}
 
-	keep := builder(f, t, cache, func(o *Options) { o.KeepBase = true })
+	keep := builder(f, t, cache)
 	tp, err := keep.Plan(ctx, target(t, "17", "minimal"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if tp.Platforms[0].Stages[0].Name == UpgradeStage {
-		t.Errorf("KeepBase still upgrades")
+		t.Errorf("upgrades without Options.Upgrade")
 	}
 	lines := strings.Join(tp.PackageLines(), "\n")
 	if !strings.Contains(lines, "not upgraded (--upgrade off)") || !strings.Contains(lines, "libc6 2.41-12 -> 2.41-12+deb13u1 [security]") || !strings.Contains(lines, "kept back: base-files") {
@@ -108,7 +111,7 @@ func TestOutdatedSecurity(t *testing.T) {
 	ref := f.RegHost + "/postgresql-testing:17-minimal-trixie"
 	publishBuild := func() {
 		t.Helper()
-		res, err := builder(f, t, cache).Build(ctx, tg)
+		res, err := builder(f, t, cache, upgrading).Build(ctx, tg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +121,7 @@ func TestOutdatedSecurity(t *testing.T) {
 	}
 	publishBuild()
 	publishSecurity(f)
-	rep, err := builder(f, t, cache).Outdated(ctx, tg, ref)
+	rep, err := builder(f, t, cache, upgrading).Outdated(ctx, tg, ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +134,7 @@ func TestOutdatedSecurity(t *testing.T) {
 		}
 	}
 	publishBuild()
-	if rep, err = builder(f, t, cache).Outdated(ctx, tg, ref); err != nil || rep.Due() {
+	if rep, err = builder(f, t, cache, upgrading).Outdated(ctx, tg, ref); err != nil || rep.Due() {
 		t.Fatalf("after the rebuild: %+v %v", rep, err)
 	}
 }
