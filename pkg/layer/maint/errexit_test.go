@@ -19,6 +19,12 @@ func TestErrexitCompound(t *testing.T) {
 		{"set -e\nwhile true; do false && true; break; done\necho survived\n", "survived\n"},
 		{"set -e\nx=0\nwhile [ $x -lt 2 ]; do x=$((x+1)); done\necho \"x=$x $?\"\n", "x=2 0\n"},
 		{"set -e\n{ echo a; false; echo b; }\necho no\n", "a\n"},
+		// return/exit inside keep their status (dash's postinst: claim_binsh).
+		{"set -e\nf() { if [ -z \"\" ]; then return; fi; echo after; }\nf\necho end\n", "end\n"},
+		{"set -e\nif true; then true && exit 0; fi\necho no\n", ""},
+		{"set -e\ng() { exit 0; }\nif true; then true && g; fi\necho no\n", ""},
+		// tzdata's postinst: a function in a command substitution does not count.
+		{"set -e\ng() { echo x; }\nif test \"$(g)\" != y; then false && true; fi\necho survived\n", "survived\n"},
 	}
 	for _, tc := range cases {
 		sh := kitShell(t, NewMemFS(MemDir("/usr/bin"), MemDir("/tmp")))
