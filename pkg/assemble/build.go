@@ -171,6 +171,12 @@ func New(opts Options) (*Builder, error) {
 		}
 		opts.Client = archive.New(co...)
 	}
+	// Before anything writes under the cache directory: the per-user
+	// fallback one must be made private (0700) by its check, not created
+	// with the usual mode by the first file written there.
+	if err := opts.Client.CheckCacheDir(); err != nil {
+		return nil, err
+	}
 	b := &Builder{opts: opts, client: opts.Client, log: opts.Logger}
 	if len(opts.Keyrings) > 0 {
 		k, err := readKeyrings(opts.Keyrings)

@@ -100,6 +100,12 @@ func (c *Client) sweepTemp() {
 	}
 }
 
+// CheckCacheDir makes and checks the cache directory as the first method
+// called would (see DefaultCacheDir): a caller that writes other files
+// under it (layers, records) calls it first, so that the per-user
+// fallback directory is made private before anything else creates it.
+func (c *Client) CheckCacheDir() error { return c.ready() }
+
 // ready checks the cache directory and sweeps stale temporary files, once
 // per Client; every entry point calls it.
 func (c *Client) ready() error {
