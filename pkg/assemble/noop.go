@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/pgassemble/pgassemble/internal/atomicfile"
 	"github.com/pgassemble/pgassemble/pkg/apt"
@@ -126,10 +127,18 @@ func LoadRecord(dir, key string) *Published {
 		return nil
 	}
 	var p Published
-	if json.Unmarshal(data, &p) != nil || p.Version != publishedVersion || p.Key != key || p.Index == "" {
+	if json.Unmarshal(data, &p) != nil || p.Version != publishedVersion || p.Key != key || !p.consistent() {
 		return nil
 	}
 	return &p
+}
+
+// consistent reports whether the record can stand for a publication: its
+// manifest is the index it names (the no-op path tags those bytes), an
+// index, and there are published refs whose HEADs prove it is still there.
+func (p *Published) consistent() bool {
+	sum := sha256.Sum256(p.Manifest)
+	return len(p.Refs) > 0 && p.Index == "sha256:"+hex.EncodeToString(sum[:]) && types.MediaType(p.MediaType).IsIndex()
 }
 
 // UnchangedOptions adjust Unchanged's checks.
@@ -149,6 +158,9 @@ type UnchangedOptions struct {
 // same index; an error wrapping ErrChanged says what moved; another error
 // is a failed check (the caller builds).
 func (b *Builder) Unchanged(ctx context.Context, p *Published, uo UnchangedOptions) error {
+	if !p.consistent() {
+		return fmt.Errorf("record of %s: manifest does not hash to %s, or no published refs: %w", p.BaseRef, p.Index, ErrChanged)
+	}
 	insecure, remoteOpts := uo.Insecure, uo.Remote
 	// The Docker config's credentials, as publishing uses: the refs are
 	// where this image was pushed.

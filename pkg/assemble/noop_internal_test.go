@@ -2,11 +2,13 @@ package assemble
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/pgassemble/pgassemble/internal/debtest"
 	"github.com/pgassemble/pgassemble/pkg/apt"
@@ -60,5 +62,43 @@ func TestRecordRefusesMixedReleases(t *testing.T) {
 	res.Plan.Platforms[1].Releases = rel("aa")
 	if p, err := Record("k", res, nil); err != nil || p == nil || len(p.Releases) != 1 {
 		t.Fatalf("Record with one InRelease = %+v, %v", p, err)
+	}
+}
+
+// TestLoadRecordVerifies: a record whose manifest is not the index it
+// names (damaged, or written by something else) is no record: the no-op
+// path would tag those bytes.
+func TestLoadRecordVerifies(t *testing.T) {
+	dir := t.TempDir()
+	raw, _ := empty.Index.RawManifest()
+	d, _ := empty.Index.Digest()
+	mt, _ := empty.Index.MediaType()
+	good := Published{Version: publishedVersion, Key: "k", Refs: []string{"r/p:t"}, Index: d.String(), Manifest: raw, MediaType: string(mt)}
+	tests := []struct {
+		name string
+		edit func(*Published)
+		ok   bool
+	}{
+		{"as recorded", func(*Published) {}, true},
+		{"manifest not the index", func(p *Published) { p.Manifest = []byte(`{"schemaVersion":2,"manifests":[]}`) }, false},
+		{"no refs", func(p *Published) { p.Refs = nil }, false},
+		{"not an index", func(p *Published) { p.MediaType = string(types.OCIManifestSchema1) }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := good
+			tt.edit(&p)
+			if err := SaveRecord(dir, &p); err != nil {
+				t.Fatal(err)
+			}
+			if got := LoadRecord(dir, "k"); (got != nil) != tt.ok {
+				t.Fatalf("LoadRecord = %v, want a record: %v", got, tt.ok)
+			}
+			if !tt.ok {
+				if err := (&Builder{}).Unchanged(context.Background(), &p, UnchangedOptions{}); !errors.Is(err, ErrChanged) {
+					t.Fatalf("Unchanged = %v, want ErrChanged", err)
+				}
+			}
+		})
 	}
 }
