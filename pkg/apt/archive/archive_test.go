@@ -509,6 +509,29 @@ func TestDownloadRefusesPackagesWithoutOrigin(t *testing.T) {
 	}
 }
 
+// TestDownloadChecksEveryPackageFirst: a package that cannot be
+// downloaded fails the call before any download starts (none is left
+// running after Download returned).
+func TestDownloadChecksEveryPackageFirst(t *testing.T) {
+	r := apttest.NewRepo(t, apttest.Config{Suite: "trixie", Components: []string{"main"}, Packages: testPackages()})
+	ctx := context.Background()
+	// One at a time: the second good package waits for the first to be
+	// downloaded, so a check made only when the loop reaches the bad one
+	// comes after a download.
+	c := newClient(t.TempDir(), archive.WithParallelism(1))
+	pkgs, err := c.Indexes(ctx, repos(t, r, r.KeyringFile), "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := &apt.Package{Name: "installed", Version: "1", Architecture: "all"}
+	if _, err := c.Download(ctx, []*apt.Package{pkgs[0], pkgs[1], bad}); err == nil || !strings.Contains(err.Error(), "installed") {
+		t.Fatalf("err %v, want one naming the package without a repository", err)
+	}
+	if n := r.Hits("/pool/"); n != 0 {
+		t.Errorf("%d downloads started for a call that failed on its input", n)
+	}
+}
+
 func TestClientParsesAnIndexOnce(t *testing.T) {
 	r := apttest.NewRepo(t, apttest.Config{Suite: "trixie", Components: []string{"main"}, Packages: testPackages()})
 	ctx := context.Background()

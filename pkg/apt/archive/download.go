@@ -52,14 +52,18 @@ func (c *Client) Download(ctx context.Context, pkgs []*apt.Package) ([]string, e
 	if err := c.ready(); err != nil {
 		return nil, err
 	}
+	// Every package is checked before any download starts: a bad one
+	// fails the call with nothing left running behind it.
+	for _, p := range pkgs {
+		if err := checkDownloadable(p); err != nil {
+			return nil, err
+		}
+	}
 	paths := make([]string, len(pkgs))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.parallel)
 	started := map[string]bool{} // one download per file, even if listed twice
 	for i, p := range pkgs {
-		if err := checkDownloadable(p); err != nil {
-			return nil, err
-		}
 		dst := c.DebPath(p.SHA256)
 		paths[i] = dst
 		if started[p.SHA256] {
