@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -189,7 +187,9 @@ func (b *Builder) Unchanged(ctx context.Context, p *Published, uo UnchangedOptio
 		if !uo.IgnoreValidUntil && !r.ValidUntil.IsZero() && now.After(r.ValidUntil) {
 			return fmt.Errorf("%s expired %s: %w", r.URL, r.ValidUntil.Format(time.RFC3339), ErrChanged)
 		}
-		sum, err := fetchSHA256(ctx, r.URL)
+		// The archive client's timeouts, retries and transports (file:
+		// mirrors too), as the build's own fetch of it.
+		sum, err := b.client.SHA256(ctx, r.URL)
 		if err != nil {
 			return err
 		}
@@ -211,27 +211,6 @@ func (b *Builder) Unchanged(ctx context.Context, p *Published, uo UnchangedOptio
 		}
 	}
 	return nil
-}
-
-// fetchSHA256 hashes the body of url (an InRelease: small).
-func fetchSHA256(ctx context.Context, url string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	h := sha256.New()
-	if _, err := io.Copy(h, io.LimitReader(resp.Body, 64<<20)); err != nil {
-		return "", fmt.Errorf("GET %s: %w", url, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // releaseRefs are the InRelease files of repos as the build read them:

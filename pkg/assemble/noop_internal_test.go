@@ -2,12 +2,26 @@ package assemble
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/pgassemble/pgassemble/internal/debtest"
@@ -100,5 +114,57 @@ func TestLoadRecordVerifies(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestUnchangedFetchesThroughTheArchiveClient: the InRelease check is
+// made as the build makes it: a mirror failing once is retried, and a
+// file: mirror is read.
+func TestUnchangedFetchesThroughTheArchiveClient(t *testing.T) {
+	ctx := context.Background()
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(reg.Close)
+	host := strings.TrimPrefix(reg.URL, "http://")
+	img, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img})
+	baseRef, pubRef := host+"/base:1", host+"/out:1"
+	for _, ref := range []string{baseRef, pubRef} {
+		r, _ := name.ParseReference(ref, name.Insecure)
+		if err := remote.WriteIndex(r, idx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, _ := idx.Digest()
+	raw, _ := idx.RawManifest()
+	mt, _ := idx.MediaType()
+
+	r := apttest.NewRepo(t, apttest.Config{Suite: "stable"})
+	inrel, err := os.ReadFile(filepath.Join(r.Dir, "dists", "stable", "InRelease"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(inrel)
+	local := filepath.Join(t.TempDir(), "InRelease")
+	if err := os.WriteFile(local, inrel, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.SetFault("/dists/stable/InRelease", apttest.Fault{Status: http.StatusServiceUnavailable, Times: 1})
+
+	b := &Builder{client: archive.New(archive.WithCacheDir(t.TempDir()), archive.WithRetries(2, time.Millisecond))}
+	p := &Published{Version: publishedVersion, Key: "k", BaseRef: baseRef, BaseDigest: d.String(),
+		Releases: []ReleaseRef{
+			{URL: r.URL + "/dists/stable/InRelease", SHA256: hex.EncodeToString(sum[:])},
+			{URL: "file://" + local, SHA256: hex.EncodeToString(sum[:])},
+		},
+		Refs: []string{pubRef}, Index: d.String(), Manifest: raw, MediaType: string(mt)}
+	if err := b.Unchanged(ctx, p, UnchangedOptions{}); err != nil {
+		t.Fatalf("Unchanged: %v", err)
+	}
+	p.Releases[1].SHA256 = strings.Repeat("0", 64)
+	if err := b.Unchanged(ctx, p, UnchangedOptions{}); !errors.Is(err, ErrChanged) {
+		t.Fatalf("Unchanged with another InRelease: %v, want ErrChanged", err)
 	}
 }

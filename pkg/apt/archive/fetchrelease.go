@@ -60,6 +60,26 @@ func (c *Client) writePointer(p releasePointer) error {
 	return atomicfile.WriteFile(c.pointerPath(p.URL), b)
 }
 
+// SHA256 GETs url, a small file such as an InRelease (at most
+// maxReleaseSize), with this client's transports, timeouts, retries and
+// redirect policy, and returns the SHA256 of its body. It verifies
+// nothing: the caller compares the sum with one it trusts.
+func (c *Client) SHA256(ctx context.Context, url string) (string, error) {
+	var sum string
+	err := c.fetch(ctx, url, nil, func(resp *http.Response) error {
+		if resp.StatusCode != http.StatusOK {
+			return &HTTPError{URL: url, StatusCode: resp.StatusCode, Status: resp.Status}
+		}
+		h := sha256.New()
+		if _, err := io.Copy(h, io.LimitReader(resp.Body, maxReleaseSize)); err != nil {
+			return fmt.Errorf("read %s: %w", url, err)
+		}
+		sum = hex.EncodeToString(h.Sum(nil))
+		return nil
+	})
+	return sum, err
+}
+
 // Release fetches dists/SUITE/InRelease (or Release + Release.gpg when
 // there is no InRelease), verifies its signature against the repo's keyring
 // and its Valid-Until, and parses it. An InRelease unchanged since the last
