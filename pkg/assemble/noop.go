@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -230,8 +229,8 @@ func (b *Builder) releaseRefs(ctx context.Context, repos []archive.Repo, u *apt.
 			if err != nil {
 				return ReleaseRef{}, err
 			}
-			return ReleaseRef{URL: strings.TrimSuffix(r.URI, "/") + "/dists/" + r.Suite + "/InRelease",
-				SHA256: rel.Digest, ValidUntil: rel.ValidUntil}, nil
+			// The file read: InRelease, or Release where there is none.
+			return ReleaseRef{URL: rel.URL, SHA256: rel.Digest, ValidUntil: rel.ValidUntil}, nil
 		})
 		if err != nil {
 			return nil, err

@@ -168,3 +168,28 @@ func TestUnchangedFetchesThroughTheArchiveClient(t *testing.T) {
 		t.Fatalf("Unchanged with another InRelease: %v, want ErrChanged", err)
 	}
 }
+
+// TestReleaseRefsWithoutInRelease: a repository with only Release and
+// Release.gpg is recorded by its Release file, which the no-op check can
+// fetch again (not an InRelease URL that answers 404 on every run).
+func TestReleaseRefsWithoutInRelease(t *testing.T) {
+	ctx := context.Background()
+	deb := debtest.Deb{Control: debtest.Control("Package", "a", "Version", "1", "Architecture", "amd64")}
+	r := apttest.NewRepo(t, apttest.Config{Suite: "stable", NoInRelease: true, Packages: map[string][]debtest.Deb{"main": {deb}}})
+	b := &Builder{client: archive.New(archive.WithCacheDir(t.TempDir()), archive.WithRetries(0, time.Millisecond))}
+	repos := []archive.Repo{{URI: r.URL, Suite: "stable", Components: []string{"main"}, Trusted: true}}
+	pkgs, err := b.client.Indexes(ctx, repos, "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, err := b.releaseRefs(ctx, repos, apt.NewUniverse("amd64", pkgs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(refs) != 1 || refs[0].URL != r.URL+"/dists/stable/Release" {
+		t.Fatalf("recorded %+v, want the Release file", refs)
+	}
+	if sum, err := b.client.SHA256(ctx, refs[0].URL); err != nil || sum != refs[0].SHA256 {
+		t.Fatalf("GET %s: %s, %v; want %s", refs[0].URL, sum, err, refs[0].SHA256)
+	}
+}

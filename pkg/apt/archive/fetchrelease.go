@@ -207,7 +207,7 @@ func (c *Client) checkRelease(plain, raw []byte, repo Repo, url string) (*Releas
 		return nil, fmt.Errorf("%s: %w", url, err)
 	}
 	sum := sha256.Sum256(raw)
-	rel.Digest = hex.EncodeToString(sum[:])
+	rel.Digest, rel.URL = hex.EncodeToString(sum[:]), url
 	if !c.ignoreValidUntil {
 		if err := rel.checkValid(url, c.now()); err != nil {
 			return nil, err

@@ -27,6 +27,9 @@ type Release struct {
 	Files map[string]FileHash
 	// SHA256 of the raw InRelease (or Release) file as fetched.
 	Digest string
+	// URL is where that file was read: .../InRelease, or .../Release for
+	// a repository without InRelease.
+	URL string
 }
 
 // FileHash is one line of the Release's SHA256 field.
