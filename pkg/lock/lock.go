@@ -235,7 +235,7 @@ func (e *DriftError) Error() string {
 func (e *DriftError) Unwrap() error { return ErrDrift }
 
 // Check compares a fresh plan with the lock: the base digest of every
-// platform and every locked package's version. It returns a *DriftError
+// platform and every locked package's version and SHA256. It returns a *DriftError
 // naming every package that moved or vanished (and packages the plan adds
 // that the lock lacks).
 func (t *Target) Check(tp *assemble.TargetPlan) error {
@@ -250,17 +250,26 @@ func (t *Target) Check(tp *assemble.TargetPlan) error {
 		if lp.Base.Digest != pp.Base.Digest.String() {
 			drift = append(drift, Drift{Platform: plat, What: "base image", Locked: lp.Base.Digest, Now: pp.Base.Digest.String()})
 		}
-		now := map[string]string{}
+		now := map[string]apt.Planned{}
 		for _, pk := range pp.Planned() {
-			now[pk.Name+":"+pk.Architecture] = pk.Version
+			now[pk.Name+":"+pk.Architecture] = pk
 		}
 		locked := map[string]bool{}
 		for _, st := range lp.Stages {
 			for _, pk := range st.Packages {
 				k := pk.Name + ":" + pk.Arch
 				locked[k] = true
-				if v := now[k]; v != pk.Version {
-					drift = append(drift, Drift{Platform: plat, What: pk.Name, Arch: pk.Arch, Locked: pk.Version, Now: v})
+				cur, ok := now[k]
+				switch {
+				case !ok:
+					drift = append(drift, Drift{Platform: plat, What: pk.Name, Arch: pk.Arch, Locked: pk.Version})
+				case cur.Version != pk.Version:
+					drift = append(drift, Drift{Platform: plat, What: pk.Name, Arch: pk.Arch, Locked: pk.Version, Now: cur.Version})
+				case pk.SHA256 != "" && cur.SHA256 != "" && cur.SHA256 != pk.SHA256:
+					// The same version with other bytes: the lock
+					// pins the .deb, not only its version.
+					drift = append(drift, Drift{Platform: plat, What: pk.Name, Arch: pk.Arch,
+						Locked: pk.Version + " sha256:" + pk.SHA256, Now: cur.Version + " sha256:" + cur.SHA256})
 				}
 			}
 		}

@@ -6,6 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/pgassemble/pgassemble/pkg/apt"
+	"github.com/pgassemble/pgassemble/pkg/assemble"
+	"github.com/pgassemble/pgassemble/pkg/variants"
 )
 
 func TestReadWrite(t *testing.T) {
@@ -79,5 +85,28 @@ func TestDriftError(t *testing.T) {
 	}
 	if !errors.Is(e, ErrDrift) {
 		t.Error("not ErrDrift")
+	}
+}
+
+// TestCheckComparesContent: a package at its locked version but with
+// other bytes (a repository serving another build of that version) is
+// drift: --locked builds exactly the locked .debs, by SHA256.
+func TestCheckComparesContent(t *testing.T) {
+	base := &assemble.Base{Ref: "b", Digest: v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("1", 64)}}
+	plan := func(sum string) *assemble.TargetPlan {
+		pkg := &apt.Package{Name: "libpq5", Version: "17.5-1", Architecture: "amd64", SHA256: sum, Size: 3,
+			Filename: "pool/libpq5.deb", Repository: &apt.Repository{URI: "http://m", Suite: "s"}}
+		return &assemble.TargetPlan{Target: variants.Target{Name: "t"}, Version: "17.5-1", Platforms: []*assemble.PlatformPlan{{
+			Platform: v1.Platform{OS: "linux", Architecture: "amd64"}, Base: base,
+			Stages: []assemble.StagePlan{{Name: "minimal", Packages: []apt.Planned{{Package: pkg}}}},
+		}}}
+	}
+	locked := FromPlan(plan(strings.Repeat("a", 64)))
+	if err := locked.Check(plan(strings.Repeat("a", 64))); err != nil {
+		t.Fatalf("the locked plan itself: %v", err)
+	}
+	err := locked.Check(plan(strings.Repeat("b", 64)))
+	if !errors.Is(err, ErrDrift) || !strings.Contains(err.Error(), "libpq5") || !strings.Contains(err.Error(), strings.Repeat("b", 64)) {
+		t.Fatalf("same version, other SHA256: %v; want drift naming libpq5 and the new digest", err)
 	}
 }
