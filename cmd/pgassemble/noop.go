@@ -49,12 +49,21 @@ func newNoop(cmd *cobra.Command, f *buildFlags, layout bool) (*noop, error) {
 	if n.off {
 		return n, nil
 	}
+	exe, err := os.Executable()
+	if err == nil {
+		exe, err = binarySHA256(n.dir, exe)
+	}
+	if err != nil {
+		// Without the binary's hash, two versions of pgassemble would
+		// share records: no fast path.
+		n.off = true
+		return n, nil
+	}
 	h := sha256.New()
-	fmt.Fprintf(h, "pgassemble no-op v1\nbinary %s\n", executableSHA256(n.dir))
+	fmt.Fprintf(h, "pgassemble no-op v1\nbinary %s\n", exe)
 	for _, env := range []string{"SOURCE_DATE_EPOCH", "PGASSEMBLE_SCRIPTS"} {
 		fmt.Fprintf(h, "env %s=%s\n", env, os.Getenv(env))
 	}
-	var err error
 	cmd.Flags().VisitAll(func(fl *pflag.Flag) {
 		if slices.Contains(flagsNotInputs, fl.Name) || err != nil {
 			return
@@ -177,18 +186,15 @@ type rawManifest struct {
 func (r rawManifest) RawManifest() ([]byte, error)        { return r.raw, nil }
 func (r rawManifest) MediaType() (types.MediaType, error) { return r.mt, nil }
 
-// executableSHA256 stands for pgassemble's code: another build of it
-// may make other bytes from the same inputs. Hashing a 30 MB binary is
-// most of a no-op run, so the sum is remembered under dir for the same
-// file (path, size, mtime, inode): measured, BenchmarkNoopRebuild.
-func executableSHA256(dir string) string {
-	p, err := os.Executable()
-	if err != nil {
-		return "unknown"
-	}
+// binarySHA256 is the SHA256 of the executable p, which stands for
+// pgassemble's code: another build of it may make other bytes from the
+// same inputs. Hashing a 30 MB binary is most of a no-op run, so the sum
+// is remembered under dir for the same file (path, size, mtime, inode):
+// measured, BenchmarkNoopRebuild.
+func binarySHA256(dir, p string) (string, error) {
 	fi, err := os.Stat(p)
 	if err != nil {
-		return "unknown"
+		return "", err
 	}
 	type memo struct {
 		Path  string
@@ -202,16 +208,16 @@ func executableSHA256(dir string) string {
 	if data, err := os.ReadFile(mp); err == nil {
 		var m memo
 		if json.Unmarshal(data, &m) == nil && m.Sum != "" && m.Path == cur.Path && m.Size == cur.Size && m.MTime.Equal(cur.MTime) && m.Ino == cur.Ino {
-			return m.Sum
+			return m.Sum, nil
 		}
 	}
 	if cur.Sum, err = fileSHA256(p); err != nil {
-		return "unknown"
+		return "", err
 	}
 	if data, err := json.Marshal(cur); err == nil {
 		_ = atomicfile.WriteFile(mp, data) // a memo: without it the next run hashes again
 	}
-	return cur.Sum
+	return cur.Sum, nil
 }
 
 func fileSHA256(p string) (string, error) {
