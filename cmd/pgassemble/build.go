@@ -199,9 +199,6 @@ func (s *session) upgradeNote(tp *assemble.TargetPlan) {
 		}
 	}
 	why := "--upgrade=false"
-	if !s.executeScripts {
-		why = "upgrading runs their maintainer scripts, which needs PGASSEMBLE_SCRIPTS=execute until the script runner is the default; --upgrade forces it"
-	}
 	s.ui.Printf("note: %s: %d base packages (%d from -security) have newer versions and are not upgraded (%s); pgassemble plan lists them\n",
 		tp.Target.Name, len(pp.Upgrade.Set.Packages), sec, why)
 }

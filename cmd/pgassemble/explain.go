@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -13,10 +14,14 @@ func newExplainCmd() *cobra.Command {
 	f := &buildFlags{}
 	c := &cobra.Command{
 		Use:   "explain",
-		Short: "Show what each package's maintainer scripts do, and how pgassemble replays it",
-		Long: `Resolve a target, read the maintainer scripts of every package it adds, and print
-for each command: handled (replayed declaratively), no-op inside an image (with the
-reason), or unhandled (a build would stop unless --allow-unhandled-scripts).
+		Short: "Trace the maintainer scripts: each command run, what ran it and what it changed",
+		Long: `Resolve a target, build its first platform's layers (nothing is published) and print
+the maintainer scripts' trace, in the order dpkg runs them: each script run (preinst
+install, postinst configure, postinst triggered...), then each command it ran with the
+implementation that ran it: go (a Go implementation), script (a shell script of the image,
+interpreted), no-op (with the reason), deviation (skipped on purpose by the policy),
+refused or skipped (no faithful implementation: a build stops unless
+--allow-unhandled-scripts), not-found; and what it changed.
 With PACKAGE arguments, only those packages are shown.`,
 		Example: `  pgassemble explain --pg 17 --type minimal --base trixie --pg-source debian
   pgassemble explain --pg 17 --type standard --base trixie --pg-source debian postgresql-common ca-certificates`,
@@ -57,9 +62,28 @@ With PACKAGE arguments, only those packages are shown.`,
 				return s.printJSON(rows)
 			}
 			tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PACKAGE\tSCRIPT\tVERDICT\tCOMMAND\tREASON")
+			fmt.Fprintln(tw, "PACKAGE\tSCRIPT\tLINE\tRAN BY\tCOMMAND\tDETAIL")
 			for _, c := range rows {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Package, c.Script, c.Verdict, oneLine(c.Command, 60), c.Reason)
+				if c.Verdict == "run" {
+					fmt.Fprintf(tw, "%s\t%s\t\t\t%s\t\n", c.Package, c.Script, oneLine(c.Command, 60))
+					continue
+				}
+				line := ""
+				if c.Line > 0 {
+					line = fmt.Sprint(c.Line)
+				}
+				if c.File != "" {
+					line = c.File + ":" + line
+				}
+				detail := c.Reason
+				if len(c.Effects) > 0 {
+					detail = strings.TrimPrefix(detail+"; "+strings.Join(c.Effects, "; "), "; ")
+				}
+				if c.Status != 0 {
+					detail = strings.TrimPrefix(fmt.Sprintf("%s; exit %d", detail, c.Status), "; ")
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s%s\t%s\n", c.Package, c.Script, line, c.Verdict,
+					strings.Repeat("  ", c.Depth), oneLine(c.Command, 60), detail)
 			}
 			return tw.Flush()
 		},

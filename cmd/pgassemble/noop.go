@@ -61,7 +61,7 @@ func newNoop(cmd *cobra.Command, f *buildFlags, layout bool) (*noop, error) {
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "pgassemble no-op v1\nbinary %s\n", exe)
-	for _, env := range []string{"SOURCE_DATE_EPOCH", "PGASSEMBLE_SCRIPTS"} {
+	for _, env := range []string{"SOURCE_DATE_EPOCH"} {
 		fmt.Fprintf(h, "env %s=%s\n", env, os.Getenv(env))
 	}
 	cmd.Flags().VisitAll(func(fl *pflag.Flag) {

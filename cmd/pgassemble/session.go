@@ -51,9 +51,6 @@ type session struct {
 	report  options.ReportOptions
 	log     *slog.Logger // through the ui: records stay visible above the bars
 	builder *assemble.Builder
-	// executeScripts: the build runs maintainer scripts (pkg/layer/maint)
-	// rather than replaying them; --upgrade's default follows it.
-	executeScripts bool
 }
 
 func newSession(cmd *cobra.Command, f *buildFlags) (*session, error) {
@@ -83,7 +80,6 @@ func newSession(cmd *cobra.Command, f *buildFlags) (*session, error) {
 	}
 	s := &session{out: cmd.OutOrStdout(), ui: newUI(cmd.ErrOrStderr(), f.report.Quiet), report: f.report}
 	s.log = f.report.Logger(s.ui)
-	s.executeScripts = options.ExecuteScripts() // until the runner replaces the replay
 	s.builder, err = assemble.New(assemble.Options{
 		ArchiveCacheDir: f.cache.Dir, ClientOptions: f.archive.ClientOptions(),
 		BaseImage:    f.build.BaseImage,
@@ -91,9 +87,8 @@ func newSession(cmd *cobra.Command, f *buildFlags) (*session, error) {
 		PGSource: src, PGDGMirror: f.archive.PGDGMirror, PGDGMirrorInImage: f.archive.PGDGMirrorInImage, Keyrings: f.archive.Keyrings,
 		CacheDir: f.cache.Layers(), LayerRemote: remote, Compression: comp,
 		Epoch: epoch, AllowUnhandled: f.build.AllowUnhandled, XZCommand: xz,
-		ExecuteScripts: s.executeScripts,
-		Upgrade:        f.build.UpgradeFor(s.executeScripts), // the default follows the script engine
-		Revision:       f.build.Revision, Progress: stepProgress{s.ui}, Pin: pin,
+		Upgrade:  f.build.Upgrade,
+		Revision: f.build.Revision, Progress: stepProgress{s.ui}, Pin: pin,
 		Logger: s.log,
 	})
 	if err != nil {

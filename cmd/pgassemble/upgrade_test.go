@@ -10,11 +10,10 @@ import (
 	"github.com/pgassemble/pgassemble/pkg/apt/apttest"
 )
 
-// TestUpgradeFlag: with a security update of a base package, --upgrade puts
-// it in the first stage of plan; without it (the default while scripts are
-// replayed) plan lists it as not upgraded and build says so.
+// TestUpgradeFlag: with a security update of a base package, --upgrade (the
+// default) puts it in the first stage of plan; with --upgrade=false plan
+// lists it as not upgraded and build says so.
 func TestUpgradeFlag(t *testing.T) {
-	t.Setenv("PGASSEMBLE_SCRIPTS", "")
 	w := fixture.New(t)
 	w.Debian.Update("trixie-security", func(c *apttest.Config) {
 		for _, a := range fixture.Arches {
@@ -46,25 +45,15 @@ func TestUpgradeFlag(t *testing.T) {
 		}
 		return p
 	}
-	on := plan("--upgrade")
+	on := plan()
 	if st := on.Platforms[0].Stages[0]; st.Name != "upgrade" || len(st.Packages) != 1 || st.Packages[0].Name != "libc6" || st.Packages[0].UpgradeFrom != "2.41-12" {
 		t.Errorf("--upgrade: first stage %+v", st)
 	}
-	off := plan()
+	off := plan("--upgrade=false")
 	if off.Platforms[0].Stages[0].Name == "upgrade" || len(off.Platforms[0].NotUpgraded) != 1 {
-		t.Errorf("default while scripts are replayed: %+v", off.Platforms[0])
+		t.Errorf("--upgrade=false: %+v", off.Platforms[0])
 	}
-	// With the scripts executed, upgrading is the default; --upgrade=false
-	// still keeps the base.
-	t.Setenv("PGASSEMBLE_SCRIPTS", "execute")
-	if st := plan().Platforms[0].Stages[0]; st.Name != "upgrade" {
-		t.Errorf("scripts executed, no --upgrade: first stage %s, want upgrade", st.Name)
-	}
-	if st := plan("--upgrade=false").Platforms[0].Stages[0]; st.Name == "upgrade" {
-		t.Errorf("--upgrade=false still upgrades")
-	}
-	t.Setenv("PGASSEMBLE_SCRIPTS", "")
-	_, stderr, code := cli(t, worldArgs(w, cache, "--pg", "17", "--type", "minimal", "--base", "trixie", "--allow-unhandled-scripts")...)
+	_, stderr, code := cli(t, worldArgs(w, cache, "--pg", "17", "--type", "minimal", "--base", "trixie", "--upgrade=false", "--allow-unhandled-scripts")...)
 	if code != 0 || !strings.Contains(stderr, "1 base packages (1 from -security) have newer versions and are not upgraded") {
 		t.Errorf("build without --upgrade: exit %d\n%s", code, stderr)
 	}

@@ -21,7 +21,6 @@ import (
 	"github.com/pgassemble/pgassemble/pkg/apt/archive"
 	"github.com/pgassemble/pgassemble/pkg/layer"
 	"github.com/pgassemble/pgassemble/pkg/layer/maint"
-	"github.com/pgassemble/pgassemble/pkg/layer/replay"
 	"github.com/pgassemble/pgassemble/pkg/variants"
 )
 
@@ -74,11 +73,8 @@ type Options struct {
 	// Upgrade upgrades, first, every installed package of the root with a
 	// newer candidate, as apt-get upgrade does (see apt.Upgrade); false
 	// leaves the root's packages as they are. The CLI's --upgrade sets it
-	// (on by default when the maintainer scripts are executed).
+	// (on by default).
 	Upgrade bool
-	// ExecuteScripts runs the maintainer scripts with pkg/layer/maint
-	// instead of the replay table.
-	ExecuteScripts bool
 	// XZCommand is an xz binary for data.tar.xz (faster than the pure-Go
 	// decoder, same bytes out); empty uses the pure-Go decoder.
 	XZCommand string
@@ -450,15 +446,6 @@ func readStatus(fsys fs.FS) ([]*apt.Package, error) {
 	return pkgs, nil
 }
 
-// replayOptions are the variant's facts for the maintainer-script replay.
-func (b *Builder) replayOptions(t variants.Target, arch string) replay.Options {
-	ro := replay.Options{Arch: arch, FixedIDs: t.Replay.FixedUIDs, AllowUnhandled: b.opts.AllowUnhandled, Epoch: b.opts.Epoch}
-	for _, e := range t.Replay.Edits {
-		ro.Edits = append(ro.Edits, replay.Edit{Path: e.Path, Pattern: e.Regexp, Replace: e.Replacement})
-	}
-	return ro
-}
-
 // ScriptPolicy is the variant's maintainer-script policy as the runner's
 // input: preset ids, debconf answers, edits (absolute paths) and
 // deliberate deviations.
@@ -474,52 +461,26 @@ func ScriptPolicy(t variants.Target) *maint.Policy {
 	return p
 }
 
-// maintOptions are the runner's options for t, or nil for the replay.
-func (b *Builder) maintOptions(t variants.Target) *maint.Options {
-	if !b.opts.ExecuteScripts {
-		return nil
-	}
-	return &maint.Options{Policy: ScriptPolicy(t), AllowRefused: b.opts.AllowUnhandled}
+// scriptOptions are the runner's options for t. allowRefused skips
+// refused commands (reported in the trace) instead of failing.
+func scriptOptions(t variants.Target, allowRefused bool) maint.Options {
+	return maint.Options{Policy: ScriptPolicy(t), AllowRefused: allowRefused}
 }
 
-// Explain resolves t and classifies every maintainer script command of the
-// packages it adds, per platform (the first platform when all agree).
+// Explain builds the first platform's layers of tp (scripts executed,
+// refusals reported instead of failing) and returns the trace: per
+// script, each command, the implementation that ran it and what it
+// changed, or why it was refused.
 func (b *Builder) Explain(ctx context.Context, tp *TargetPlan) ([]ScriptReport, error) {
-	pp := tp.Platforms[0]
-	var pkgs []*apt.Package
-	for _, s := range pp.Stages {
-		for _, p := range s.Packages {
-			pkgs = append(pkgs, p.Package)
-		}
-	}
-	paths, err := b.download(ctx, pkgs)
+	dt, err := b.dateTarget(ctx, tp)
 	if err != nil {
 		return nil, err
 	}
-	plan, err := replay.New(pp.Root.FS, func() replay.Options {
-		o := b.replayOptions(tp.Target, pp.Arch)
-		o.AllowUnhandled = true
-		return o
-	}())
-	if err != nil {
-		return nil, err
+	rb, err := b.buildRootWith(ctx, tp.Target, tp.Platforms[0], dt.stages[0], true)
+	if rb != nil {
+		return rb.Scripts, err
 	}
-	var rps []replay.Package
-	for i, p := range pkgs {
-		ctrl, err := readControl(paths[i])
-		if err != nil {
-			return nil, err
-		}
-		rps = append(rps, replay.Package{Name: p.Name, Version: p.Version, Arch: p.Architecture, Control: ctrl.Paragraph, Scripts: ctrl.Scripts()})
-	}
-	if err := plan.AddPackages(rps); err != nil {
-		return nil, err
-	}
-	var out []ScriptReport
-	for _, c := range plan.Explain() {
-		out = append(out, scriptReport(c))
-	}
-	return out, nil
+	return nil, err
 }
 
 func readControl(path string) (*layer.ControlInfo, error) {

@@ -13,7 +13,7 @@ import (
 	"github.com/pgassemble/pgassemble/pkg/apt"
 	"github.com/pgassemble/pgassemble/pkg/apt/archive"
 	"github.com/pgassemble/pgassemble/pkg/layer"
-	"github.com/pgassemble/pgassemble/pkg/layer/replay"
+	"github.com/pgassemble/pgassemble/pkg/layer/maint"
 	"github.com/pgassemble/pgassemble/pkg/variants"
 )
 
@@ -98,15 +98,26 @@ type StageLayer struct {
 	Layer v1.Layer
 }
 
-// ScriptReport is one command of a maintainer script and what the build
-// does with it.
+// ScriptReport is one entry of the maintainer scripts' trace: a script
+// run (Verdict "run", Command its name and arguments) or a command it ran
+// and the implementation that ran it.
 type ScriptReport struct {
-	Package   string `json:"package"`
-	Script    string `json:"script"`  // "postinst", "preinst", "triggers", ...
-	Command   string `json:"command"` // as written
-	Verdict   string `json:"verdict"` // "handled", "no-op" or "unhandled"
-	Reason    string `json:"reason"`
-	Unhandled bool   `json:"-"`
+	Package string `json:"package"`
+	Script  string `json:"script"`  // "preinst", "postinst", "prerm", "postrm"
+	Command string `json:"command"` // as run, arguments expanded
+	// Verdict is the implementation: "go" (a Go command, exact), "script"
+	// (a shell script of the image, interpreted), "no-op" (Reason says
+	// why), "deviation" (skipped by the policy), "refused", "skipped"
+	// (refused, --allow-unhandled-scripts), "not-found" (exit 127), "run".
+	Verdict   string   `json:"verdict"`
+	Reason    string   `json:"reason,omitempty"`
+	File      string   `json:"file,omitempty"` // the file the command is in, when not the maintainer script
+	Line      uint     `json:"line,omitempty"`
+	Path      string   `json:"path,omitempty"`    // the program in the image
+	Effects   []string `json:"effects,omitempty"` // what it changed
+	Status    int      `json:"status,omitempty"`  // exit status
+	Depth     int      `json:"depth,omitempty"`   // nesting (sh -c, image scripts)
+	Unhandled bool     `json:"-"`
 }
 
 // RootBuild is what the pipeline made on one root.
@@ -130,7 +141,11 @@ func (b *Builder) BuildRoot(ctx context.Context, t variants.Target, pp *Platform
 	return b.buildRoot(ctx, t, pp, dt.stages[0])
 }
 
-func (b *Builder) buildRoot(ctx context.Context, t variants.Target, pp *PlatformPlan, epochs []time.Time) (rb *RootBuild, err error) {
+func (b *Builder) buildRoot(ctx context.Context, t variants.Target, pp *PlatformPlan, epochs []time.Time) (*RootBuild, error) {
+	return b.buildRootWith(ctx, t, pp, epochs, b.opts.AllowUnhandled)
+}
+
+func (b *Builder) buildRootWith(ctx context.Context, t variants.Target, pp *PlatformPlan, epochs []time.Time, allowRefused bool) (rb *RootBuild, err error) {
 	rb = &RootBuild{Plan: pp}
 	if rb.Debs, err = b.Fetch(ctx, pp.Planned()); err != nil {
 		return nil, err
@@ -141,7 +156,7 @@ func (b *Builder) buildRoot(ctx context.Context, t variants.Target, pp *Platform
 	}
 	lb, err := layer.NewBuilder(pp.Root.FS, layer.Options{
 		Arch: pp.Arch, Epoch: first, Compression: b.opts.Compression, CacheDir: b.opts.CacheDir,
-		Replay: b.replayOptions(t, pp.Arch), Maint: b.maintOptions(t), XZCommand: b.opts.XZCommand, Prune: t.Replay.Prune, Logger: b.log, Verified: &b.verified,
+		Scripts: scriptOptions(t, allowRefused), XZCommand: b.opts.XZCommand, Prune: t.Replay.Prune, Logger: b.log, Verified: &b.verified,
 		Remote: b.opts.LayerRemote, Stats: &b.stats,
 	})
 	if err != nil {
@@ -152,8 +167,8 @@ func (b *Builder) buildRoot(ctx context.Context, t variants.Target, pp *Platform
 		if err != nil {
 			rb.Layers = nil
 		}
-		for _, c := range lb.Explain() {
-			rb.Scripts = append(rb.Scripts, scriptReport(c))
+		for _, e := range lb.Trace() {
+			rb.Scripts = append(rb.Scripts, scriptReport(e))
 		}
 	}()
 	i := 0
@@ -200,8 +215,16 @@ func (b *Builder) buildRoot(ctx context.Context, t variants.Target, pp *Platform
 	return rb, nil
 }
 
-func scriptReport(c replay.Classification) ScriptReport {
-	return ScriptReport{Package: c.Package, Script: c.Script, Command: c.Command, Verdict: c.Verdict.String(), Reason: c.Reason, Unhandled: c.Verdict == replay.Unhandled}
+func scriptReport(e maint.Event) ScriptReport {
+	r := ScriptReport{Package: e.Package, Script: e.Script, Command: e.Command(), Verdict: string(e.Impl),
+		Reason: e.Reason, File: e.File, Line: e.Line, Path: e.Path, Effects: e.Effects, Status: e.Status, Depth: e.Depth}
+	switch e.Impl {
+	case maint.ImplRefused, maint.ImplSkipped:
+		r.Unhandled = true
+	case "run":
+		r.Verdict = "run" // a maintainer script as dpkg runs it: Command is its name and arguments
+	}
+	return r
 }
 
 // ApplyTo unpacks the layers onto dir in order, as a container runtime

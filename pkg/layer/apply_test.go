@@ -12,7 +12,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/pgassemble/pgassemble/internal/debtest"
-	"github.com/pgassemble/pgassemble/pkg/layer/replay"
 )
 
 type tEntry struct {
@@ -109,7 +108,7 @@ func TestApplyTar(t *testing.T) {
 func TestPruneInFinish(t *testing.T) {
 	base := makeBase(t, baseSpec{files: map[string]string{"var/cache/apt/pkgcache.bin": "x", "var/log/dpkg.log": "l"}})
 	fr := &fakeReplay{users: map[string]int{}, groups: map[string]int{},
-		files: []replay.File{{Path: "var/log/postgresql", Type: tar.TypeDir, Mode: 0o1775}, {Path: "etc/kept", Type: tar.TypeReg, Mode: 0o644, Data: []byte("k")}}}
+		files: []StateFile{{Path: "var/log/postgresql", Type: tar.TypeDir, Mode: 0o1775}, {Path: "etc/kept", Type: tar.TypeReg, Mode: 0o644, Data: []byte("k")}}}
 	b := newTestBuilder(t, base, Options{Replayer: fr, Prune: []string{"var/cache/*", "/var/log/*", "var/nonexistent/*"}})
 	l := addStage(t, b, writeDebs(t, pkgDeb("p", debtest.File{Path: "/var/log/p/x.log", Body: "l"}, debtest.File{Path: "/usr/bin/p", Body: "p"})))
 	fin, err := b.Finish(context.Background())

@@ -250,7 +250,7 @@ func benchConvert(b *testing.B, debs []Deb, comp Compression, xzCommand string) 
 	cpu0 := cpuSeconds()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		bl, err := NewBuilder(os.DirFS(base), Options{Arch: "amd64", NoReplay: true, Compression: comp, CacheDir: b.TempDir(), XZCommand: xzCommand})
+		bl, err := NewBuilder(os.DirFS(base), Options{Arch: "amd64", NoScripts: true, Compression: comp, CacheDir: b.TempDir(), XZCommand: xzCommand})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -401,7 +401,7 @@ func BenchmarkPhaseTar(b *testing.B) {
 func BenchmarkPhaseGzip(b *testing.B) {
 	debs := realDebs(b)
 	base := makeBase(b, baseSpec{mergedUsr: true})
-	bl, err := NewBuilder(os.DirFS(base), Options{Arch: "amd64", NoReplay: true, Compression: Zstd, CacheDir: b.TempDir()})
+	bl, err := NewBuilder(os.DirFS(base), Options{Arch: "amd64", NoScripts: true, Compression: Zstd, CacheDir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -495,7 +495,7 @@ func BenchmarkCacheHitSynthetic(b *testing.B) {
 	base := makeBase(b, baseSpec{mergedUsr: true})
 	cache := b.TempDir()
 	build := func() {
-		bl, err := NewBuilder(os.DirFS(base), Options{Arch: "amd64", NoReplay: true, CacheDir: cache})
+		bl, err := NewBuilder(os.DirFS(base), Options{Arch: "amd64", NoScripts: true, CacheDir: cache})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -514,7 +514,7 @@ func BenchmarkCacheHitSynthetic(b *testing.B) {
 func BenchmarkVerifyCachedBlob(b *testing.B) {
 	debs := bulkDebs(b)
 	base := makeBase(b, baseSpec{mergedUsr: true})
-	bl, err := NewBuilder(os.DirFS(base), Options{Arch: "amd64", NoReplay: true, CacheDir: b.TempDir()})
+	bl, err := NewBuilder(os.DirFS(base), Options{Arch: "amd64", NoScripts: true, CacheDir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -21,22 +21,23 @@ import (
 
 	"github.com/pgassemble/pgassemble/pkg/apt"
 	"github.com/pgassemble/pgassemble/pkg/layer/maint"
-	"github.com/pgassemble/pgassemble/pkg/layer/replay"
 )
 
 // DefaultEpochUnix is the mtime clamp used when Options.Epoch is zero:
 // 2000-01-01T00:00:00Z. The CLI passes SOURCE_DATE_EPOCH instead when set.
 const DefaultEpochUnix = 946684800
 
-// Replayer is what the builder needs from the maintainer-script replay;
-// *replay.Plan implements it.
+// Replayer is what the builder needs from the maintainer-script runner
+// (pkg/layer/maint, through NewMaintReplayer): scripts run when a stage
+// is added, the entries of the stage are observed as they are written, and
+// Files returns what the scripts wrote, for the state layer.
 type Replayer interface {
-	AddPackages(pkgs []replay.Package) error
+	AddPackages(pkgs []maint.Package) error
 	LookupUser(name string) (int, bool)
 	LookupGroup(name string) (int, bool)
 	Observe(pkg string, hdr *tar.Header, r io.Reader) error
-	Files() ([]replay.File, error)
-	Explain() []replay.Classification
+	Files() ([]StateFile, error)
+	Trace() []maint.Event
 }
 
 // Options configure a Builder.
@@ -54,16 +55,13 @@ type Options struct {
 	// CacheDir holds converted layers and parsed control members. Empty: a
 	// temporary directory removed by Close.
 	CacheDir string
-	// Replay configures replay.New; Arch and Epoch default to the above.
-	Replay replay.Options
-	// Replayer, when set, is used instead of replay.New(base, Replay).
+	// Scripts configures the maintainer-script runner (policy, refusals);
+	// its Arch and Epoch default to the above.
+	Scripts maint.Options
+	// Replayer, when set, is used instead of the runner made from Scripts.
 	Replayer Replayer
-	// NoReplay disables the replay entirely (no accounts, no Observe).
-	NoReplay bool
-	// Maint, when set, executes the maintainer scripts with
-	// pkg/layer/maint instead of the replay table (Replay is then unused;
-	// Arch and Epoch default to the above).
-	Maint *maint.Options
+	// NoScripts runs no maintainer script at all (no accounts, no Observe).
+	NoScripts bool
 	// Workers bounds how many .debs are decoded at once; 0 means
 	// GOMAXPROCS. Builders running side by side (one per platform) can
 	// share the cores this way instead of each holding GOMAXPROCS
@@ -76,7 +74,7 @@ type Options struct {
 	// upstream's `rm -rf /var/lib/apt/lists/* /var/cache/* /var/log/*`
 	// after each install: "var/cache/*" or "var/cache". Finish hides their
 	// contents with an opaque whiteout (stage layers stay independent of
-	// it) and drops replay files beneath them.
+	// it) and drops script-written files beneath them.
 	Prune []string
 	// Verified, shared by the builders of one process, lets each cached
 	// layer be hashed once per process instead of once per hit; nil:
@@ -131,12 +129,12 @@ type Builder struct {
 	auto        []autoMark // packages apt would mark auto-installed, install order
 	removed     map[string]bool
 	lastTimes   phaseTimes // of the last converted stage, for benchmarks and logs
-	fingerprint string     // of the replay code, names observation sidecars
+	fingerprint string     // of the script runner, names observation sidecars
 }
 
 // phaseTimes splits a conversion's wall time: decoding the .debs (all
 // cores; xz-bound), merging and sorting, and writing the tar through the
-// compressor (replay observation included).
+// compressor (script observation included).
 type phaseTimes struct {
 	Decode, Merge, Write time.Duration
 }
@@ -180,8 +178,8 @@ func NewBuilder(base fs.FS, opts Options) (*Builder, error) {
 	switch {
 	case opts.Replayer != nil:
 		b.rp = opts.Replayer
-	case opts.Maint != nil && !opts.NoReplay:
-		mo := *opts.Maint
+	case !opts.NoScripts:
+		mo := opts.Scripts
 		if mo.Arch == "" {
 			mo.Arch = opts.Arch
 		}
@@ -193,19 +191,6 @@ func NewBuilder(base fs.FS, opts Options) (*Builder, error) {
 			return nil, fmt.Errorf("maintainer scripts: %w", err)
 		}
 		b.rp = rp
-	case !opts.NoReplay:
-		ro := opts.Replay
-		if ro.Arch == "" {
-			ro.Arch = opts.Arch
-		}
-		if ro.Epoch.IsZero() {
-			ro.Epoch = b.epoch
-		}
-		plan, err := replay.New(base, ro)
-		if err != nil {
-			return nil, fmt.Errorf("replay: %w", err)
-		}
-		b.rp = plan
 	}
 	b.cacheDir = opts.CacheDir
 	if b.cacheDir == "" {
@@ -241,12 +226,14 @@ func (b *Builder) Close() error {
 	return nil
 }
 
-// Explain returns the replay's classification of every script command.
-func (b *Builder) Explain() []replay.Classification {
+// Trace returns every maintainer script run and each command it ran, with
+// the implementation that ran it and what it changed, or why it was
+// refused.
+func (b *Builder) Trace() []maint.Event {
 	if b.rp == nil {
 		return nil
 	}
-	return b.rp.Explain()
+	return b.rp.Trace()
 }
 
 // Diverter is optionally implemented by a Replayer whose packages divert
@@ -256,7 +243,7 @@ type Diverter interface {
 	Diverted(abs string) (to, pkg string, ok bool)
 }
 
-// diversion returns the diversion of abs: the base's, or one the replay
+// diversion returns the diversion of abs: the base's, or one a script
 // made for a package installed before.
 func (b *Builder) diversion(abs string) (diversion, bool) {
 	if dv, ok := b.base.diverted[abs]; ok {
@@ -329,10 +316,10 @@ func (b *Builder) AddStage(ctx context.Context, debs []Deb) (v1.Layer, error) {
 		cs.setContext(ctx)
 	}
 	if b.rp != nil {
-		pkgs := make([]replay.Package, len(debs))
+		pkgs := make([]maint.Package, len(debs))
 		for i, info := range infos {
 			p := info.Paragraph
-			pkgs[i] = replay.Package{Name: p.Get("Package"), Version: p.Get("Version"),
+			pkgs[i] = maint.Package{Name: p.Get("Package"), Version: p.Get("Version"),
 				Arch: p.Get("Architecture"), Control: p, Scripts: info.Scripts()}
 		}
 		if err := b.rp.AddPackages(pkgs); err != nil {
@@ -477,7 +464,7 @@ func (b *Builder) convert(ctx context.Context, debs []Deb, infos []*ControlInfo,
 }
 
 // writeTar writes entries in order, feeding each package entry to the
-// replay as it goes.
+// script runner as it goes.
 func (b *Builder) writeTar(ctx context.Context, w io.Writer, entries []*outEntry, obs *obsWriter) error {
 	tw := tar.NewWriter(w)
 	buf := make([]byte, 256<<10)
@@ -485,7 +472,9 @@ func (b *Builder) writeTar(ctx context.Context, w io.Writer, entries []*outEntry
 		if i%256 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if b.rp != nil && e.pkg != "" {
+		// Package entries, and dpkg's database files of the stage (.list,
+		// .md5sums, control members): scripts read them (dpkg -L).
+		if b.rp != nil && (e.pkg != "" || strings.HasPrefix(e.hdr.Name, "var/lib/dpkg/info/")) {
 			h := e.hdr
 			var r io.Reader
 			var c *captureReader
@@ -498,7 +487,7 @@ func (b *Builder) writeTar(ctx context.Context, w io.Writer, entries []*outEntry
 				r = c
 			}
 			if err := b.rp.Observe(e.pkg, &h, r); err != nil {
-				return fmt.Errorf("replay observe %s %s: %w", e.pkg, h.Name, err)
+				return fmt.Errorf("maintainer scripts: observe %s %s: %w", e.pkg, h.Name, err)
 			}
 			if obs != nil {
 				if c != nil {
@@ -530,21 +519,21 @@ func (b *Builder) debOptions() []DebOption {
 }
 
 // Finish returns the state layer: var/lib/dpkg/status for the base plus
-// every added package, and the files the replay produces.
+// every added package, and the files the maintainer scripts wrote.
 func (b *Builder) Finish(ctx context.Context) (v1.Layer, error) {
 	b.finished = true
 	var stanzas []apt.Paragraph
 	for _, k := range sortedKeys(b.pkgs) {
 		stanzas = append(stanzas, b.pkgs[k].stanza)
 	}
-	var files []replay.File
+	var files []StateFile
 	if cs, ok := b.rp.(interface{ setContext(context.Context) }); ok {
 		cs.setContext(ctx)
 	}
 	if b.rp != nil {
 		var err error
 		if files, err = b.rp.Files(); err != nil {
-			return nil, fmt.Errorf("replay: %w", err)
+			return nil, fmt.Errorf("maintainer scripts: %w", err)
 		}
 	}
 	entries := map[string]*outEntry{}
@@ -552,11 +541,11 @@ func (b *Builder) Finish(ctx context.Context) (v1.Layer, error) {
 	for _, f := range files {
 		p, err := cleanName(f.Path)
 		if err != nil || p == "" {
-			return nil, fmt.Errorf("replay file %q: %w", f.Path, ErrUnsafePath)
+			return nil, fmt.Errorf("script file %q: %w", f.Path, ErrUnsafePath)
 		}
 		// Written where dpkg-like path resolution puts it (merged /usr).
 		if p, err = t.resolveParent(p); err != nil {
-			return nil, fmt.Errorf("replay file %q: %v: %w", f.Path, err, ErrUnsafePath)
+			return nil, fmt.Errorf("script file %q: %v: %w", f.Path, err, ErrUnsafePath)
 		}
 		h := tar.Header{Name: p, Typeflag: f.Type, Mode: f.Mode & 0o7777, Uid: f.Uid, Gid: f.Gid, ModTime: b.epoch}
 		e := &outEntry{hdr: h}
@@ -572,7 +561,7 @@ func (b *Builder) Finish(ctx context.Context) (v1.Layer, error) {
 		case tar.TypeLink:
 			target, err := t.resolveParent(f.Linkname)
 			if err != nil {
-				return nil, fmt.Errorf("replay file %q: %v: %w", f.Path, err, ErrUnsafePath)
+				return nil, fmt.Errorf("script file %q: %v: %w", f.Path, err, ErrUnsafePath)
 			}
 			e.hdr.Linkname = target
 		case TypeWhiteout:
@@ -580,7 +569,7 @@ func (b *Builder) Finish(ctx context.Context) (v1.Layer, error) {
 			entries[wh] = &outEntry{hdr: tar.Header{Name: wh, Typeflag: tar.TypeReg, Mode: 0o644, ModTime: b.epoch}}
 			continue
 		default:
-			return nil, fmt.Errorf("replay file %s: unsupported type %q", f.Path, f.Type)
+			return nil, fmt.Errorf("script file %s: unsupported type %q", f.Path, f.Type)
 		}
 		entries[p] = e
 	}

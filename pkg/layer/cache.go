@@ -226,7 +226,7 @@ func (b *Builder) metaPath(key string) string {
 }
 
 // observePath names a stage's observation sidecar. It is only valid for
-// the replay code that recorded it (another version may read other
+// the runner code that recorded it (another version may read other
 // bytes), so the name carries a fingerprint of that code.
 func (b *Builder) observePath(key string) string {
 	return filepath.Join(b.cacheDir, "layers", key+"."+b.replayFingerprint()+".observe")
@@ -395,7 +395,7 @@ func (b *Builder) dropEntry(key string) {
 	}
 }
 
-// observeCached feeds a cached layer's package entries to the replay, as
+// observeCached feeds a cached layer's package entries to the script runner, as
 // writing it would have.
 func (b *Builder) observeCached(ctx context.Context, key string, l *fileLayer, m *stageMeta) error {
 	if b.rp == nil {
@@ -404,8 +404,8 @@ func (b *Builder) observeCached(ctx context.Context, key string, l *fileLayer, m
 	if ok, err := b.replayObservations(b.observePath(key)); ok {
 		return err
 	}
-	// No sidecar for this replay version: observe from the cached layer,
-	// spooling bodies so the replay still gets random access, and record
+	// No sidecar for this runner version: observe from the cached layer,
+	// spooling bodies so the runner still gets random access, and record
 	// a sidecar for the next hit.
 	tmp, err := os.MkdirTemp(filepath.Join(b.cacheDir, "tmp"), "observe-*")
 	if err != nil {
@@ -448,7 +448,7 @@ func (b *Builder) observeCached(ctx context.Context, key string, l *fileLayer, m
 			return fmt.Errorf("read cached layer %s: %w", l.path, err)
 		}
 		pkg, ok := owner[strings.TrimSuffix(h.Name, "/")]
-		if !ok {
+		if !ok && !strings.HasPrefix(h.Name, "var/lib/dpkg/info/") { // as writeTar observes
 			continue
 		}
 		var r io.Reader
@@ -466,7 +466,7 @@ func (b *Builder) observeCached(ctx context.Context, key string, l *fileLayer, m
 		}
 		if err := b.rp.Observe(pkg, h, r); err != nil {
 			obs.abort()
-			return fmt.Errorf("replay observe %s %s: %w", pkg, h.Name, err)
+			return fmt.Errorf("maintainer scripts: observe %s %s: %w", pkg, h.Name, err)
 		}
 		if c != nil {
 			obs.budget = *c.budget

@@ -181,7 +181,7 @@ type ReverseDiverter interface {
 }
 
 // divertedFrom returns the path and package of the diversion whose target
-// is abs: the base's, or one the replay made.
+// is abs: the base's, or one a script made.
 func (b *Builder) divertedFrom(abs string) (string, string, bool) {
 	if b.base.divertedTo == nil {
 		b.base.divertedTo = map[string]string{}

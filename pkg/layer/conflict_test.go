@@ -34,7 +34,7 @@ func TestFileConflictsAgainstDpkg(t *testing.T) {
 	tests := []struct {
 		name     string
 		debs     []debtest.Deb
-		conflict bool // dpkg refuses
+		conflict bool   // dpkg refuses
 		divs     string // var/lib/dpkg/diversions of both roots
 	}{
 		{"same file without Replaces", []debtest.Deb{

@@ -58,7 +58,7 @@ func (c *ControlInfo) Member(name string) []byte {
 	return nil
 }
 
-// Scripts returns the control members by name (what replay.Package wants).
+// Scripts returns the control members by name (what maint.Package wants).
 func (c *ControlInfo) Scripts() map[string][]byte {
 	out := make(map[string][]byte, len(c.Members))
 	for _, m := range c.Members {

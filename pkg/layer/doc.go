@@ -2,8 +2,8 @@
 // the way dpkg would have unpacked them onto a base image, without running
 // dpkg: one normalized, deterministic tar layer per stage of packages, with
 // dpkg's database entries (info/<pkg>.list, .md5sums, .conffiles, maintainer
-// scripts), and a final small state layer with var/lib/dpkg/status and the
-// effects of maintainer scripts replayed by pkg/layer/replay.
+// scripts), and a final small state layer with var/lib/dpkg/status and what
+// the maintainer scripts wrote, executed by pkg/layer/maint in a virtual root.
 //
 // # Normalization
 //
@@ -24,7 +24,8 @@
 //     directory or symlink to one, and a symlink never replaces a directory
 //     (dpkg keeps what is on disk);
 //   - owners: the user and group NAMES in the .deb win, mapped through the
-//     replay's accounts and the base's; unknown names fall back to the
+//     image's accounts as the scripts left them (a preinst's adduser) and the
+//     base's; unknown names fall back to the
 //     numeric ids of the archive; the base's statoverrides apply;
 //   - modes keep setuid/setgid/sticky; mtimes are clamped to Options.Epoch;
 //     uname/gname, atime and ctime are dropped, so headers are USTAR when

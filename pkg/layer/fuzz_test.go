@@ -40,7 +40,7 @@ func FuzzNormalize(f *testing.F) {
 		if err := os.WriteFile(p, raw, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		b, err := NewBuilder(os.DirFS(base), Options{Arch: "amd64", NoReplay: true, Compression: Zstd})
+		b, err := NewBuilder(os.DirFS(base), Options{Arch: "amd64", NoScripts: true, Compression: Zstd})
 		if err != nil {
 			t.Fatal(err)
 		}

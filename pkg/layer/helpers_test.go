@@ -15,7 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/pgassemble/pgassemble/internal/debtest"
-	"github.com/pgassemble/pgassemble/pkg/layer/replay"
+	"github.com/pgassemble/pgassemble/pkg/layer/maint"
 )
 
 // baseSpec describes a synthetic base root.
@@ -159,10 +159,10 @@ type fakeReplay struct {
 	lazy          bool // read only ELF-header-sized prefixes of *.so* files, nothing else
 	observed      []string
 	added         []string
-	files         []replay.File
+	files         []StateFile
 }
 
-func (f *fakeReplay) AddPackages(p []replay.Package) error {
+func (f *fakeReplay) AddPackages(p []maint.Package) error {
 	for _, x := range p {
 		f.added = append(f.added, x.Name)
 	}
@@ -200,12 +200,12 @@ func (f *fakeReplay) Observe(pkg string, h *tar.Header, r io.Reader) error {
 	f.observed = append(f.observed, line)
 	return nil
 }
-func (f *fakeReplay) Files() ([]replay.File, error)    { return f.files, nil }
-func (f *fakeReplay) Explain() []replay.Classification { return nil }
+func (f *fakeReplay) Files() ([]StateFile, error) { return f.files, nil }
+func (f *fakeReplay) Trace() []maint.Event        { return nil }
 
 func newTestBuilder(t testing.TB, base string, opts Options) *Builder {
 	t.Helper()
-	if opts.Replayer == nil && !opts.NoReplay {
+	if opts.Replayer == nil && !opts.NoScripts {
 		opts.Replayer = &fakeReplay{users: map[string]int{"postgres": 26}, groups: map[string]int{"postgres": 101}}
 	}
 	if opts.Arch == "" {

@@ -38,7 +38,7 @@ func TestRealPackages(t *testing.T) {
 	// The host's xz when there is one: faster, and it exercises that path
 	// on real data (the pure-Go decoder is exercised by the benchmarks).
 	xzPath, _ := exec.LookPath("xz")
-	b, err := NewBuilder(os.DirFS(base), Options{Arch: "amd64", NoReplay: true, XZCommand: xzPath})
+	b, err := NewBuilder(os.DirFS(base), Options{Arch: "amd64", NoScripts: true, XZCommand: xzPath})
 	if err != nil {
 		t.Fatal(err)
 	}

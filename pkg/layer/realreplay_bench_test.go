@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgassemble/pgassemble/pkg/layer/replay"
+	"github.com/pgassemble/pgassemble/pkg/layer/maint"
 )
 
-// BenchmarkRealReplayColdWarm converts the real package set with the real
-// replay (cold), then rebuilds it from the cache (warm) b.N times, and
+// BenchmarkRealScriptsColdWarm converts the real package set with the real
+// maintainer scripts (cold), then rebuilds it from the cache (warm) b.N times, and
 // reports both: the warm path is what a rebuild of an unchanged target pays.
-func BenchmarkRealReplayColdWarm(b *testing.B) {
+func BenchmarkRealScriptsColdWarm(b *testing.B) {
 	debs := realDebs(b)
 	base := makeBase(b, baseSpec{mergedUsr: true, files: map[string]string{
 		"etc/shadow":          "root:*:19000:0:99999:7:::\n",
@@ -22,7 +22,7 @@ func BenchmarkRealReplayColdWarm(b *testing.B) {
 	cache := b.TempDir()
 	build := func() (time.Duration, time.Duration) {
 		bl, err := NewBuilder(os.DirFS(base), Options{Arch: "amd64", CacheDir: cache,
-			Replay: replay.Options{FixedIDs: map[string]int{"postgres": 26}, AllowUnhandled: true}})
+			Scripts: maint.Options{Policy: &maint.Policy{UIDs: map[string]int{"postgres": 26}}, AllowRefused: true}})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -9,10 +9,20 @@ import (
 	"strings"
 
 	"github.com/pgassemble/pgassemble/pkg/layer/maint"
-	"github.com/pgassemble/pgassemble/pkg/layer/replay"
 )
 
-// TypeWhiteout marks a replay.File that removes a path of the layers below
+// StateFile is one entry of the state layer the maintainer scripts wrote.
+// Path is relative ("etc/passwd").
+type StateFile struct {
+	Path     string
+	Type     byte // tar.TypeReg, TypeDir, TypeSymlink, TypeLink (Linkname: an earlier StateFile) or TypeWhiteout
+	Mode     int64
+	Uid, Gid int
+	Data     []byte
+	Linkname string
+}
+
+// TypeWhiteout marks a StateFile that removes a path of the layers below
 // (a script's rm): the state layer gets its ".wh." entry.
 const TypeWhiteout = 'W'
 
@@ -43,12 +53,8 @@ func MaintRunner(rp Replayer) *maint.Runner {
 
 func (m *maintReplayer) setContext(ctx context.Context) { m.ctx = ctx }
 
-func (m *maintReplayer) AddPackages(pkgs []replay.Package) error {
-	out := make([]maint.Package, len(pkgs))
-	for i, p := range pkgs {
-		out[i] = maint.Package{Name: p.Name, Version: p.Version, Arch: p.Arch, Control: p.Control, Scripts: p.Scripts}
-	}
-	return m.r.AddPackages(m.ctx, out)
+func (m *maintReplayer) AddPackages(pkgs []maint.Package) error {
+	return m.r.AddPackages(m.ctx, pkgs)
 }
 
 func (m *maintReplayer) LookupUser(name string) (int, bool)  { return m.r.LookupUser(name) }
@@ -56,19 +62,22 @@ func (m *maintReplayer) LookupGroup(name string) (int, bool) { return m.r.Lookup
 func (m *maintReplayer) Diverted(abs string) (string, string, bool) {
 	return m.r.Diverted(abs)
 }
+func (m *maintReplayer) DivertedFrom(abs string) (string, string, bool) {
+	return m.r.DivertedFrom(abs)
+}
 
 func (m *maintReplayer) Observe(pkg string, hdr *tar.Header, r io.Reader) error {
 	return m.r.Observe(pkg, hdr, r)
 }
 
-func (m *maintReplayer) Files() ([]replay.File, error) {
+func (m *maintReplayer) Files() ([]StateFile, error) {
 	changes, err := m.r.Finish(m.ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]replay.File, 0, len(changes))
+	out := make([]StateFile, 0, len(changes))
 	for _, c := range changes {
-		f := replay.File{Path: strings.TrimPrefix(c.Path, "/"), Mode: fileMode(c.Mode), Uid: c.Uid, Gid: c.Gid}
+		f := StateFile{Path: strings.TrimPrefix(c.Path, "/"), Mode: fileMode(c.Mode), Uid: c.Uid, Gid: c.Gid}
 		switch c.Kind {
 		case maint.ChangeFile:
 			if c.Lower {
@@ -103,38 +112,5 @@ func fileMode(m fs.FileMode) int64 {
 	return out
 }
 
-// Explain turns the runner's trace into the classification rows explain
-// prints: one per command run.
-func (m *maintReplayer) Explain() []replay.Classification {
-	var out []replay.Classification
-	for _, e := range m.r.Trace() {
-		if e.Impl == "run" {
-			continue
-		}
-		c := replay.Classification{Package: e.Package, Script: e.Script, Command: e.Command()}
-		switch e.Impl {
-		case maint.ImplNoOp, maint.ImplDeviation:
-			c.Verdict = replay.NoOp
-		case maint.ImplRefused, maint.ImplSkipped:
-			c.Verdict = replay.Unhandled
-		default:
-			c.Verdict = replay.Handled
-		}
-		reason := string(e.Impl)
-		if e.Path != "" {
-			reason += " " + e.Path
-		}
-		if e.Reason != "" {
-			reason += ": " + e.Reason
-		}
-		if len(e.Effects) > 0 {
-			reason += " (" + strings.Join(e.Effects, "; ") + ")"
-		}
-		if e.Status != 0 {
-			reason += fmt.Sprintf(" [exit %d]", e.Status)
-		}
-		c.Reason = reason
-		out = append(out, c)
-	}
-	return out
-}
+// Trace is the runner's trace.
+func (m *maintReplayer) Trace() []maint.Event { return m.r.Trace() }

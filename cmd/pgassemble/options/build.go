@@ -24,29 +24,13 @@ type BuildOptions struct {
 	AllowUnhandled bool
 	Revision       string
 	// Upgrade runs apt-get upgrade's upgrades of the base's packages before
-	// the type's stages (see UpgradeFor for its default).
-	Upgrade    bool
-	upgradeSet func() bool // --upgrade was given
+	// the type's stages (on by default: upgrading a base package runs its
+	// old and new maintainer scripts, as dpkg does).
+	Upgrade bool
 	// Rebuild builds even when the inputs and the published image are
 	// as a previous run left them (the no-op fast path is skipped).
 	Rebuild bool
 }
-
-// UpgradeFor says whether to upgrade the base: --upgrade when given, else
-// whether the build executes maintainer scripts — upgrading a base package
-// runs its old and new scripts, which the script runner does and the
-// replay does not.
-func (o *BuildOptions) UpgradeFor(executeScripts bool) bool {
-	if o.upgradeSet != nil && o.upgradeSet() {
-		return o.Upgrade
-	}
-	return executeScripts
-}
-
-// ExecuteScripts says whether the maintainer scripts are executed
-// (pkg/layer/maint) rather than replayed: PGASSEMBLE_SCRIPTS=execute, until
-// the runner is the default.
-func ExecuteScripts() bool { return os.Getenv("PGASSEMBLE_SCRIPTS") == "execute" }
 
 // AddFlags registers the build flags.
 func (o *BuildOptions) AddFlags(fl *pflag.FlagSet) {
@@ -55,9 +39,8 @@ func (o *BuildOptions) AddFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&o.Compression, "compression", "gzip", "layer compression: gzip or zstd")
 	fl.StringVar(&o.XZ, "xz", "auto", "xz decoder for data.tar.xz: auto (the system's xz when installed), go (built in), or a `PATH`; the output is the same")
 	fl.BoolVar(&o.Rebuild, "rebuild", false, "build and publish even when the base digest, the repositories' InRelease files, the target and the options are unchanged and the registry still has the image this cache recorded")
-	fl.BoolVar(&o.AllowUnhandled, "allow-unhandled-scripts", false, "build even if a maintainer script does something pgassemble cannot replay")
-	fl.BoolVar(&o.Upgrade, "upgrade", false, "upgrade the base's packages that have newer versions first, as apt-get upgrade (default: on when maintainer scripts are executed; --upgrade=false keeps the base as is)")
-	o.upgradeSet = func() bool { return fl.Changed("upgrade") }
+	fl.BoolVar(&o.AllowUnhandled, "allow-unhandled-scripts", false, "build even if a maintainer script runs a command pgassemble has no faithful implementation of (skipped, and reported by explain)")
+	fl.BoolVar(&o.Upgrade, "upgrade", true, "upgrade the base's packages that have newer versions first, as apt-get upgrade (--upgrade=false keeps the base as is)")
 	fl.StringVar(&o.Revision, "revision", envOr("PGASSEMBLE_REVISION", os.Getenv("revision")), "revision label value (the build recipe's commit; default $PGASSEMBLE_REVISION, else $revision as bake reads it)")
 }
 

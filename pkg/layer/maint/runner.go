@@ -691,6 +691,18 @@ func (r *Runner) Diverted(abs string) (to, pkg string, ok bool) {
 	return d[0], d[1], ok
 }
 
+// DivertedFrom reports the diversion whose target is abs (for dpkg's
+// conflict rules): the diverted path and the diverting package.
+func (r *Runner) DivertedFrom(abs string) (from, pkg string, ok bool) {
+	r.Diverted("") // refresh the cache
+	for f, d := range r.divCache {
+		if d[0] == abs {
+			return f, d[1], true
+		}
+	}
+	return "", "", false
+}
+
 // LookupUser returns a uid from the image's /etc/passwd as it is now.
 func (r *Runner) LookupUser(name string) (int, bool) {
 	r.loadAccounts()
