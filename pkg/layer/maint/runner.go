@@ -81,7 +81,7 @@ var skipRetain = []string{
 	"/usr/share/zoneinfo/", "/usr/share/i18n/charmaps/", "/usr/share/i18n/locales/",
 	"/usr/include/",
 	"/usr/share/perl/", "/usr/lib/python3/dist-packages/", "/usr/lib/python3.",
-	"/usr/share/gdal/", "/usr/share/proj/",
+	"/usr/share/gdal/", "/usr/share/proj/", "/usr/lib/locale/", "/usr/share/perl5/",
 }
 
 func retainBody(name string, size int64) bool {
@@ -92,6 +92,11 @@ func retainBody(name string, size int64) bool {
 		if strings.HasPrefix(name, p) {
 			return false
 		}
+	}
+	// Perl modules (perl-base's and the arch-specific ones) are not read
+	// by shell scripts.
+	if strings.Contains(name, "/perl/") || strings.Contains(name, "/perl-base/") || strings.Contains(name, "/perl5/") {
+		return false
 	}
 	// PostgreSQL's extension scripts, man pages and JIT bitcode are many
 	// and never read by maintainer scripts (catalog_version is).
