@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -483,19 +482,6 @@ func (b *Builder) Explain(ctx context.Context, tp *TargetPlan) ([]ScriptReport, 
 	return nil, err
 }
 
-func readControl(path string) (*layer.ControlInfo, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	d, err := layer.OpenDeb(f, path)
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	return d.Control()
-}
 
 func (b *Builder) download(ctx context.Context, pkgs []*apt.Package) ([]string, error) {
 	// A .deb is fetched once per Builder even when platforms (Architecture:

@@ -393,7 +393,7 @@ func (se *session) runFile(ctx context.Context, f *syntax.File, name string, par
 	err = r.Run(ctx, f)
 	se.depth--
 	se.file = oldFile
-	if st, ok := interp.IsExitStatus(err); ok {
+	if st, ok := errors.AsType[interp.ExitStatus](err); ok {
 		return int(st), nil
 	}
 	if err != nil {
@@ -771,8 +771,8 @@ func (se *session) toInterp(ctx context.Context, args []string, err error) error
 	if st, ok := errors.AsType[ExitStatus](err); ok {
 		return interp.ExitStatus(uint8(st))
 	}
-	if st, ok := interp.IsExitStatus(err); ok {
-		return interp.ExitStatus(st)
+	if st, ok := errors.AsType[interp.ExitStatus](err); ok {
+		return st
 	}
 	if se.failure != nil {
 		return se.failure
