@@ -295,6 +295,9 @@ type sessionWant struct {
 	extensions bool   // pgvector, pgaudit, pg_failover_slots
 	allLocales bool   // locales-all
 	minor      string // expected minor from the tags, if known
+	postgis    bool   // CREATE EXTENSION postgis and a geometry query
+	partman    bool   // pg_partman creates a partitioned parent
+	barman     bool   // barman-cloud-backup --version runs
 }
 
 // checkSession runs initdb, the server and psql in a container of the platform's image, as the
@@ -307,6 +310,15 @@ func checkSession(c *checkT, img imageRef, arch string, want sessionWant) {
 	env := []string{}
 	if want.extensions {
 		env = append(env, "E2E_EXTENSIONS=1", "E2E_PRELOAD=pgaudit,pg_failover_slots")
+	}
+	if want.postgis {
+		env = append(env, "E2E_POSTGIS=1")
+	}
+	if want.partman {
+		env = append(env, "E2E_PARTMAN=1")
+	}
+	if want.barman {
+		env = append(env, "E2E_BARMAN=1")
 	}
 	out := podmanRun{
 		Image: img.Repo + "@" + digest, Arch: arch, Network: "none", Env: env,
@@ -343,6 +355,27 @@ func checkSession(c *checkT, img imageRef, arch string, want sessionWant) {
 	}
 	if f["query"] != "500500" {
 		c.Errorf("sum(1..1000) = %q, want 500500", f["query"])
+	}
+	if want.postgis {
+		// postgis.control is an alternative postgis-3-scripts' postinst makes:
+		// without the scripts executed, CREATE EXTENSION fails.
+		if f["postgis_create"] != "CREATE EXTENSION" {
+			c.Errorf("create extension postgis: %s", orMissing(f["postgis_create"]))
+		}
+		if f["postgis_query"] != "5" {
+			c.Errorf("ST_Distance(POINT(0 0), POINT(3 4)) = %q, want 5", f["postgis_query"])
+		}
+	}
+	if want.partman {
+		if f["partman_create"] != "CREATE EXTENSION" {
+			c.Errorf("create extension pg_partman: %s", orMissing(f["partman_create"]))
+		}
+		if f["partman_parent"] != "t" || f["partman_children"] != "t" {
+			c.Errorf("partman.create_parent = %q, child partitions: %q; want t, t", f["partman_parent"], f["partman_children"])
+		}
+	}
+	if want.barman && !strings.HasPrefix(f["barman"], "barman-cloud-backup ") {
+		c.Errorf("barman-cloud-backup --version: %s", orMissing(f["barman"]))
 	}
 	if want.extensions {
 		for _, lib := range []string{"pgaudit", "pg_failover_slots"} {
@@ -647,6 +680,25 @@ func pgChecks(t *testing.T, env string, want sessionWant) {
 // TestStandard checks E2E_IMAGE_STANDARD, e.g. REGISTRY/postgresql-testing:17-standard-trixie.
 func TestStandard(t *testing.T) {
 	pgChecks(t, "E2E_IMAGE_STANDARD", sessionWant{extensions: true, allLocales: true})
+}
+
+// TestPostGIS checks E2E_IMAGE_POSTGIS, a custom type over standard with
+// postgresql-MM-postgis-3 (the README's --config example), on both
+// architectures: CREATE EXTENSION postgis and a geometry query.
+func TestPostGIS(t *testing.T) {
+	pgChecks(t, "E2E_IMAGE_POSTGIS", sessionWant{extensions: true, allLocales: true, postgis: true})
+}
+
+// TestPartman checks E2E_IMAGE_PARTMAN (standard + postgresql-MM-partman):
+// pg_partman creates a partitioned parent with its child partitions.
+func TestPartman(t *testing.T) {
+	pgChecks(t, "E2E_IMAGE_PARTMAN", sessionWant{extensions: true, allLocales: true, partman: true})
+}
+
+// TestSystem checks E2E_IMAGE_SYSTEM, built without --allow-unhandled-scripts:
+// barman-cloud-backup runs.
+func TestSystem(t *testing.T) {
+	pgChecks(t, "E2E_IMAGE_SYSTEM", sessionWant{extensions: true, allLocales: true, barman: true})
 }
 
 // TestMinimalBookworm checks E2E_IMAGE_MINIMAL_BOOKWORM, e.g. ...:15-minimal-bookworm.

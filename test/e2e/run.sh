@@ -132,6 +132,34 @@ cmd_e2e() {
 	return $rc
 }
 
+# cmd_types builds the custom types of the README's --config example (PostGIS, pg_partman) and
+# system, none with --allow-unhandled-scripts, and checks them on both architectures.
+cmd_types() {
+	e2e_init
+	local start=$SECONDS rc=0 cfg
+	e2e_env trixie
+	e2e_pgassemble_bin
+	e2e_revision
+	: >"$E2E_WORK/builds.tsv"
+	cfg=$E2E_WORK/types.yaml
+	cat >"$cfg" <<'YAML'
+types:
+  - {name: postgis, parent: standard, packages: ["postgresql-{{MM}}-postgis-3"]}
+  - {name: partman, parent: standard, packages: ["postgresql-{{MM}}-partman"]}
+YAML
+	for type in postgis partman system; do
+		e2e_build "$type-17-trixie" --config "$cfg" --pg 17 --type "$type" --base trixie --pg-source debian \
+			--base-image "$E2E_IMAGE_BASE_TRIXIE" --registry "$E2E_REGISTRY_ADDR" || rc=1
+	done
+	export E2E_IMAGE_POSTGIS=$E2E_REGISTRY_ADDR/$E2E_REPOSITORY:17-postgis-trixie
+	export E2E_IMAGE_PARTMAN=$E2E_REGISTRY_ADDR/$E2E_REPOSITORY:17-partman-trixie
+	export E2E_IMAGE_SYSTEM=$E2E_REGISTRY_ADDR/$E2E_REPOSITORY:17-system-trixie
+	e2e_checks 'TestPostGIS|TestPartman|TestSystem' || rc=1
+	e2e_log "types finished in $((SECONDS - start))s"
+	e2e_summary "$E2E_IMAGE_POSTGIS" "$E2E_IMAGE_PARTMAN" "$E2E_IMAGE_SYSTEM" || rc=1
+	return $rc
+}
+
 cmd_base_checks() {
 	e2e_init
 	local rc=0
@@ -274,11 +302,12 @@ main() {
 	e2e) cmd_e2e ;;
 	env) cmd_env "$@" ;;
 	base-checks) cmd_base_checks ;;
+	types) cmd_types ;;
 	checks) cmd_checks "$@" ;;
 	demo) cmd_demo ;;
 	reference) cmd_reference ;;
 	clean) cmd_clean ;;
-	*) e2e_die "unknown command $cmd (e2e, env, base-checks, checks, demo, clean)" ;;
+	*) e2e_die "unknown command $cmd (e2e, env, base-checks, types, checks, demo, clean)" ;;
 	esac
 }
 

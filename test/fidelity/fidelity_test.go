@@ -82,6 +82,21 @@ func (r *run) timed(name string, fn func() error) error {
 	return err
 }
 
+// customTypes are the custom types the suite checks beside CloudNativePG's
+// own, written as the README's --config example writes them.
+const customTypes = `types:
+  - {name: postgis, parent: standard, packages: ["postgresql-{{MM}}-postgis-3"]}
+  - {name: partman, parent: standard, packages: ["postgresql-{{MM}}-partman"]}
+`
+
+// typeChecks are SQL statements (and their expected psql -At output) that
+// prove a type's extension works, run after the standard checks.
+var typeChecks = map[string]struct{ sql, want string }{
+	"postgis": {`-c 'create extension postgis' -c "select ST_Distance('POINT(0 0)'::geometry, 'POINT(3 4)'::geometry)"`, "CREATE EXTENSION\n5\n"},
+	"partman": {`-c 'create schema partman' -c 'create extension pg_partman schema partman' -c 'create table public.events (id int, at timestamptz not null) partition by range (at)' -c "select partman.create_parent('public.events', 'at', '1 day')"`,
+		"CREATE SCHEMA\nCREATE EXTENSION\nCREATE TABLE\nt\n"},
+}
+
 func TestFidelity(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the fidelity suite needs root (chroot, mounts, file owners): run `make fidelity` as root")
@@ -94,9 +109,23 @@ func TestFidelity(t *testing.T) {
 	if !slices.Contains(arches, "arm64") {
 		t.Logf("NOT CHECKED: arm64 (FIDELITY_ARCHES=%q)", strings.Join(arches, " "))
 	}
-	tg, err := variants.Default().Target("17", "standard", suite)
+	// FIDELITY_TYPE: standard (default), system, or the custom types of
+	// customTypes, defined as a user would in --config.
+	typ := env("FIDELITY_TYPE", "standard")
+	cat := variants.Default()
+	cfg, err := variants.LoadConfig(strings.NewReader(customTypes))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := cat.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	tg, err := cat.Target("17", typ, suite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if typ != "standard" {
+		results = filepath.Join(results, typ)
 	}
 	// The pipeline users run, on a directory root instead of a pulled base:
 	// the root's own apt sources (Debian's archive), the layers applied
@@ -787,15 +816,23 @@ pg_ctl -D /tmp/pgdata -l /tmp/pg.log -w -o "-k /tmp -c listen_addresses= -c shar
 psql -h /tmp -U postgres -d postgres -X -At -v ON_ERROR_STOP=1 -c 'select 1' \
   -c 'create extension vector' -c 'create extension pgaudit' \
   -c "select '[1,2]'::vector <-> '[4,6]'::vector" \
-  -c "select datcollate from pg_database where datname = 'postgres'"
+  -c "select datcollate from pg_database where datname = 'postgres'" ` + typeChecks[r.target.Type].sql + `
 pg_ctl -D /tmp/pgdata -m fast -w stop >/dev/null
 `
 		machine := map[string]string{"amd64": "x86_64", "arm64": "aarch64", "ppc64el": "ppc64le", "s390x": "s390x"}[r.arch]
 		out, err = r.chroot(root, []string{"--userspec=26:" + gid, "--groups=" + gid}, []string{"HOME=/tmp", "WANT_MACHINE=" + machine}, session)
-		if want := "1\nCREATE EXTENSION\nCREATE EXTENSION\n5\nen_US.UTF-8\n"; err != nil || out != want {
+		if want := "1\nCREATE EXTENSION\nCREATE EXTENSION\n5\nen_US.UTF-8\n" + typeChecks[r.target.Type].want; err != nil || out != want {
 			fail("initdb + pg_ctl start + psql as uid 26: %v\n%s", err, out)
 		} else {
 			t.Logf("%s %s: initdb + pg_ctl start + psql as uid 26 (gid %s, uname -m %s): select 1, pgvector, pgaudit, pg_failover_slots preloaded, en_US.UTF-8: ok", r.arch, who, gid, machine)
+		}
+		if r.target.Type == "system" {
+			// Barman Cloud from Debian's packages runs (python3, its modules).
+			if out, err := r.chroot(root, nil, []string{"HOME=/tmp"}, "barman-cloud-backup --version"); err != nil || !strings.Contains(out, "barman-cloud-backup") {
+				fail("barman-cloud-backup --version: %v\n%s", err, out)
+			} else {
+				pass("barman-cloud-backup --version: %s", strings.TrimSpace(out))
+			}
 		}
 		return nil
 	})
