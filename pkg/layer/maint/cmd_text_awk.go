@@ -2,6 +2,7 @@ package maint
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -1453,8 +1454,8 @@ func (r *awkRun) exec(s *awkStmt) error {
 			}
 		}
 		for n := 0; ; n++ {
-			if n > 10_000_000 {
-				return &awkRefusal{"loop did not end after 10 million iterations"}
+			if n%4096 == 4095 && r.c.Ctx != nil && r.c.Ctx.Err() != nil {
+				return r.c.Ctx.Err()
 			}
 			if s.cond != nil {
 				c, err := r.eval(s.cond)
@@ -1701,6 +1702,9 @@ func awkError(c *Call, prog string, err error) error {
 		return err
 	}
 	if _, ok := err.(ExitStatus); ok {
+		return err
+	}
+	if c.Ctx != nil && c.Ctx.Err() != nil && errors.Is(err, c.Ctx.Err()) {
 		return err
 	}
 	fmt.Fprintf(c.Stderr, "%s: %v\n", c.Name, err)

@@ -646,7 +646,7 @@ func (r *sedRun) stream(inputs []sedInput) error {
 	for _, cmd := range r.cmds {
 		cmd.active = false
 	}
-	idx, lineNo := 0, 0
+	idx, lineNo, steps := 0, 0, 0
 	hold := ""
 	var appendQ []string
 	flush := func() {
@@ -673,6 +673,11 @@ func (r *sedRun) stream(inputs []sedInput) error {
 		restart := false
 	cycle:
 		for pc := 0; pc < len(r.cmds); pc++ {
+			// A script can loop forever (":a;ba"), as real sed does: stop
+			// when the build's context ends instead of spinning.
+			if steps++; steps%4096 == 0 && r.c.Ctx != nil && r.c.Ctx.Err() != nil {
+				return r.c.Ctx.Err()
+			}
 			cmd := r.cmds[pc]
 			if !r.matches(cmd, ps, lineNo, idx == len(lines)) {
 				if cmd.name == '{' {

@@ -1,8 +1,12 @@
 package maint
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 )
 
 // The forms of grep, sed, awk, find and xargs the census found in Debian's
@@ -172,5 +176,28 @@ func TestTextRefusals(t *testing.T) {
 		if !errors.Is(err, ErrRefused) {
 			t.Errorf("%v: %v, want a refusal", argv, err)
 		}
+	}
+}
+
+// A script that loops forever (as real sed and awk would) ends with the
+// build's context instead of hanging it.
+func TestTextLoopsEndWithContext(t *testing.T) {
+	for _, argv := range [][]string{{"sed", ":a;ba", "/in"}, {"awk", "BEGIN { while (1) n++ }"}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		var out bytes.Buffer
+		spec, _ := DefaultRegistry().Lookup(argv[0])
+		c := &Call{Ctx: ctx, Name: argv[0], Args: argv[1:], Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out,
+			Env: func(string) string { return "" }, Dir: "/", FS: NewMemFS(MemFile("/in", "x\n")), Host: newKitHost(), Effect: func(string, ...any) {}}
+		done := make(chan error, 1)
+		go func() { done <- spec.Run(c) }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("%v: %v, want the context's error", argv, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%v did not stop with its context", argv)
+		}
+		cancel()
 	}
 }
