@@ -68,6 +68,7 @@ func coreutilsCommands() []Spec {
 		{Name: "nice", Run: runNice},
 		{Name: "echo", Run: runEcho},
 		{Name: "expr", Run: runExpr},
+		{Name: "getopt", Run: runGetopt, Paths: []string{"/usr/bin/getopt"}},
 		{Name: "true", Run: func(*Call) error { return nil }},
 		{Name: "false", Run: func(*Call) error { return ExitStatus(1) }},
 		{Name: "sleep", Run: runSleep, Kind: NoOp,

@@ -1379,3 +1379,196 @@ func (e *exprEval) primary() (string, error) {
 	}
 	return t, nil
 }
+
+// runGetopt is util-linux's enhanced getopt: `getopt -o SHORT [-l LONG]
+// [-n NAME] [-q] -- ARGS` prints the arguments normalized and quoted for
+// `eval set --` (libgcrypt20's clean-up helper, on upgrades). Short and
+// long option specifications use ':' for a required and '::' for an
+// optional argument; long options may be abbreviated; options and
+// operands are permuted as GNU getopt_long does, unless SHORT starts
+// with '+'.
+func runGetopt(c *Call) error {
+	var short, name string
+	var long []string
+	quiet, haveShort := false, false
+	args := c.Args
+	i := 0
+	for ; i < len(args); i++ {
+		a := args[i]
+		next := func() (string, bool) {
+			if i+1 < len(args) {
+				i++
+				return args[i], true
+			}
+			return "", false
+		}
+		var ok bool
+		switch {
+		case a == "--":
+			i++
+			goto parsed
+		case a == "-o" || a == "--options":
+			short, ok = next()
+			haveShort = true
+		case strings.HasPrefix(a, "-o") && len(a) > 2:
+			short, ok, haveShort = a[2:], true, true
+		case strings.HasPrefix(a, "--options="):
+			short, ok, haveShort = strings.TrimPrefix(a, "--options="), true, true
+		case a == "-l" || a == "--long" || a == "--longoptions":
+			var v string
+			v, ok = next()
+			long = append(long, strings.Split(v, ",")...)
+		case strings.HasPrefix(a, "--long=") || strings.HasPrefix(a, "--longoptions="):
+			_, v, _ := strings.Cut(a, "=")
+			long, ok = append(long, strings.Split(v, ",")...), true
+		case a == "-n" || a == "--name":
+			name, ok = next()
+		case strings.HasPrefix(a, "--name="):
+			name, ok = strings.TrimPrefix(a, "--name="), true
+		case a == "-q" || a == "--quiet":
+			quiet, ok = true, true
+		case a == "-s" || a == "--shell":
+			var sh string
+			sh, ok = next()
+			if sh != "sh" && sh != "bash" {
+				return Refuse("getopt -s "+sh, "only sh quoting is implemented")
+			}
+		default:
+			return Refuse("getopt "+a, "option not implemented (the traditional form too)")
+		}
+		if !ok {
+			fmt.Fprintf(c.Stderr, "getopt: option requires an argument -- '%s'\n", strings.TrimLeft(a, "-"))
+			return ExitStatus(2)
+		}
+	}
+parsed:
+	if !haveShort {
+		return Refuse("getopt", "the form without -o is not implemented")
+	}
+	if name == "" {
+		name = "getopt"
+	}
+	rest := args[i:]
+	posix := strings.HasPrefix(short, "+")
+	short = strings.TrimLeft(short, "+-")
+	argKind := func(spec string) int { // 0 none, 1 required, 2 optional
+		switch {
+		case strings.HasSuffix(spec, "::"):
+			return 2
+		case strings.HasSuffix(spec, ":"):
+			return 1
+		}
+		return 0
+	}
+	type longSpec struct {
+		name string
+		kind int
+	}
+	var longs []longSpec
+	for _, l := range long {
+		if l = strings.TrimSpace(l); l != "" {
+			longs = append(longs, longSpec{strings.TrimRight(l, ":"), argKind(l)})
+		}
+	}
+	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+	var out, operands []string
+	status := error(nil)
+	fail := func(format string, a ...any) {
+		if !quiet {
+			fmt.Fprintf(c.Stderr, "%s: "+format+"\n", append([]any{name}, a...)...)
+		}
+		status = ExitStatus(1)
+	}
+	for j := 0; j < len(rest); j++ {
+		a := rest[j]
+		switch {
+		case a == "--":
+			operands = append(operands, rest[j+1:]...)
+			j = len(rest)
+		case strings.HasPrefix(a, "--"):
+			n, v, hasV := strings.Cut(a[2:], "=")
+			var match []longSpec
+			for _, l := range longs {
+				if l.name == n {
+					match = []longSpec{l}
+					break
+				}
+				if strings.HasPrefix(l.name, n) {
+					match = append(match, l)
+				}
+			}
+			if len(match) != 1 {
+				if len(match) == 0 {
+					fail("unrecognized option '%s'", a)
+				} else {
+					fail("option '%s' is ambiguous", a)
+				}
+				continue
+			}
+			l := match[0]
+			out = append(out, "--"+l.name)
+			switch {
+			case l.kind == 0 && hasV:
+				fail("option '--%s' doesn't allow an argument", l.name)
+				out = out[:len(out)-1]
+			case l.kind == 1 && !hasV:
+				if j+1 >= len(rest) {
+					fail("option '--%s' requires an argument", l.name)
+					out = out[:len(out)-1]
+					continue
+				}
+				j++
+				out = append(out, quote(rest[j]))
+			case l.kind == 1 || l.kind == 2 && hasV:
+				out = append(out, quote(v))
+			case l.kind == 2:
+				out = append(out, quote(""))
+			}
+		case len(a) > 1 && a[0] == '-':
+			for k := 1; k < len(a); k++ {
+				p := strings.IndexByte(short, a[k])
+				if p < 0 || a[k] == ':' {
+					fail("invalid option -- '%c'", a[k])
+					continue
+				}
+				kind := argKind(short[:min(len(short), p+3)][p:])
+				if p+1 < len(short) && short[p+1] != ':' {
+					kind = 0
+				}
+				out = append(out, "-"+string(a[k]))
+				if kind == 0 {
+					continue
+				}
+				v := a[k+1:]
+				if v == "" && kind == 1 {
+					if j+1 >= len(rest) {
+						fail("option requires an argument -- '%c'", a[k])
+						out = out[:len(out)-1]
+						break
+					}
+					j++
+					v = rest[j]
+				}
+				out = append(out, quote(v))
+				break
+			}
+		default:
+			if posix {
+				operands = append(operands, rest[j:]...)
+				j = len(rest)
+				continue
+			}
+			operands = append(operands, a)
+		}
+	}
+	var b strings.Builder
+	for _, o := range out {
+		b.WriteString(" " + o)
+	}
+	b.WriteString(" --")
+	for _, o := range operands {
+		b.WriteString(" " + quote(o))
+	}
+	fmt.Fprintln(c.Stdout, b.String())
+	return status
+}
