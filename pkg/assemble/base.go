@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/pgassemble/pgassemble/internal/loopback"
+	"github.com/pgassemble/pgassemble/pkg/layer/maint"
 	"github.com/pgassemble/pgassemble/pkg/rootfs"
 )
 
@@ -121,7 +122,13 @@ func (b *Base) LoadTree(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("base %s (%s): layers: %w", b.Ref, b.Platform.String(), err)
 	}
-	t := rootfs.New(nil)
+	// The base's files pgassemble reads, and those the maintainer scripts
+	// may read or run (an upgrade's prerm runs dpkg-maintscript-helper).
+	t := rootfs.NewFiltered(func(name string, size int64) bool {
+		return rootfs.DefaultKeep(name, size) || maint.RetainBaseFile(name, size)
+	}, func(name string, data []byte) bool {
+		return !rootfs.DefaultKeep(name, int64(len(data))) && maint.DropBaseBody(name, data)
+	})
 	for i, l := range layers {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -482,7 +482,6 @@ func (b *Builder) Explain(ctx context.Context, tp *TargetPlan) ([]ScriptReport, 
 	return nil, err
 }
 
-
 func (b *Builder) download(ctx context.Context, pkgs []*apt.Package) ([]string, error) {
 	// A .deb is fetched once per Builder even when platforms (Architecture:
 	// all packages) or targets ask for it at the same time: the first asker

@@ -37,6 +37,18 @@ type node struct {
 type Tree struct {
 	nodes map[string]*node
 	keep  Keep
+	drop  Drop
+}
+
+// Drop decides, once a kept body is read, to forget it after all (a
+// content test Keep cannot make from the name and size alone).
+type Drop func(name string, data []byte) bool
+
+// NewFiltered is New with a Drop applied to every body keep retained.
+func NewFiltered(keep Keep, drop Drop) *Tree {
+	t := New(keep)
+	t.drop = drop
+	return t
 }
 
 // New returns an empty tree holding only the root directory.
@@ -112,6 +124,9 @@ func (t *Tree) Apply(r io.Reader) error {
 					return fmt.Errorf("read %s: %w", name, err)
 				}
 				n.data, n.kept = b, true
+				if t.drop != nil && t.drop(name, b) {
+					n.data, n.kept = nil, false
+				}
 			}
 		case tar.TypeLink:
 			target, ok := Clean(h.Linkname)

@@ -182,3 +182,19 @@ func FuzzApply(f *testing.F) {
 		})
 	})
 }
+
+func TestNewFilteredDrops(t *testing.T) {
+	tr := NewFiltered(keepAll, func(name string, data []byte) bool { return bytes.HasPrefix(data, []byte("\x7fELF")) })
+	if err := tr.Apply(layerTar(t, ent{name: "usr/bin/helper", body: "#!/bin/sh\n"}, ent{name: "usr/bin/tool", body: "\x7fELF..."})); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := tr.ReadFile("usr/bin/helper"); err != nil || string(b) != "#!/bin/sh\n" {
+		t.Errorf("kept body: %q %v", b, err)
+	}
+	if _, err := tr.ReadFile("usr/bin/tool"); err == nil {
+		t.Error("dropped body still readable")
+	}
+	if fi, err := tr.Stat("usr/bin/tool"); err != nil || fi.Size() != 7 {
+		t.Errorf("dropped body's metadata: %v %v", fi, err)
+	}
+}

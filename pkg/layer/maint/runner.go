@@ -110,6 +110,21 @@ func retainBody(name string, size int64) bool {
 	return true
 }
 
+// RetainBaseFile is the retention policy for a base image's files (name
+// relative, "usr/bin/dpkg-maintscript-helper"): what a script may read
+// or run as a shell script, at most 256 KiB. Together with
+// DropBaseBody (ELF bodies are not kept) it keeps about 3 MB of
+// debian:trixie-slim.
+func RetainBaseFile(name string, size int64) bool {
+	return size <= 256<<10 && retainBody("/"+strings.TrimPrefix(name, "/"), size)
+}
+
+// DropBaseBody reports a body RetainBaseFile kept that scripts cannot
+// use: an ELF binary (its Go implementation, or a refusal, is what runs).
+func DropBaseBody(name string, data []byte) bool {
+	return bytes.HasPrefix(data, []byte("\x7fELF"))
+}
+
 type pkgRun struct {
 	Package
 	seq     int
