@@ -112,11 +112,18 @@ func retainBody(name string, size int64) bool {
 
 // RetainBaseFile is the retention policy for a base image's files (name
 // relative, "usr/bin/dpkg-maintscript-helper"): what a script may read
-// or run as a shell script, at most 256 KiB. Together with
+// or run as a shell script, at most 256 KiB, and the state databases
+// under var/lib and var/cache/debconf. Together with
 // DropBaseBody (ELF bodies are not kept) it keeps about 3 MB of
 // debian:trixie-slim.
 func RetainBaseFile(name string, size int64) bool {
-	return size <= 256<<10 && retainBody("/"+strings.TrimPrefix(name, "/"), size)
+	name = strings.TrimPrefix(name, "/")
+	// The state databases the helpers read and rewrite: debconf's,
+	// ucf's, deb-systemd-helper's, pam's, alternatives'.
+	if strings.HasPrefix(name, "var/lib/") || strings.HasPrefix(name, "var/cache/debconf/") {
+		return size <= 16<<20
+	}
+	return size <= 256<<10 && retainBody("/"+name, size)
 }
 
 // DropBaseBody reports a body RetainBaseFile kept that scripts cannot
