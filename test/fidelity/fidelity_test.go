@@ -742,6 +742,9 @@ func (r *run) checks(who, root string, added []string, ref *checkResult) *checkR
 			res.verify = append(res.verify, line)
 			f := strings.Fields(line)
 			p := f[len(f)-1]
+			if i := strings.Index(line, " /"); i >= 0 {
+				p = line[i+1:] // the path may contain spaces ("python 2 sunset.rst")
+			}
 			if f[0] == "missing" && (excluded(p) || pruned(p)) {
 				filtered++
 				continue
