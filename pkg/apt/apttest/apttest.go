@@ -147,6 +147,11 @@ type Repo struct {
 	statuses   map[string][]int
 	log        []string
 	debs       map[string]PoolFile // "name_version_arch" -> file
+	// dated is the Date each suite was last published with: a republish
+	// without an explicit Date is dated at least a second later, as a real
+	// archive's Date moves, so a conditional GET (If-Modified-Since has
+	// one-second granularity) always sees it.
+	dated map[string]time.Time
 }
 
 // PoolFile is one published .deb.
@@ -583,7 +588,17 @@ func (r *Repo) publish(key *openpgp.Entity) error {
 		return err
 	}
 	r.debs = map[string]PoolFile{}
+	if r.dated == nil {
+		r.dated = map[string]time.Time{}
+	}
 	for _, s := range r.suites {
+		if s.Date.IsZero() {
+			s.Date = time.Now().UTC().Truncate(time.Second)
+			if last, ok := r.dated[s.Suite]; ok && !s.Date.After(last) {
+				s.Date = last.Add(time.Second)
+			}
+		}
+		r.dated[s.Suite] = s.Date
 		if err := r.publishSuite(s); err != nil {
 			return err
 		}
