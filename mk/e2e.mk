@@ -10,12 +10,17 @@ E2E_PGASSEMBLE = $(if $(PGASSEMBLE),PGASSEMBLE=$(abspath $(PGASSEMBLE)))
 
 export E2E_CACHE
 
-.PHONY: e2e e2e-env e2e-base-checks e2e-reference e2e-clean demo-env demo
+.PHONY: e2e e2e-types e2e-env e2e-base-checks e2e-reference e2e-clean demo-env demo
 
 # The whole suite: registry, base images, the two pgassemble builds, the checks, the summary
 # (also written to test/e2e/summary.txt). Exits non-zero if anything failed or was not checked.
 e2e:
 	$(E2E_PGASSEMBLE) $(E2E_RUN) e2e
+
+# The custom types of the README's --config example (PostGIS, pg_partman) and system, built
+# without --allow-unhandled-scripts and checked with podman on amd64 and arm64.
+e2e-types:
+	$(E2E_PGASSEMBLE) $(E2E_RUN) types
 
 # Registry and base images only (builds the cached base images when missing), then stops.
 # E2E_SHELL=1 keeps them up for an interactive shell: make e2e-env E2E_SHELL=1

@@ -6,10 +6,19 @@
 FIDELITY_ARCHES ?= amd64 arm64
 FIDELITY_FLAGS  ?=
 
-.PHONY: fidelity fidelity-unit
+.PHONY: fidelity fidelity-types fidelity-unit
 
 fidelity:
 	FIDELITY_ARCHES="$(FIDELITY_ARCHES)" test/fidelity/run.sh $(FIDELITY_FLAGS)
+
+# The custom types (issue 8): PostGIS and pg_partman as the README's --config writes them, and
+# system; compared with apt-get on amd64 (the chroot checks run there too).
+FIDELITY_TYPES ?= postgis partman system
+fidelity-types:
+	@set -e; for t in $(FIDELITY_TYPES); do \
+	  echo "== fidelity of type $$t"; \
+	  FIDELITY_TYPE=$$t FIDELITY_ARCHES=amd64 FIDELITY_RESULTS=/var/tmp/pgassemble-fidelity-results/$$t test/fidelity/run.sh $(FIDELITY_FLAGS); \
+	done
 
 # The allow-list parser and the tree comparison, without root or network.
 fidelity-unit:
