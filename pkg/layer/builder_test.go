@@ -94,6 +94,7 @@ func TestRefusedPaths(t *testing.T) {
 			pkgDeb("b", debtest.File{Path: "/usr/share/a/link/etc/passwd", Body: "x"}),
 		}},
 		{"replace merged usr", baseSpec{mergedUsr: true}, []debtest.Deb{pkgDeb("a", debtest.File{Path: "RAW:./bin", Body: "x"})}},
+		{"retarget merged usr", baseSpec{mergedUsr: true}, []debtest.Deb{pkgDeb("a", debtest.File{Path: "RAW:./bin", Type: tar.TypeSymlink, Linkname: "usr/sbin"})}},
 		{"hardlink dotdot", baseSpec{}, []debtest.Deb{pkgDeb("a", debtest.File{Path: "/usr/x", Type: tar.TypeLink, Linkname: "RAW:../../etc/passwd"})}},
 	}
 	for _, tt := range tests {
@@ -109,6 +110,27 @@ func TestRefusedPaths(t *testing.T) {
 				t.Errorf("error %q does not name package %s", err, last)
 			}
 		})
+	}
+}
+
+// TestSameMergedUsrLink: trixie's base-files ships the merged-/usr links
+// itself; upgrading it over a merged base writes the same links, which
+// dpkg leaves as they are (a different target is refused: TestRefusedPaths).
+func TestSameMergedUsrLink(t *testing.T) {
+	base := makeBase(t, baseSpec{mergedUsr: true})
+	b := newTestBuilder(t, base, Options{})
+	l := addStage(t, b, writeDebs(t, pkgDeb("base-files",
+		debtest.File{Path: "RAW:./bin", Type: tar.TypeSymlink, Linkname: "usr/bin"},
+		debtest.File{Path: "RAW:./lib", Type: tar.TypeSymlink, Linkname: "/usr/lib/"},
+		debtest.File{Path: "/usr/bin/x", Body: "x"})))
+	m := byName(readLayer(t, l))
+	for _, n := range []string{"bin", "lib"} {
+		if _, ok := m[n]; ok {
+			t.Errorf("%s is in the layer: the base's link must stay as it is", n)
+		}
+	}
+	if got := m["var/lib/dpkg/info/base-files.list"].Body; !strings.Contains(got, "\n/bin\n") || !strings.Contains(got, "\n/lib\n") {
+		t.Errorf("base-files.list must list the links it ships:\n%s", got)
 	}
 }
 

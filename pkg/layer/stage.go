@@ -210,6 +210,11 @@ func (s *stage) addPackage(d *decodedDeb) error {
 			}
 		} else {
 			if !strings.Contains(q, "/") && s.b.base.protected[q] {
+				if e.typ == tar.TypeSymlink && ex.kind == 'l' && rootLink(e.link) == rootLink(ex.link) {
+					// The same link (trixie's base-files ships the merged-/usr
+					// links itself): dpkg's rename leaves it as it was.
+					continue
+				}
 				return fmt.Errorf("%s: %s would replace the merged-/usr symlink /%s: %w", pkg, abs, q, ErrUnsafePath)
 			}
 			if act == existingDir {
@@ -906,4 +911,10 @@ func (b *Builder) ownerIndex() (map[string]int, error) {
 		}
 	}
 	return b.owners, nil
+}
+
+// rootLink normalizes the target of a top-level symlink ("/usr/bin",
+// "usr/bin/" and "./usr/bin" are the same link).
+func rootLink(target string) string {
+	return strings.TrimPrefix(path.Clean("/"+target), "/")
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -178,18 +179,7 @@ func runSuite(t *testing.T, client *archive.Client, cache string, s suiteSpec, f
 	if out, err := exec.Command("tar", "-xzf", tarball, "-C", root).CombinedOutput(); err != nil {
 		t.Fatalf("extract %s: %v\n%s", tarball, err, out)
 	}
-	fsys := os.DirFS(root)
-	sources, err := archive.ReadSources(fsys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	repos, err := archive.Repos(fsys, sources)
-	if err != nil || len(repos) == 0 {
-		t.Fatalf("apt sources of the base: %v (%d repositories)", err, len(repos))
-	}
-	if err := reachable(ctx, repos); err != nil {
-		t.Skipf("coverage %s: the Debian archive is unreachable: %v", s.suite, err)
-	}
+	repos := repositories(t, ctx, os.DirFS(root))
 	pkgs, err := client.Indexes(ctx, repos, arch())
 	if err != nil {
 		t.Fatalf("indexes: %v", err)
@@ -417,6 +407,47 @@ func readStatus(file string) ([]*apt.Package, error) {
 	}
 	defer f.Close()
 	return apt.ParseStatus(f)
+}
+
+// repositories reads the apt sources of a root and skips the test, with a
+// message, when the archive they name does not answer.
+func repositories(t *testing.T, ctx context.Context, fsys fs.FS) []archive.Repo {
+	t.Helper()
+	sources, err := archive.ReadSources(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repos, err := archive.Repos(fsys, sources)
+	if err != nil || len(repos) == 0 {
+		t.Fatalf("apt sources of the base: %v (%d repositories)", err, len(repos))
+	}
+	if err := reachable(ctx, repos); err != nil {
+		t.Skipf("the Debian archive is unreachable: %v", err)
+	}
+	return repos
+}
+
+// stateStatus returns var/lib/dpkg/status as a state layer carries it.
+func stateStatus(state v1.Layer) (string, error) {
+	rc, err := state.Uncompressed()
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return "", errors.New("the state layer has no var/lib/dpkg/status")
+		}
+		if err != nil {
+			return "", err
+		}
+		if strings.TrimPrefix(h.Name, "./") == "var/lib/dpkg/status" {
+			b, err := io.ReadAll(tr)
+			return string(b), err
+		}
+	}
 }
 
 // reachable checks the first repository answers, with a short timeout.

@@ -239,7 +239,7 @@ func checkSBOMMatchesDpkg(c *checkT, img imageRef) {
 		SPDXVersion string `json:"spdxVersion"`
 		Packages    []struct {
 			Name, VersionInfo, PrimaryPackagePurpose string
-			ExternalRefs                            []struct{ ReferenceLocator string }
+			ExternalRefs                             []struct{ ReferenceLocator string }
 		} `json:"packages"`
 	}
 	if err := json.Unmarshal([]byte(doc), &spdx); err != nil || spdx.SPDXVersion != "SPDX-2.3" {

@@ -313,9 +313,21 @@ func runChmod(c *Call) error {
 	o, ops, err := parseOpts(&cc, []optDef{
 		{key: "R", short: 'R', long: "recursive"}, {short: 'v', long: "verbose"},
 		{key: "c", short: 'c', long: "changes"}, {key: "f", short: 'f', long: "silent"}, {key: "f", long: "quiet"},
+		{key: "reference", long: "reference", arg: true},
 	})
 	if err != nil {
 		return err
+	}
+	if ref := o.val("reference"); o.has("reference") {
+		// --reference=RFILE: RFILE's mode (debianutils' update-shells).
+		if mode != "" {
+			ops = append([]string{mode}, ops...)
+		}
+		info, err := c.FS.Stat(c.Abs(ref))
+		if err != nil {
+			return diag(c, err, "failed to get attributes of %s", quoteName(ref))
+		}
+		mode = fmt.Sprintf("%04o", modeBits(info.Mode))
 	}
 	if mode == "" {
 		if len(ops) == 0 {
@@ -422,9 +434,24 @@ func chownCommon(c *Call, chgrp bool) error {
 		{key: "R", short: 'R', long: "recursive"}, {key: "h", short: 'h', long: "no-dereference"},
 		{short: 'v', long: "verbose"}, {key: "c", short: 'c', long: "changes"},
 		{key: "f", short: 'f', long: "silent"}, {key: "f", long: "quiet"}, {long: "dereference"},
+		{key: "reference", long: "reference", arg: true},
 	})
 	if err != nil {
 		return err
+	}
+	if o.has("reference") {
+		// --reference=RFILE: RFILE's owner and group (chgrp: its group),
+		// every operand a file (debianutils' update-shells).
+		ref := o.val("reference")
+		info, err := c.FS.Stat(c.Abs(ref))
+		if err != nil {
+			return diag(c, err, "failed to get attributes of %s", quoteName(ref))
+		}
+		spec := fmt.Sprintf("+%d:+%d", info.Uid, info.Gid)
+		if chgrp {
+			spec = fmt.Sprintf("+%d", info.Gid)
+		}
+		ops = append([]string{spec}, ops...)
 	}
 	if len(ops) < 2 {
 		if len(ops) == 0 {
@@ -665,6 +692,9 @@ func runMv(c *Call) error {
 		{key: "f", short: 'f', long: "force"}, {key: "n", short: 'n', long: "no-clobber"},
 		{key: "v", short: 'v', long: "verbose"}, {key: "T", short: 'T', long: "no-target-directory"},
 		{key: "t", short: 't', long: "target-directory", arg: true},
+		// -Z: the destination gets SELinux's default context. An image
+		// build has no SELinux policy loaded, where GNU mv moves the same.
+		{key: "Z", short: 'Z', long: "context"},
 	})
 	if err != nil {
 		return err

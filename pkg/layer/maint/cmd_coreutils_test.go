@@ -70,6 +70,15 @@ func TestCoreutilsFilesOracle(t *testing.T) {
 		{name: "chmod symlink follows", tree: base, argv: []string{"chmod", "700", "l"}},
 		{name: "chmod missing", tree: base, argv: []string{"chmod", "644", "missing", "f"}},
 		{name: "chmod invalid", tree: base, argv: []string{"chmod", "99", "f"}},
+		// --reference (debianutils' update-shells)
+		{name: "chmod --reference", tree: []treeEntry{tFileMode("r", "", 0o2751), tFile("f", "")},
+			argv: []string{"chmod", "--reference=r", "f"}},
+		{name: "chmod --reference missing", tree: base, argv: []string{"chmod", "--reference=missing", "f"}},
+		{name: "chown --reference", tree: []treeEntry{{path: "r", mode: 0o640, uid: 1, gid: 4}, tFile("f", "")},
+			argv: []string{"chown", "--reference=r", "f"}},
+		{name: "chgrp --reference", tree: []treeEntry{{path: "r", mode: 0o640, uid: 1, gid: 4}, tFile("f", "")},
+			argv: []string{"chgrp", "--reference=r", "f"}},
+		{name: "mv -Z", tree: base, argv: []string{"mv", "-Z", "f", "moved"}},
 		// chown / chgrp
 		{name: "chown numeric", tree: base, argv: []string{"chown", "1234:5678", "f"}},
 		{name: "chown names", tree: base, argv: []string{"chown", "daemon:bin", "f"}},
