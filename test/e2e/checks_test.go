@@ -556,6 +556,7 @@ dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' 2>/tmp/query.log | awk '$1 =
 [ -s /tmp/query.log ] && echo "@@query=$(head -n 3 /tmp/query.log | tr '\n' ' ')"
 apt-get update -q >/tmp/update.log 2>&1 || { echo "@@update=failed: $(tail -n 5 /tmp/update.log | tr '\n' ' ')"; exit 0; }
 echo @@update=ok
+echo "@@upgradable=$(apt-get -s upgrade 2>&1 | sed -n 's/^\([0-9]*\) upgraded,.*/\1/p')"
 echo @@plan-begin; apt-get install -s -y --no-install-recommends $E2E_PACKAGES 2>&1; echo "@@plan-rc=$?"
 echo @@install-begin; apt-get install -q -y --no-install-recommends $E2E_PACKAGES >/tmp/install.log 2>&1; rc=$?; tail -n 15 /tmp/install.log; echo "@@install-rc=$rc"
 echo "@@audit=$(dpkg --audit 2>&1 | tr '\n' ' ')"
@@ -584,6 +585,12 @@ func checkAptInstall(c *checkT, img imageRef) {
 	}
 	if f["update"] != "ok" {
 		c.Fatalf("apt-get update in the container: %s", orMissing(f["update"]))
+	}
+	// pgassemble upgrades the base by default (apt-get upgrade, as upstream's Dockerfile does
+	// in each stage): nothing is left for apt to upgrade from the archive it was built from.
+	// The debootstrapped bases themselves are not upgraded, so only PostgreSQL images.
+	if img.Major != "" && f["upgradable"] != "0" {
+		c.Errorf("apt-get -s upgrade in the image: %q packages upgradable, want 0", orMissing(f["upgradable"]))
 	}
 	installed := map[string]bool{}
 	for _, p := range strings.Fields(section(out, "@@installed-begin", "@@end")) {
