@@ -12,12 +12,13 @@ fidelity:
 	FIDELITY_ARCHES="$(FIDELITY_ARCHES)" test/fidelity/run.sh $(FIDELITY_FLAGS)
 
 # The custom types (issue 8): PostGIS and pg_partman as the README's --config writes them, and
-# system; compared with apt-get on amd64 (the chroot checks run there too).
+# system; compared with apt-get on amd64, chroot checks on both architectures (results under
+# /var/tmp/pgassemble-fidelity-results/TYPE).
 FIDELITY_TYPES ?= postgis partman system
 fidelity-types:
 	@set -e; for t in $(FIDELITY_TYPES); do \
 	  echo "== fidelity of type $$t"; \
-	  FIDELITY_TYPE=$$t FIDELITY_ARCHES=amd64 FIDELITY_RESULTS=/var/tmp/pgassemble-fidelity-results/$$t test/fidelity/run.sh $(FIDELITY_FLAGS); \
+	  FIDELITY_TYPE=$$t FIDELITY_ARCHES="$(FIDELITY_ARCHES)" test/fidelity/run.sh $(FIDELITY_FLAGS); \
 	done
 
 # The allow-list parser and the tree comparison, without root or network.
