@@ -132,9 +132,9 @@ func TestFidelity(t *testing.T) {
 	// back onto it. Unhandled scripts are reported below, not fatal.
 	b, err := assemble.New(assemble.Options{
 		ArchiveCacheDir: filepath.Join(cache, "archive"), CacheDir: filepath.Join(cache, "layers"),
-		// No Upgrade: the apt-get side installs onto the base without
-		// upgrading it, so both sides start from the same packages.
-		PGSource: variants.PGSourceDebian, AllowUnhandled: true,
+		// Upgrade, as pgassemble does by default and upstream's Dockerfile
+		// does in each stage (apt-get upgrade -y before the install).
+		PGSource: variants.PGSourceDebian, AllowUnhandled: true, Upgrade: true,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
@@ -396,13 +396,14 @@ func (r *run) buildApt(pp *assemble.PlatformPlan, debs []string) error {
 			rest = append(rest, p)
 		}
 	}
+	// Each stage upgrades first, as upstream's Dockerfile now does.
 	steps := []string{
-		fmt.Sprintf(`apt-get update && apt-get install -y --no-install-recommends %s && apt-get install -y --no-install-recommends %s postgresql-common && sed -ri 's/#(create_main_cluster) .*$/\1 = false/' /etc/postgresql-common/createcluster.conf && apt-get install -y --no-install-recommends %s %s && %s`,
-			strings.Join(first, " "), opts, opts, strings.Join(rest, " "), clean),
+		fmt.Sprintf(`apt-get update && apt-get upgrade -y %s && apt-get install -y --no-install-recommends %s && apt-get install -y --no-install-recommends %s postgresql-common && sed -ri 's/#(create_main_cluster) .*$/\1 = false/' /etc/postgresql-common/createcluster.conf && apt-get install -y --no-install-recommends %s %s && %s`,
+			opts, strings.Join(first, " "), opts, opts, strings.Join(rest, " "), clean),
 		`usermod -u 26 postgres`,
 	}
 	if len(standard) > 0 {
-		steps = append(steps, fmt.Sprintf(`apt-get update && apt-get install -y --no-install-recommends %s && %s`, strings.Join(standard, " "), clean))
+		steps = append(steps, fmt.Sprintf(`apt-get update && apt-get upgrade -y %s && apt-get install -y --no-install-recommends %s && %s`, opts, strings.Join(standard, " "), clean))
 	}
 	// The .debs of each stage, under the names apt gives them.
 	var seeds [][]seed
@@ -414,6 +415,10 @@ func (r *run) buildApt(pp *assemble.PlatformPlan, debs []string) error {
 			k++
 		}
 		seeds = append(seeds, ss)
+	}
+	// The upgrade stage's .debs are fetched by the first RUN's apt-get upgrade.
+	if len(pp.Stages) > 1 && pp.Stages[0].Name == assemble.UpgradeStage {
+		seeds = append([][]seed{append(seeds[0], seeds[1]...)}, seeds[2:]...)
 	}
 	for i, step := range steps {
 		// Each RUN starts with an empty apt cache (upstream deletes it):
