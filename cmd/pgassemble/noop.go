@@ -31,13 +31,15 @@ import (
 // noop is the no-op fast path of build and bake: a target whose inputs
 // (see assemble.Unchanged) and published tags are as this cache recorded
 // them is not built again; its new timestamped tag is pointed at the
-// recorded index. --rebuild, an OCI layout output and a failed check turn
-// it off (the target is built).
+// recorded index. An OCI layout output and a failed check turn it off (the
+// target is built); --rebuild builds every target but still records it, so
+// the next run without --rebuild is a no-op again.
 type noop struct {
-	flags string // hash of the command's flags and pgassemble's binary
-	dir   string
-	off   bool
-	f     *buildFlags
+	flags   string // hash of the command's flags and pgassemble's binary
+	dir     string
+	off     bool // neither skip nor record
+	rebuild bool // record, never skip
+	f       *buildFlags
 }
 
 // flagsNotInputs change what is printed or which targets run, not what a
@@ -45,7 +47,7 @@ type noop struct {
 var flagsNotInputs = []string{"json", "quiet", "shard", "rebuild", "if-outdated", "print", "cache-dir", "cache-repo", "help", "set", "pg", "type", "base"}
 
 func newNoop(cmd *cobra.Command, f *buildFlags, layout bool) (*noop, error) {
-	n := &noop{dir: f.cache.Dir, f: f, off: f.build.Rebuild || layout}
+	n := &noop{dir: f.cache.Dir, f: f, off: layout, rebuild: f.build.Rebuild}
 	if n.off {
 		return n, nil
 	}
@@ -108,7 +110,7 @@ func (n *noop) key(t variants.Target) (string, error) {
 // then it tags the recorded index with t's tags of now and returns the
 // report. A check that cannot be made is logged and the target built.
 func (n *noop) skip(ctx context.Context, s *session, t variants.Target) (*assemble.TargetReport, error) {
-	if n.off {
+	if n.off || n.rebuild {
 		return nil, nil
 	}
 	key, err := n.key(t)

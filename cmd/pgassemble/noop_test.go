@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -95,5 +96,33 @@ func TestNoopRebuild(t *testing.T) {
 	third := run()
 	if third.Unchanged {
 		t.Errorf("rebuild after trixie-security changed was skipped")
+	}
+}
+
+// TestRebuildRecords: --rebuild builds, and records what it published, so
+// the next run without it is a no-op (a bake that starts with --rebuild,
+// as a scheduled job may, was rebuilt every time after).
+func TestRebuildRecords(t *testing.T) {
+	w := fixture.New(t)
+	cache := t.TempDir()
+	args := worldArgs(w, cache, "bake", "postgresql-17-minimal-trixie", "--json", "--allow-unhandled-scripts", "--platform", "linux/amd64")
+	run := func(extra ...string) assemble.TargetReport {
+		t.Helper()
+		out, stderr, code := cli(t, append(slices.Clone(args), extra...)...)
+		if code != 0 {
+			t.Fatalf("bake: exit %d\n%s", code, stderr)
+		}
+		var reps []assemble.TargetReport
+		if err := json.Unmarshal([]byte(out), &reps); err != nil || len(reps) != 1 {
+			t.Fatalf("bake --json: %v\n%s", err, out)
+		}
+		return reps[0]
+	}
+	forced := run("--rebuild")
+	if forced.Unchanged {
+		t.Fatalf("--rebuild skipped the build: %+v", forced)
+	}
+	if next := run(); !next.Unchanged || next.Index != forced.Index {
+		t.Errorf("after --rebuild: unchanged=%v index %s, want a no-op on %s", next.Unchanged, next.Index, forced.Index)
 	}
 }
