@@ -20,7 +20,7 @@ import (
 var ErrPGDGScript = errors.New("PGDG setup script not understood")
 
 // pgdgSource is the apt source upstream's image carries after running
-// postgresql-common's setup script as `apt.postgresql.org.sh -y -c MM`: the
+// postgresql-common's PGDG setup script (pgdg/) with `-y -c MM`: the
 // sources file it writes, whose Signed-By names the key file the package
 // ships (already in the image, since the package is installed).
 type pgdgSource struct {
@@ -39,7 +39,7 @@ type pgdgSource struct {
 //
 // shipped reports whether the install set ships an absolute path.
 func pgdgSourceFromScript(script []byte, shipped func(string) bool, codename, major, uri string) (*pgdgSource, error) {
-	f, err := syntax.NewParser().Parse(bytes.NewReader(script), "apt.postgresql.org.sh")
+	f, err := syntax.NewParser().Parse(bytes.NewReader(script), "pgdg setup script")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrPGDGScript, err)
 	}
