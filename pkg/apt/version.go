@@ -185,6 +185,12 @@ func order(c int) int {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
+// CompareVersionPart compares two strings as dpkg compares one part of a
+// version (upstream or revision, no epoch split): runs of digits
+// numerically, the rest by dpkg's character order ('~' first, letters
+// before other characters). GNU's sort -V and ls -v order names this way.
+func CompareVersionPart(a, b string) int { return verrevcmp(a, b) }
+
 // verrevcmp is dpkg's comparison of upstream versions or revisions:
 // alternating non-digit parts compared by order() and digit parts compared
 // numerically.

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pgassemble/pgassemble/pkg/apt"
 )
 
 // Names, metadata and environment: basename, dirname, readlink, realpath,
@@ -937,7 +939,7 @@ func runLs(c *Call) error {
 	}
 	less := func(a, b string) bool {
 		if o.has("v") {
-			return compareVersionSort(a, b) < 0
+			return apt.CompareVersionPart(a, b) < 0
 		}
 		return a < b
 	}

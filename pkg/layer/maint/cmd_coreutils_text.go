@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/pgassemble/pgassemble/pkg/apt"
 )
 
 // Text utilities of GNU coreutils (C locale: bytes, not characters):
@@ -541,7 +543,7 @@ func runSort(c *Call) error {
 				return 0
 			}
 		} else if o.has("V") {
-			if r := compareVersionSort(a, b); r != 0 || o.has("u") {
+			if r := apt.CompareVersionPart(a, b); r != 0 || o.has("u") {
 				return r
 			}
 		}
@@ -598,72 +600,6 @@ func generalNumber(s string) float64 {
 	}
 	return math.Inf(-1)
 }
-
-// compareVersionSort is ls -v / sort -V's ordering (filevercmp): runs of
-// digits compare numerically, the rest bytewise with letters before other
-// characters.
-func compareVersionSort(a, b string) int {
-	order := func(c byte) int {
-		switch {
-		case c >= '0' && c <= '9':
-			return 0
-		case c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z':
-			return int(c)
-		case c == '~':
-			return -1
-		}
-		return int(c) + 256
-	}
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		for (i < len(a) && !isDigit(a[i])) || (j < len(b) && !isDigit(b[j])) {
-			var ca, cb int
-			if i < len(a) && !isDigit(a[i]) {
-				ca = order(a[i])
-			}
-			if j < len(b) && !isDigit(b[j]) {
-				cb = order(b[j])
-			}
-			if ca != cb {
-				if ca < cb {
-					return -1
-				}
-				return 1
-			}
-			i++
-			j++
-		}
-		for i < len(a) && a[i] == '0' {
-			i++
-		}
-		for j < len(b) && b[j] == '0' {
-			j++
-		}
-		first := 0
-		for i < len(a) && isDigit(a[i]) && j < len(b) && isDigit(b[j]) {
-			if first == 0 {
-				first = int(a[i]) - int(b[j])
-			}
-			i++
-			j++
-		}
-		if i < len(a) && isDigit(a[i]) {
-			return 1
-		}
-		if j < len(b) && isDigit(b[j]) {
-			return -1
-		}
-		if first != 0 {
-			if first < 0 {
-				return -1
-			}
-			return 1
-		}
-	}
-	return 0
-}
-
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 func runUniq(c *Call) error {
 	o, ops, err := parseOpts(c, []optDef{
