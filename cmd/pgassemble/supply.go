@@ -135,7 +135,7 @@ func (s *supply) extras(ctx context.Context, res *assemble.Result, started time.
 	in := attest.Input{
 		Repo: s.repo, Index: res.Index, SBOMFormat: s.format, Signer: s.signer,
 		Tool:    sbom.Tool{Name: "pgassemble", Version: builderVersion()},
-		Created: createdOf(res),
+		Created: createdOf(res), SBOM: s.sbomOn, Provenance: s.provenanceOn,
 	}
 	finished := time.Now().UTC()
 	for i, pp := range res.Plan.Platforms {
@@ -183,9 +183,6 @@ func (s *supply) extras(ctx context.Context, res *assemble.Result, started time.
 	}
 	var out []publish.Extra
 	for _, a := range atts {
-		if a.Tag == "" && !s.wants(a) {
-			continue
-		}
 		e := publish.Extra{Image: a.Image, Tag: a.Tag, What: a.What}
 		if a.Merge {
 			layers := a.Layers
@@ -194,14 +191,6 @@ func (s *supply) extras(ctx context.Context, res *assemble.Result, started time.
 		out = append(out, e)
 	}
 	return out, nil
-}
-
-// wants says whether a referrer is one --attest asked for.
-func (s *supply) wants(a attest.Attachment) bool {
-	if strings.HasPrefix(a.What, "SBOM") {
-		return s.sbomOn
-	}
-	return s.provenanceOn
 }
 
 // createdOf is the image's creation time, as its config says (the build's
@@ -224,8 +213,11 @@ func (s *supply) summary() string {
 	if s.provenanceOn {
 		what = append(what, "SLSA provenance")
 	}
-	if s.signer != nil {
+	switch {
+	case s.signer != nil && (s.sbomOn || s.provenanceOn):
 		what = append(what, "cosign signatures and attestations")
+	case s.signer != nil:
+		what = append(what, "cosign signatures")
 	}
 	return strings.Join(what, ", ")
 }

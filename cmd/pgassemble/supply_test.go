@@ -119,3 +119,46 @@ func TestSignKeyErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestSignedBuildAttestNone: --attest none with --sign-key signs the index
+// and the platform manifest (.sig) and pushes nothing attestation-shaped:
+// no .att tag, no referrer (nor the referrers fallback tag).
+func TestSignedBuildAttestNone(t *testing.T) {
+	w := fixture.New(t)
+	key := writeKey(t, "pw")
+	t.Setenv("COSIGN_PASSWORD", "pw")
+	_, stderr, code := cli(t, worldArgs(w, t.TempDir(), "--pg", "17", "--type", "minimal", "--base", "trixie", "--platform", "linux/amd64",
+		"--allow-unhandled-scripts", "--sign-key", key, "--attest", "none")...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "(cosign signatures)") {
+		t.Errorf("output does not say only signatures were attached:\n%s", stderr)
+	}
+	ref, _ := name.ParseReference(w.RegHost+"/postgresql-testing:17-minimal-trixie", name.Insecure)
+	idx, err := remote.Index(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := idx.Digest()
+	im, _ := idx.IndexManifest()
+	plat := im.Manifests[0].Digest
+	tags, err := remote.List(ref.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, tg := range tags {
+		have[tg] = true
+	}
+	for _, want := range []string{"sha256-" + d.Hex + ".sig", "sha256-" + plat.Hex + ".sig"} {
+		if !have[want] {
+			t.Errorf("no tag %s (tags %v)", want, tags)
+		}
+	}
+	for _, tg := range tags {
+		if strings.HasSuffix(tg, ".att") || tg == "sha256-"+plat.Hex || tg == "sha256-"+d.Hex {
+			t.Errorf("--attest none pushed %s (tags %v)", tg, tags)
+		}
+	}
+}

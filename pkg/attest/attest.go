@@ -51,6 +51,11 @@ type Input struct {
 	Created time.Time
 	// Signer signs; nil publishes unsigned referrers only.
 	Signer *sign.Signer
+	// SBOM and Provenance say which statements are made, as referrers and,
+	// with a Signer, as the signed attestations of the ".att" tags. With
+	// neither, nothing attestation-shaped is made: a Signer signs the
+	// manifests only (".sig").
+	SBOM, Provenance bool
 }
 
 // Platform is one platform manifest of the index.
@@ -78,8 +83,10 @@ type Attachment struct {
 }
 
 // Build makes every attachment of in.Index, in a stable order: per
-// platform the SBOM and provenance referrers; then, when signing, the .att
-// and .sig of each platform, and last those of the index.
+// platform the SBOM and provenance referrers (those in.SBOM and
+// in.Provenance ask for); then, when signing, the .att (when there is a
+// statement to sign) and .sig of each platform, and last those of the
+// index.
 func Build(ctx context.Context, in Input) ([]Attachment, error) {
 	if in.SBOMFormat == "" {
 		in.SBOMFormat = sbom.SPDX
@@ -109,77 +116,96 @@ func Build(ctx context.Context, in Input) ([]Attachment, error) {
 		if err != nil {
 			return nil, fmt.Errorf("attest: %s: %w", p.Platform, err)
 		}
-		inv, err := sbom.ReadImage(ctx, img)
-		if err != nil {
-			return nil, fmt.Errorf("attest: SBOM of %s: %w", p.Platform, err)
-		}
-		inv.SetOrigins(p.Origins)
-		doc, err := sbom.Write(in.SBOMFormat, inv, sbom.Subject{Name: repoShort(in.Repo), Digest: desc.Digest.String(), Platform: p.Platform, Target: p.Target}, in.Tool, in.Created)
-		if err != nil {
-			return nil, fmt.Errorf("attest: SBOM of %s: %w", p.Platform, err)
-		}
 		subjects := []provenance.Subject{{Name: repoName, Digest: desc.Digest.String()}, {Name: repoName, Digest: idxDigest.String()}}
-		prov, err := provenance.Statement(subjects, p.Provenance)
-		if err != nil {
-			return nil, fmt.Errorf("attest: provenance of %s: %w", p.Platform, err)
-		}
 		subject := v1.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}
-		sbomArt, err := Artifact(subject, in.SBOMFormat.MediaType(), doc, in.SBOMFormat.MediaType(), map[string]string{
-			"org.opencontainers.image.created": created, PredicateAnnotation: predSBOM,
-		})
-		if err != nil {
-			return nil, err
+		// The statements to sign: the SBOM's wrapped in an in-toto
+		// statement, the provenance as it is.
+		var stmts []signable
+		if in.SBOM {
+			inv, err := sbom.ReadImage(ctx, img)
+			if err != nil {
+				return nil, fmt.Errorf("attest: SBOM of %s: %w", p.Platform, err)
+			}
+			inv.SetOrigins(p.Origins)
+			doc, err := sbom.Write(in.SBOMFormat, inv, sbom.Subject{Name: repoShort(in.Repo), Digest: desc.Digest.String(), Platform: p.Platform, Target: p.Target}, in.Tool, in.Created)
+			if err != nil {
+				return nil, fmt.Errorf("attest: SBOM of %s: %w", p.Platform, err)
+			}
+			sbomArt, err := Artifact(subject, in.SBOMFormat.MediaType(), doc, in.SBOMFormat.MediaType(), map[string]string{
+				"org.opencontainers.image.created": created, PredicateAnnotation: predSBOM,
+			})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, Attachment{Image: sbomArt, What: "SBOM of " + p.Platform})
+			if in.Signer != nil {
+				st, err := provenance.Wrap(subjects, predSBOM, doc)
+				if err != nil {
+					return nil, fmt.Errorf("attest: SBOM statement of %s: %w", p.Platform, err)
+				}
+				stmts = append(stmts, signable{st, predSBOM})
+			}
 		}
-		provArt, err := Artifact(subject, provenance.MediaType, prov, provenance.MediaType, map[string]string{
-			"org.opencontainers.image.created": created, PredicateAnnotation: provenance.PredicateType,
-		})
-		if err != nil {
-			return nil, err
+		if in.Provenance {
+			prov, err := provenance.Statement(subjects, p.Provenance)
+			if err != nil {
+				return nil, fmt.Errorf("attest: provenance of %s: %w", p.Platform, err)
+			}
+			provArt, err := Artifact(subject, provenance.MediaType, prov, provenance.MediaType, map[string]string{
+				"org.opencontainers.image.created": created, PredicateAnnotation: provenance.PredicateType,
+			})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, Attachment{Image: provArt, What: "provenance of " + p.Platform})
+			stmts = append(stmts, signable{prov, provenance.PredicateType})
 		}
-		out = append(out,
-			Attachment{Image: sbomArt, What: "SBOM of " + p.Platform},
-			Attachment{Image: provArt, What: "provenance of " + p.Platform})
 		if in.Signer == nil {
 			continue
 		}
-		sbomStmt, err := provenance.Wrap(subjects, predSBOM, doc)
-		if err != nil {
-			return nil, fmt.Errorf("attest: SBOM statement of %s: %w", p.Platform, err)
-		}
 		var atts []sign.Layer
-		for _, st := range []struct {
-			body []byte
-			pred string
-		}{{sbomStmt, predSBOM}, {prov, provenance.PredicateType}} {
+		for _, st := range stmts {
 			env, err := in.Signer.Envelope(st.body)
 			if err != nil {
 				return nil, fmt.Errorf("attest: %s: %w", p.Platform, err)
 			}
 			atts = append(atts, sign.AttestationLayer(env, st.pred))
 		}
-		indexAtts = append(indexAtts, atts...)
-		att, err := cosignImage(atts, desc.Digest, true, "attestations of "+p.Platform)
-		if err != nil {
-			return nil, err
+		if len(atts) > 0 {
+			indexAtts = append(indexAtts, atts...)
+			att, err := cosignImage(atts, desc.Digest, true, "attestations of "+p.Platform)
+			if err != nil {
+				return nil, err
+			}
+			signed = append(signed, att)
 		}
 		sig, err := signatureOf(in, desc.Digest, "signature of "+p.Platform)
 		if err != nil {
 			return nil, err
 		}
-		signed = append(signed, att, sig)
+		signed = append(signed, sig)
 	}
 	if in.Signer != nil {
-		att, err := cosignImage(indexAtts, idxDigest, true, "attestations of the index")
-		if err != nil {
-			return nil, err
+		if len(indexAtts) > 0 {
+			att, err := cosignImage(indexAtts, idxDigest, true, "attestations of the index")
+			if err != nil {
+				return nil, err
+			}
+			signed = append(signed, att)
 		}
 		sig, err := signatureOf(in, idxDigest, "signature of the index")
 		if err != nil {
 			return nil, err
 		}
-		signed = append(signed, att, sig)
+		signed = append(signed, sig)
 	}
 	return append(out, signed...), nil
+}
+
+// signable is an in-toto statement to sign into a DSSE envelope.
+type signable struct {
+	body []byte
+	pred string
 }
 
 func signatureOf(in Input, d v1.Hash, what string) (Attachment, error) {

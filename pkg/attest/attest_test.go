@@ -63,7 +63,7 @@ func index(t *testing.T) v1.ImageIndex {
 
 func input(t *testing.T, signer *sign.Signer) Input {
 	repo, _ := name.NewRepository("127.0.0.1:5030/postgresql")
-	in := Input{Repo: repo, Index: index(t), Tool: sbom.Tool{Name: "pgassemble", Version: "test"}, Created: time.Unix(1700000000, 0), Signer: signer}
+	in := Input{Repo: repo, Index: index(t), Tool: sbom.Tool{Name: "pgassemble", Version: "test"}, Created: time.Unix(1700000000, 0), Signer: signer, SBOM: true, Provenance: true}
 	for _, arch := range []string{"amd64", "arm64"} {
 		in.Platforms = append(in.Platforms, Platform{
 			Platform: "linux/" + arch, Target: "17-minimal-trixie",
@@ -201,5 +201,71 @@ func TestSigned(t *testing.T) {
 				t.Errorf("predicate annotation %q", p)
 			}
 		}
+	}
+}
+
+// TestAttestSubsets: a signer with no statements asked for makes the .sig
+// tags only, nothing attestation-shaped; with one kind asked for, the
+// referrers and the .att layers are of that kind only.
+func TestAttestSubsets(t *testing.T) {
+	privPEM, _, _ := cryptoutils.GeneratePEMEncodedECDSAKeyPair(elliptic.P256(), cryptoutils.StaticPasswordFunc([]byte("pw")))
+	s, err := sign.LoadKey(privPEM, []byte("pw"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name             string
+		sbom, prov       bool
+		referrers        []string // artifact types, in order
+		attPerPlatform   int
+		attLayersOfIndex int
+	}{
+		{"none", false, false, nil, 0, 0},
+		{"sbom", true, false, []string{sbom.MediaTypeSPDX, sbom.MediaTypeSPDX}, 1, 2},
+		{"provenance", false, true, []string{provenance.MediaType, provenance.MediaType}, 1, 2},
+		{"both", true, true, []string{sbom.MediaTypeSPDX, provenance.MediaType, sbom.MediaTypeSPDX, provenance.MediaType}, 2, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input(t, s)
+			in.SBOM, in.Provenance = tc.sbom, tc.prov
+			atts, err := Build(context.Background(), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			idx, _ := in.Index.Digest()
+			var refs []string
+			sigs := 0
+			for _, a := range atts {
+				m := manifestOf(t, a.Image)
+				switch {
+				case a.Tag == "":
+					refs = append(refs, m.ArtifactType)
+				case strings.HasSuffix(a.Tag, ".sig"):
+					sigs++
+				case strings.HasSuffix(a.Tag, ".att"):
+					want := tc.attPerPlatform
+					if a.Tag == sign.AttestationTag(idx) {
+						want = tc.attLayersOfIndex
+					}
+					if want == 0 || len(m.Layers) != want {
+						t.Errorf("%s: %d layers, want %d", a.Tag, len(m.Layers), want)
+					}
+					for _, l := range m.Layers {
+						p := l.Annotations[sign.PredicateAnnotation]
+						if p == PredicateSPDX && !tc.sbom || p == provenance.PredicateType && !tc.prov {
+							t.Errorf("%s carries a %s statement that was not asked for", a.Tag, p)
+						}
+					}
+				default:
+					t.Errorf("unexpected tag %s", a.Tag)
+				}
+			}
+			if strings.Join(refs, " ") != strings.Join(tc.referrers, " ") {
+				t.Errorf("referrers %v, want %v", refs, tc.referrers)
+			}
+			if sigs != 3 {
+				t.Errorf("%d .sig tags, want 3 (the index and both platforms)", sigs)
+			}
+		})
 	}
 }
