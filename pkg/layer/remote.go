@@ -18,8 +18,11 @@ import (
 // an OCI registry.
 type RemoteCache interface {
 	// Fetch writes the files of the entry key into dir, under their
-	// names, and reports whether the remote had the entry.
-	Fetch(ctx context.Context, key, dir string) (bool, error)
+	// names, and reports whether the remote had the entry. Files being
+	// downloaded live in tmpDir (on dir's file system) until all are
+	// verified: the builder passes its run directory, which a later run
+	// sweeps if this process dies mid-download.
+	Fetch(ctx context.Context, key, dir, tmpDir string) (bool, error)
 	// Store uploads the files (paths in the local cache) of the entry key.
 	Store(ctx context.Context, key string, files []string) error
 }
@@ -69,7 +72,7 @@ func (b *Builder) cachedOrRemote(ctx context.Context, key string) (*fileLayer, *
 	if b.opts.Remote == nil || b.tmpCache {
 		return nil, nil, false
 	}
-	found, err := b.opts.Remote.Fetch(ctx, key, filepath.Join(b.cacheDir, "layers"))
+	found, err := b.opts.Remote.Fetch(ctx, key, filepath.Join(b.cacheDir, "layers"), b.tmpDir)
 	if err != nil {
 		b.log.Warn("layer cache repository: fetch failed, converting here", "key", key[:12], "err", err)
 		return nil, nil, false

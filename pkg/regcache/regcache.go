@@ -111,10 +111,14 @@ func (c *Cache) ropts(ctx context.Context) []remote.Option {
 	return append([]remote.Option{remote.WithContext(ctx)}, c.opts...)
 }
 
-// Fetch writes the files of entry key into dir. A missing tag is no
-// entry; a manifest or blob that is not what Store writes is an error
-// (ErrBadEntry) and nothing is written.
-func (c *Cache) Fetch(ctx context.Context, key, dir string) (bool, error) {
+// Fetch writes the files of entry key into dir, downloading them into
+// tmpDir first ("" means dir; it must be on dir's file system). A missing
+// tag is no entry; a manifest or blob that is not what Store writes is an
+// error (ErrBadEntry) and nothing is written.
+func (c *Cache) Fetch(ctx context.Context, key, dir, tmpDir string) (bool, error) {
+	if tmpDir == "" {
+		tmpDir = dir
+	}
 	if !keyRE.MatchString(key) {
 		return false, fmt.Errorf("key %q: %w", key, ErrBadEntry)
 	}
@@ -152,7 +156,7 @@ func (c *Cache) Fetch(ctx context.Context, key, dir string) (bool, error) {
 		if !suffixRE.MatchString(suffix) || strings.Contains(suffix, "..") {
 			return false, fmt.Errorf("%s: file name %q: %w", ref, suffix, ErrBadEntry)
 		}
-		tmp, err := c.download(ctx, l, dir)
+		tmp, err := c.download(ctx, l, tmpDir)
 		if err != nil {
 			return false, fmt.Errorf("%s: %s: %w", ref, suffix, err)
 		}

@@ -61,15 +61,18 @@ func TestStoreFetch(t *testing.T) {
 	}
 
 	missing := strings.Repeat("f", 64)
-	if ok, err := c.Fetch(ctx, missing, t.TempDir()); ok || err != nil {
+	if ok, err := c.Fetch(ctx, missing, t.TempDir(), ""); ok || err != nil {
 		t.Fatalf("Fetch of an absent entry: %v, %v; want false, nil", ok, err)
 	}
 	if err := c.Store(ctx, key, paths); err != nil {
 		t.Fatal(err)
 	}
-	dst := t.TempDir()
-	if ok, err := c.Fetch(ctx, key, dst); !ok || err != nil {
+	dst, tmp := t.TempDir(), t.TempDir()
+	if ok, err := c.Fetch(ctx, key, dst, tmp); !ok || err != nil {
 		t.Fatalf("Fetch: %v, %v", ok, err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("a fetch left %d files in its temporary directory", len(left))
 	}
 	for n, body := range files {
 		got, err := os.ReadFile(filepath.Join(dst, n))
@@ -80,20 +83,22 @@ func TestStoreFetch(t *testing.T) {
 
 	// Bytes that do not match the manifest's digests never enter the cache.
 	h.on.Store(true)
-	bad := t.TempDir()
-	ok, err := c.Fetch(ctx, key, bad)
+	bad, badTmp := t.TempDir(), t.TempDir()
+	ok, err := c.Fetch(ctx, key, bad, badTmp)
 	if ok || err == nil {
 		t.Fatalf("Fetch of tampered blobs: %v, %v; want an error", ok, err)
 	}
-	if left, _ := os.ReadDir(bad); len(left) != 0 {
-		t.Errorf("a failed fetch left %d files", len(left))
+	for _, d := range []string{bad, badTmp} {
+		if left, _ := os.ReadDir(d); len(left) != 0 {
+			t.Errorf("a failed fetch left %d files in %s", len(left), d)
+		}
 	}
 	h.on.Store(false)
 
 	if err := c.Store(ctx, key, []string{filepath.Join(src, "other.json")}); !errors.Is(err, ErrBadEntry) {
 		t.Errorf("Store of a file of another entry: %v, want ErrBadEntry", err)
 	}
-	if _, err := c.Fetch(ctx, "../x", dst); !errors.Is(err, ErrBadEntry) {
+	if _, err := c.Fetch(ctx, "../x", dst, ""); !errors.Is(err, ErrBadEntry) {
 		t.Errorf("Fetch of a bad key: %v, want ErrBadEntry", err)
 	}
 }
