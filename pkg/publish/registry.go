@@ -46,7 +46,7 @@ func NewRegistry(repo string, opts ...Option) (*Registry, error) {
 	}
 	ropts := []remote.Option{
 		remote.WithAuthFromKeychain(o.keychain),
-		remote.WithTransport(retryAfterTransport{next: o.transport}),
+		remote.WithTransport(newRetryAfterTransport(o.transport)),
 		remote.WithJobs(o.jobs),
 	}
 	if o.backoff != nil {
