@@ -14,7 +14,12 @@ import (
 // bare "HOST[:PORT]") names a registry on this machine.
 func Registry(ref string) bool {
 	host, _, _ := strings.Cut(ref, "/")
-	if h, _, err := net.SplitHostPort(host); err == nil {
+	if h, port, err := net.SplitHostPort(host); err == nil {
+		if !digits(port) {
+			// "localhost:latest" is the image "localhost", tagged, on
+			// the default registry: not a host and port.
+			return false
+		}
 		host = h
 	}
 	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
@@ -23,4 +28,16 @@ func Registry(ref string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+func digits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

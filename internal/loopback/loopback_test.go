@@ -19,6 +19,9 @@ func TestRegistry(t *testing.T) {
 		"library/debian":                            false,
 		"registry.internal/postgresql":              false,
 		"notlocalhost/x":                            false,
+		"localhost:latest":                          false,
+		"127.0.0.1:17-standard":                     false,
+		"localhost:/x":                              false,
 	} {
 		if got := Registry(ref); got != want {
 			t.Errorf("Registry(%q) = %v, want %v", ref, got, want)
