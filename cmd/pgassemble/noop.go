@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/pgassemble/pgassemble/cmd/pgassemble/options"
 	"github.com/pgassemble/pgassemble/internal/atomicfile"
+	"github.com/pgassemble/pgassemble/internal/digest"
 	"github.com/pgassemble/pgassemble/internal/loopback"
 	"github.com/pgassemble/pgassemble/pkg/assemble"
 	"github.com/pgassemble/pgassemble/pkg/variants"
@@ -76,7 +76,7 @@ func newNoop(cmd *cobra.Command, f *buildFlags, layout bool) (*noop, error) {
 		for _, v := range flagValues(fl) {
 			if fi, serr := os.Stat(v); serr == nil && fi.Mode().IsRegular() {
 				var sum string
-				if sum, err = fileSHA256(v); err == nil {
+				if sum, err = digest.FileSHA256(v); err == nil {
 					fmt.Fprintf(h, "file %s %s\n", v, sum)
 				}
 			}
@@ -213,24 +213,11 @@ func binarySHA256(dir, p string) (string, error) {
 			return m.Sum, nil
 		}
 	}
-	if cur.Sum, err = fileSHA256(p); err != nil {
+	if cur.Sum, err = digest.FileSHA256(p); err != nil {
 		return "", err
 	}
 	if data, err := json.Marshal(cur); err == nil {
 		_ = atomicfile.WriteFile(mp, data) // a memo: without it the next run hashes again
 	}
 	return cur.Sum, nil
-}
-
-func fileSHA256(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

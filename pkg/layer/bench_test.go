@@ -25,6 +25,7 @@ import (
 	"github.com/klauspost/pgzip"
 	"github.com/ulikunitz/xz"
 
+	"github.com/pgassemble/pgassemble/internal/digest"
 	"github.com/pgassemble/pgassemble/pkg/apt"
 )
 
@@ -182,7 +183,7 @@ func loadBenchDebs() ([]Deb, error) {
 		if err := fetch(mirror+"/"+p.Get("Filename"), dst); err != nil {
 			return nil, err
 		}
-		sum, err := fileSHA256(dst)
+		sum, err := digest.FileSHA256(dst)
 		if err != nil {
 			return nil, err
 		}

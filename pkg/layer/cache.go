@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/pgassemble/pgassemble/internal/atomicfile"
+	"github.com/pgassemble/pgassemble/internal/digest"
 	"github.com/pgassemble/pgassemble/pkg/apt"
 )
 
@@ -150,7 +151,7 @@ func verifyDeb(d Deb) error {
 	if d.SHA256 == "" {
 		return nil
 	}
-	got, err := fileSHA256(d.Path)
+	got, err := digest.FileSHA256(d.Path)
 	if err != nil {
 		return err
 	}
@@ -199,24 +200,11 @@ func (b *Builder) stageKey(debs []Deb) (string, error) {
 		}
 		if sum == "" {
 			var err error
-			if sum, err = fileSHA256(d.Path); err != nil {
+			if sum, err = digest.FileSHA256(d.Path); err != nil {
 				return "", err
 			}
 		}
 		fmt.Fprintf(h, "deb %s\n", strings.ToLower(sum))
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func fileSHA256(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -247,7 +235,7 @@ func (b *Builder) replayFingerprint() string {
 	if f, ok := b.rp.(Fingerprinter); ok {
 		fp = f.Fingerprint()
 	} else if exe, err := os.Executable(); err == nil {
-		if sum, err := fileSHA256(exe); err == nil {
+		if sum, err := digest.FileSHA256(exe); err == nil {
 			fp = sum
 		}
 	}

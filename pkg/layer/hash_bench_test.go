@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/pgassemble/pgassemble/internal/digest"
 )
 
 // BenchmarkHashLayer measures the digest check of a cached layer (what a
@@ -17,7 +19,7 @@ func BenchmarkHashLayer(b *testing.B) {
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	sum, err := fileSHA256(p)
+	sum, err := digest.FileSHA256(p)
 	if err != nil {
 		b.Fatal(err)
 	}
