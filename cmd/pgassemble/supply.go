@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
-	"sort"
 	"strings"
 	"time"
 
@@ -137,46 +136,10 @@ func (s *supply) extras(ctx context.Context, res *assemble.Result, started time.
 		Tool:    sbom.Tool{Name: "pgassemble", Version: builderVersion()},
 		Created: createdOf(res), SBOM: s.sbomOn, Provenance: s.provenanceOn,
 	}
-	finished := time.Now().UTC()
-	for i, pp := range res.Plan.Platforms {
-		p := attest.Platform{Platform: res.Report.Platforms[i].Platform, Target: res.Plan.Target.Name, Origins: map[sbom.Key]sbom.OriginOf{}}
-		ext := map[string]any{"target": res.Plan.Target.Name, "platform": p.Platform}
-		for k, v := range s.external {
-			ext[k] = v
-		}
-		b := provenance.Build{
-			External: ext, BuilderID: s.builderID, BuilderVersion: builderVersion(),
-			Started: started, Finished: finished,
-			Base: provenance.Dependency{Name: "base", URI: "oci://" + pp.Base.Ref, SHA256: pp.Base.Digest.Hex,
-				Annotations: map[string]string{"platform": p.Platform}},
-		}
-		releases := map[string]provenance.Dependency{}
-		for _, st := range pp.Stages {
-			for _, pk := range st.Packages {
-				if pk.Repository == nil {
-					continue
-				}
-				url := strings.TrimSuffix(pk.Repository.URI, "/") + "/" + strings.TrimPrefix(pk.Filename, "/")
-				p.Origins[sbom.Key{Name: pk.Name, Arch: pk.Architecture}] = sbom.OriginOf{Version: pk.Version, Origin: sbom.Origin{URL: url, SHA256: pk.SHA256, Size: pk.Size}}
-				b.Debs = append(b.Debs, provenance.Dependency{Name: pk.Name, URI: url, SHA256: pk.SHA256,
-					Annotations: map[string]string{"version": pk.Version, "arch": pk.Architecture, "stage": st.Name}})
-				if r := pk.Repository; r.ReleaseSHA256 != "" {
-					u := strings.TrimSuffix(r.URI, "/") + "/dists/" + r.Suite + "/InRelease"
-					releases[u] = provenance.Dependency{Name: r.Suite, URI: u, SHA256: r.ReleaseSHA256}
-				}
-			}
-		}
-		urls := make([]string, 0, len(releases))
-		for u := range releases {
-			urls = append(urls, u)
-		}
-		sort.Strings(urls)
-		for _, u := range urls {
-			b.Releases = append(b.Releases, releases[u])
-		}
-		p.Provenance = b
-		in.Platforms = append(in.Platforms, p)
-	}
+	in.Platforms = attest.PlatformsOf(res.Plan, provenance.Params{
+		External: s.external, BuilderID: s.builderID, BuilderVersion: builderVersion(),
+		Started: started, Finished: time.Now().UTC(),
+	})
 	atts, err := attest.Build(ctx, in)
 	if err != nil {
 		return nil, err

@@ -2,8 +2,10 @@
 // an in-toto Statement (https://in-toto.io/Statement/v1), with the in-toto
 // attestation library's own types: the build type, the external parameters
 // (target, flags, config file digest), every resolved dependency (the base
-// image, each .deb with its SHA256 and repository, each repository's
-// InRelease), the builder's version and the start and end times.
+// image, each .deb with its SHA256 and repository, the release file each
+// repository's indexes were verified through), the builder's version and
+// the start and end times. FromPlan describes a platform of a resolved
+// target that way.
 //
 // Everything but the two times is a function of the build's inputs, so two
 // builds of the same lock give statements that differ only in those times.
@@ -57,8 +59,9 @@ type Build struct {
 	Base Dependency
 	// Debs are the packages pgassemble installed (not the base image's).
 	Debs []Dependency
-	// Releases are the InRelease files the package indexes were verified
-	// through.
+	// Releases are the release files the package indexes were verified
+	// through: InRelease, or Release (its Release.gpg in the "signature"
+	// annotation).
 	Releases []Dependency
 	// BuilderID and BuilderVersion identify pgassemble; Version is
 	// recorded as builder.version["pgassemble"].
@@ -71,7 +74,7 @@ type Build struct {
 // Dependency is one resolved dependency.
 type Dependency struct {
 	Name   string // package name, "base", or the release's suite
-	URI    string // where it was fetched: the .deb's URL, oci://…, the InRelease URL
+	URI    string // where it was fetched: the .deb's URL, oci://…, the release file's URL
 	SHA256 string // hex
 	// Annotations such as version and architecture.
 	Annotations map[string]string
