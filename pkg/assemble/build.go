@@ -56,6 +56,11 @@ type Options struct {
 	// PGDGMirrorInImage is the URI of the PGDG source written into images
 	// built with PGSource PGDG; empty: the mirror the image was built from.
 	PGDGMirrorInImage string
+	// PGDGKeyInImage is a keyring file (on this machine) the image's PGDG
+	// source names; empty: the rule of pgdgKeyInImage (the key the
+	// mirror was verified with when that is not the one postgresql-common
+	// ships and the source points at that mirror).
+	PGDGKeyInImage string
 	// Keyrings are extra keyring files (on this machine) trusted for every
 	// repository; with PGSource PGDG they replace the key postgresql-common ships.
 	Keyrings []string
@@ -127,6 +132,10 @@ type Builder struct {
 	log       *slog.Logger
 	extraKeys *archive.Keyring
 	pgdgKeys  *archive.Keyring
+	// pgdgKeyFiles are the --keyring files that verify PGDG (PGSource
+	// PGDG), as read; pgdgImageKey is Options.PGDGKeyInImage, as read.
+	pgdgKeyFiles []keyFile
+	pgdgImageKey *keyFile
 
 	bases     memo[[]*Base]
 	universes memo[*apt.Universe]
@@ -180,9 +189,22 @@ func New(opts Options) (*Builder, error) {
 		}
 		if opts.PGSource == variants.PGSourcePGDG {
 			b.pgdgKeys = k
+			if b.pgdgKeyFiles, err = readKeyFiles(opts.Keyrings); err != nil {
+				return nil, err
+			}
 		} else {
 			b.extraKeys = k
 		}
+	}
+	if opts.PGDGKeyInImage != "" {
+		if opts.PGSource != variants.PGSourcePGDG {
+			return nil, fmt.Errorf("PGDG key in the image %s: PostgreSQL does not come from PGDG (%s): %w", opts.PGDGKeyInImage, opts.PGSource, ErrPGDGKey)
+		}
+		kf, err := readKeyFiles([]string{opts.PGDGKeyInImage})
+		if err != nil {
+			return nil, err
+		}
+		b.pgdgImageKey = &kf[0]
 	}
 	return b, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"path"
 	"slices"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/syntax"
 
+	"github.com/pgassemble/pgassemble/pkg/apt/archive"
+	"github.com/pgassemble/pgassemble/pkg/layer"
 	"github.com/pgassemble/pgassemble/pkg/variants"
 )
 
@@ -19,6 +22,15 @@ import (
 // here-document); the build stops rather than guess what it would leave.
 var ErrPGDGScript = errors.New("PGDG setup script not understood")
 
+// ErrPGDGKey is returned when a key given for the image's PGDG source
+// (--pgdg-key-in-image) cannot be used.
+var ErrPGDGKey = errors.New("PGDG key for the image")
+
+// pgdgKeyringDir is where a PGDG key not shipped by a package goes in the
+// image: apt's place for keyrings the system's operator manages (apt(8),
+// sources.list(5)); packages' own keyrings stay in /usr/share.
+const pgdgKeyringDir = "etc/apt/keyrings/"
+
 // pgdgSource is the apt source upstream's image carries after running
 // postgresql-common's PGDG setup script (pgdg/) with `-y -c MM`: the
 // sources file it writes, whose Signed-By names the key file the package
@@ -26,6 +38,112 @@ var ErrPGDGScript = errors.New("PGDG setup script not understood")
 type pgdgSource struct {
 	Path string // in the image, without the leading "/": etc/apt/sources.list.d/pgdg.sources
 	Body []byte
+	// Key is the keyring file Signed-By names when it is not the one the
+	// package ships (see pgdgKeyInImage); nil otherwise.
+	Key *layer.File
+}
+
+// keyFile is a keyring file read on this machine.
+type keyFile struct {
+	Name string // the path given
+	Data []byte
+	Keys *archive.Keyring
+}
+
+// readKeyFiles reads and parses keyring files; an unreadable file or one
+// without a public key is an error naming it.
+func readKeyFiles(files []string) ([]keyFile, error) {
+	out := make([]keyFile, 0, len(files))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("keyring: %w", err)
+		}
+		k, err := archive.ParseKeyring(data, f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, keyFile{Name: f, Data: data, Keys: k})
+	}
+	return out, nil
+}
+
+// pgdgKeyInImage decides the key the image's PGDG source trusts, so that
+// apt in a derived container verifies the repository the source names:
+//
+//   - explicit (--pgdg-key-in-image) wins;
+//   - a source naming another mirror than the one the image was built
+//     from (builtFrom false: --pgdg-mirror-in-image) keeps the key the
+//     package ships, PGDG's own, since nothing here verified that mirror;
+//   - a source naming the mirror the image was built from keeps the
+//     shipped key when that mirror was verified with it (no --keyring, or
+//     --keyring files holding only keys the shipped file holds: a copy of
+//     PGDG that is not re-signed); otherwise the mirror is re-signed (an
+//     air-gapped mirror signs with its own key) and the image carries the
+//     verified files, under /etc/apt/keyrings/, named after the sources
+//     file.
+//
+// The key file is the given file's bytes (one file), or the keys of
+// several serialized as one binary keyring, in the order given: the same
+// files give the same bytes. nil means: keep the shipped key.
+func pgdgKeyInImage(sourcesPath string, shipped []byte, verified []keyFile, explicit *keyFile, builtFrom bool) (*layer.File, error) {
+	files := verified
+	switch {
+	case explicit != nil:
+		files = []keyFile{*explicit}
+	case !builtFrom || len(verified) == 0:
+		return nil, nil
+	default:
+		have := map[string]bool{}
+		if k, err := archive.ParseKeyring(shipped, "shipped PGDG key"); err == nil {
+			for _, e := range k.Entities {
+				have[fmt.Sprintf("%X", e.PrimaryKey.Fingerprint)] = true
+			}
+		}
+		all := true
+		for _, f := range verified {
+			for _, e := range f.Keys.Entities {
+				all = all && have[fmt.Sprintf("%X", e.PrimaryKey.Fingerprint)]
+			}
+		}
+		if all {
+			return nil, nil
+		}
+	}
+	name := strings.TrimSuffix(path.Base(sourcesPath), path.Ext(sourcesPath))
+	if len(files) == 1 {
+		ext := ".gpg"
+		if bytes.Contains(files[0].Data, []byte("-----BEGIN PGP")) {
+			ext = ".asc"
+		}
+		return &layer.File{Path: pgdgKeyringDir + name + ext, Mode: 0o644, Data: files[0].Data}, nil
+	}
+	var buf bytes.Buffer
+	for _, f := range files {
+		for _, e := range f.Keys.Entities {
+			if err := e.Serialize(&buf); err != nil {
+				return nil, fmt.Errorf("%w: %s: %v", ErrPGDGKey, f.Name, err)
+			}
+		}
+	}
+	return &layer.File{Path: pgdgKeyringDir + name + ".gpg", Mode: 0o644, Data: buf.Bytes()}, nil
+}
+
+// withSignedBy sets the Signed-By field of a one-stanza deb822 source to
+// keyring (added when the stanza has none).
+func withSignedBy(body []byte, keyring string) []byte {
+	lines := strings.Split(strings.TrimRight(string(body), "\n"), "\n")
+	found := false
+	for i, l := range lines {
+		if k, _, ok := strings.Cut(l, ":"); ok && strings.EqualFold(strings.TrimSpace(k), "Signed-By") {
+			lines[i] = "Signed-By: " + keyring
+			found = true
+		}
+	}
+	if !found {
+		lines = append(lines, "Signed-By: "+keyring)
+	}
+	return []byte(strings.Join(lines, "\n") + "\n")
 }
 
 // pgdgSourceFromScript reads what the script would write, with `-y -c
@@ -181,6 +299,14 @@ func (b *Builder) pgdgSourceFor(t variants.Target, pp *PlatformPlan, paths []str
 	src, err := pgdgSourceFromScript(facts.script, func(p string) bool { return slices.Contains(facts.shipped, p) }, t.Base.Codename, t.Version.MajorString(), uri)
 	if err != nil {
 		return nil, fmt.Errorf("PGDG apt source: postgresql-common %s: %w", common, err)
+	}
+	key, err := pgdgKeyInImage(src.Path, facts.key, b.pgdgKeyFiles, b.pgdgImageKey, uri == strings.TrimRight(pp.PGDGMirror, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("PGDG apt source: %w", err)
+	}
+	if key != nil {
+		src.Key = key
+		src.Body = withSignedBy(src.Body, "/"+key.Path)
 	}
 	return src, nil
 }

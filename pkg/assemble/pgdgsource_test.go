@@ -1,6 +1,7 @@
 package assemble
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/pgassemble/pgassemble/internal/fixture"
 	"github.com/pgassemble/pgassemble/pkg/apt"
+	"github.com/pgassemble/pgassemble/pkg/apt/apttest"
 	"github.com/pgassemble/pgassemble/pkg/apt/archive"
 	"github.com/pgassemble/pgassemble/pkg/variants"
 )
@@ -127,8 +129,196 @@ func TestPGDGSourceWithAptGet(t *testing.T) {
 	if _, err := exec.LookPath("apt-get"); err != nil {
 		t.Skip("apt-get is not installed: the check with apt needs it")
 	}
+	aptGetFromImage(t, fixture.New(t))
+}
+
+// TestPGDGSourceReSignedMirror: a mirror that re-signs PGDG with its own key
+// (as an air-gapped mirror does), verified with --keyring at build time.
+// The image must trust that key for its PGDG source, or apt-get update in a
+// derived container fails (NO_PUBKEY): the key file goes under
+// /etc/apt/keyrings/, byte for byte, and Signed-By names it; real apt then
+// updates and installs through the image's sources. With
+// --pgdg-mirror-in-image (another mirror) the shipped key stays; with
+// --pgdg-key-in-image that file is the key.
+func TestPGDGSourceReSignedMirror(t *testing.T) {
 	f := fixture.New(t)
-	res, err := builder(f, t, t.TempDir()).Build(context.Background(), target(t, "17", "minimal"))
+	mirrorKey := apttest.NewKey(t, "air-gapped mirror")
+	f.PGDG.SignWith(mirrorKey)
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "mirror.asc")
+	if err := apttest.WriteKeyring(keyFile, mirrorKey, true); err != nil {
+		t.Fatal(err)
+	}
+	otherFile := filepath.Join(dir, "other.gpg")
+	if err := apttest.WriteKeyring(otherFile, apttest.NewKey(t, "other"), false); err != nil {
+		t.Fatal(err)
+	}
+	reSigned := func(o *Options) { o.PGDGMirror = f.PGDG.URL; o.Keyrings = []string{keyFile} }
+	shipped := "/usr/share/postgresql-common/pgdg/pgdg.asc"
+	for _, tc := range []struct {
+		name      string
+		opts      []func(*Options)
+		signedBy  string // what pgdg.sources names
+		keyFrom   string // the file whose bytes are there ("" = shipped)
+		aptUpdate bool
+	}{
+		{"mirror's key in the image", []func(*Options){reSigned}, "/etc/apt/keyrings/pgdg.asc", keyFile, true},
+		{"--pgdg-mirror-in-image keeps PGDG's key", []func(*Options){reSigned, func(o *Options) { o.PGDGMirrorInImage = "https://pgdg.example/apt" }}, shipped, "", false},
+		{"--pgdg-key-in-image", []func(*Options){reSigned, func(o *Options) { o.PGDGKeyInImage = otherFile }}, "/etc/apt/keyrings/pgdg.gpg", otherFile, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files := imageFiles(t, builder(f, t, t.TempDir(), tc.opts...))
+			src := files["etc/apt/sources.list.d/pgdg.sources"]
+			if !strings.Contains(src, "\nSigned-By: "+tc.signedBy+"\n") {
+				t.Fatalf("pgdg.sources:\n%s\nwant Signed-By: %s", src, tc.signedBy)
+			}
+			if tc.keyFrom != "" {
+				want, err := os.ReadFile(tc.keyFrom)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if files[strings.TrimPrefix(tc.signedBy, "/")] != string(want) {
+					t.Errorf("%s in the image is not %s byte for byte", tc.signedBy, tc.keyFrom)
+				}
+			} else if _, ok := files["etc/apt/keyrings/pgdg.asc"]; ok {
+				t.Errorf("a PGDG key under /etc/apt/keyrings although the source names the shipped one")
+			}
+			if tc.aptUpdate {
+				if _, err := exec.LookPath("apt-get"); err != nil {
+					t.Log("apt-get is not installed: the check with apt is left out")
+					return
+				}
+				aptGetFromImage(t, f, tc.opts...)
+			}
+		})
+	}
+	// The key given is checked before anything is built.
+	bad := filepath.Join(dir, "bad.asc")
+	if err := os.WriteFile(bad, []byte("not a key"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Options{PGDGKeyInImage: bad, Client: archive.New(archive.WithCacheDir(t.TempDir()))}); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("New with an unusable --pgdg-key-in-image: %v, want an error naming %s", err, bad)
+	}
+	if _, err := New(Options{PGDGKeyInImage: keyFile, PGSource: variants.PGSourceDebian, Client: archive.New(archive.WithCacheDir(t.TempDir()))}); !errors.Is(err, ErrPGDGKey) {
+		t.Errorf("--pgdg-key-in-image with PostgreSQL from Debian: %v, want ErrPGDGKey", err)
+	}
+}
+
+// TestPGDGKeyInImageRule is the rule alone, on keys made here.
+func TestPGDGKeyInImageRule(t *testing.T) {
+	key := func(name string, armored bool) keyFile {
+		p := filepath.Join(t.TempDir(), name)
+		if err := apttest.WriteKeyring(p, apttest.NewKey(t, name), armored); err != nil {
+			t.Fatal(err)
+		}
+		kf, err := readKeyFiles([]string{p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kf[0]
+	}
+	pgdg, mirror, bin, other := key("pgdg", true), key("mirror", true), key("mirror-bin", false), key("other", true)
+	var serialized bytes.Buffer
+	for _, k := range []keyFile{mirror, bin} {
+		for _, e := range k.Keys.Entities {
+			if err := e.Serialize(&serialized); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name      string
+		verified  []keyFile
+		explicit  *keyFile
+		builtFrom bool
+		wantPath  string // "" = keep the shipped key
+		wantData  []byte
+	}{
+		{"no --keyring", nil, nil, true, "", nil},
+		{"--keyring is PGDG's own key", []keyFile{pgdg}, nil, true, "", nil},
+		{"re-signed mirror", []keyFile{mirror}, nil, true, "etc/apt/keyrings/pgdg.asc", mirror.Data},
+		{"re-signed mirror, binary key", []keyFile{bin}, nil, true, "etc/apt/keyrings/pgdg.gpg", bin.Data},
+		{"PGDG's key and the mirror's", []keyFile{pgdg, mirror}, nil, true, "etc/apt/keyrings/pgdg.gpg", nil},
+		{"several files: one binary keyring", []keyFile{mirror, bin}, nil, true, "etc/apt/keyrings/pgdg.gpg", serialized.Bytes()},
+		{"source names another mirror", []keyFile{mirror}, nil, false, "", nil},
+		{"explicit key", []keyFile{mirror}, &other, false, "etc/apt/keyrings/pgdg.asc", other.Data},
+		{"explicit key over the verified one", []keyFile{mirror}, &bin, true, "etc/apt/keyrings/pgdg.gpg", bin.Data},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := pgdgKeyInImage("etc/apt/sources.list.d/pgdg.sources", pgdg.Data, tc.verified, tc.explicit, tc.builtFrom)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantPath == "" {
+				if got != nil {
+					t.Fatalf("key %s in the image, want the shipped one kept", got.Path)
+				}
+				return
+			}
+			if got == nil || got.Path != tc.wantPath || got.Mode != 0o644 {
+				t.Fatalf("got %+v, want %s mode 0644", got, tc.wantPath)
+			}
+			if tc.wantData != nil && !bytes.Equal(got.Data, tc.wantData) {
+				t.Errorf("key bytes differ from what was given")
+			}
+			// Whatever is written holds exactly the keys trusted, and the
+			// same inputs give the same bytes.
+			k, err := archive.ParseKeyring(got.Data, got.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tc.verified
+			if tc.explicit != nil {
+				want = []keyFile{*tc.explicit}
+			}
+			n := 0
+			for _, w := range want {
+				n += len(w.Keys.Entities)
+			}
+			if len(k.Entities) != n {
+				t.Errorf("%d keys in the file, want %d", len(k.Entities), n)
+			}
+			again, _ := pgdgKeyInImage("etc/apt/sources.list.d/pgdg.sources", pgdg.Data, tc.verified, tc.explicit, tc.builtFrom)
+			if !bytes.Equal(again.Data, got.Data) {
+				t.Errorf("two calls with the same keys give different bytes")
+			}
+		})
+	}
+	body := []byte("Types: deb\nURIs: http://m\nSigned-By: /usr/share/k.asc\n")
+	if got := string(withSignedBy(body, "/etc/apt/keyrings/pgdg.asc")); got != "Types: deb\nURIs: http://m\nSigned-By: /etc/apt/keyrings/pgdg.asc\n" {
+		t.Errorf("withSignedBy replaced:\n%s", got)
+	}
+	if got := string(withSignedBy([]byte("Types: deb\nURIs: http://m\n"), "/k.gpg")); got != "Types: deb\nURIs: http://m\nSigned-By: /k.gpg\n" {
+		t.Errorf("withSignedBy added:\n%s", got)
+	}
+}
+
+// imageFiles builds 17-minimal with b and returns the first platform's
+// flattened files.
+func imageFiles(t *testing.T, b *Builder) map[string]string {
+	t.Helper()
+	res, err := b.Build(context.Background(), target(t, "17", "minimal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, _ := res.Index.IndexManifest()
+	img, err := res.Index.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return flatten(t, img)
+}
+
+// aptGetFromImage: real apt, given the image's apt configuration, dpkg
+// status and keys (absolute paths moved under a private root), updates from
+// the fixture mirrors, verifying PGDG's InRelease with the key the image's
+// source names, and would install an extension only PGDG ships: what
+// `apt-get update && apt-get install postgresql-17-<ext>` does in a derived
+// container.
+func aptGetFromImage(t *testing.T, f *fixture.World, opts ...func(*Options)) {
+	t.Helper()
+	res, err := builder(f, t, t.TempDir(), opts...).Build(context.Background(), target(t, "17", "minimal"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,14 +350,14 @@ func TestPGDGSourceWithAptGet(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	opts := []string{"-o", "Dir=" + root, "-o", "Dir::State::status=" + filepath.Join(root, "var/lib/dpkg/status"),
+	aptOpts := []string{"-o", "Dir=" + root, "-o", "Dir::State::status=" + filepath.Join(root, "var/lib/dpkg/status"),
 		"-o", "APT::Architecture=" + arch, "-o", "APT::Architectures::=" + arch, "-o", "Debug::NoLocking=1",
 		"-o", "APT::Sandbox::User=root", "-q"}
-	out, err := exec.Command("apt-get", append(opts, "update")...).CombinedOutput()
+	out, err := exec.Command("apt-get", append(aptOpts, "update")...).CombinedOutput()
 	if err != nil || strings.Contains(string(out), "NO_PUBKEY") || strings.Contains(string(out), "W:") || !strings.Contains(string(out), "trixie-pgdg/17 "+arch+" Packages") {
 		t.Fatalf("apt-get update with the image's sources: %v\n%s", err, out)
 	}
-	out, err = exec.Command("apt-get", append(opts, "-s", "install", "postgresql-17-pgaudit")...).CombinedOutput()
+	out, err = exec.Command("apt-get", append(aptOpts, "-s", "install", "postgresql-17-pgaudit")...).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "Inst postgresql-17-pgaudit (1.0-1.pgdg13+1") {
 		t.Fatalf("apt-get -s install postgresql-17-pgaudit: %v\n%s", err, out)
 	}

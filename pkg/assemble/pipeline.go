@@ -204,6 +204,11 @@ func (b *Builder) buildRootWith(ctx context.Context, t variants.Target, pp *Plat
 		if err := lb.AddFile(layer.File{Path: src.Path, Data: src.Body}); err != nil {
 			return rb, err
 		}
+		if src.Key != nil {
+			if err := lb.AddFile(*src.Key); err != nil {
+				return rb, err
+			}
+		}
 	}
 	task := b.opts.Progress.Task("layer", fmt.Sprintf("%s %s state", t.Name, pp.Arch), 0)
 	final, err := lb.Finish(ctx)

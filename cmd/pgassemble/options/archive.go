@@ -14,6 +14,7 @@ type ArchiveOptions struct {
 	SecurityMirror    string
 	PGDGMirror        string
 	PGDGMirrorInImage string
+	PGDGKeyInImage    string
 	Keyrings          []string
 	IgnoreValidUntil  bool
 	// NoCheckDate turns off the Release Date checks (not valid yet,
@@ -41,6 +42,7 @@ func (o *ArchiveOptions) AddFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&o.SecurityMirror, "debian-security-mirror", "", "Debian security mirror `URL` for the -security suites")
 	fl.StringVar(&o.PGDGMirror, "pgdg-mirror", "", "PGDG mirror `URL` (default: the one postgresql-common names)")
 	fl.StringVar(&o.PGDGMirrorInImage, "pgdg-mirror-in-image", "", "`URL` of the PGDG apt source written in the image (default: the mirror it was built from)")
+	fl.StringVar(&o.PGDGKeyInImage, "pgdg-key-in-image", "", "keyring `FILE` the image's PGDG apt source names, copied to /etc/apt/keyrings (default: the --keyring files when they re-sign the mirror the source names, else the key postgresql-common ships)")
 	fl.StringArrayVar(&o.Keyrings, "keyring", nil, "extra OpenPGP keyring `FILE` (.gpg or .asc); with --pg-source pgdg it is the PGDG key (repeatable)")
 	o.addValidUntil(fl)
 }
