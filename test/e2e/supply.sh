@@ -6,11 +6,17 @@
 # $E2E_BIN (the cache) and reinstalled only when their version differs.
 E2E_COSIGN_VERSION=${E2E_COSIGN_VERSION:-v2.6.5}
 E2E_ORAS_VERSION=${E2E_ORAS_VERSION:-v1.3.6}
+# syft: an SBOM reader independent of pgassemble, compared with its SPDX SBOM in TestSupply.
+E2E_SYFT_VERSION=${E2E_SYFT_VERSION:-v1.57.1}
 
 # e2e_install_go_tool NAME PACKAGE VERSION: installs PACKAGE@VERSION as $E2E_BIN/NAME unless the
-# binary there already reports VERSION (with or without its leading v).
+# binary there already is VERSION: the main module's version Go recorded in it (go version -m),
+# else the first version its `version` command prints (with or without its leading v). A
+# go-installed syft prints no version of its own, only its SBOM schema's.
 e2e_install_go_tool() {
 	local name=$1 pkg=$2 want=$3 have
+	have=$(go version -m "$E2E_BIN/$name" 2>/dev/null | awk '$1 == "mod" { print $3; exit }' || true)
+	[ "$have" = "$want" ] && return 0
 	have=$("$E2E_BIN/$name" version 2>/dev/null | grep -Eo '[0-9]+\.[0-9]+\.[0-9]+' | head -n 1 || true)
 	[ "$have" = "${want#v}" ] && return 0
 	command -v go >/dev/null || e2e_die "go is not installed: needed to install $name $want"
@@ -22,6 +28,7 @@ e2e_install_go_tool() {
 e2e_supply_tools() {
 	e2e_install_go_tool cosign github.com/sigstore/cosign/v2/cmd/cosign "$E2E_COSIGN_VERSION"
 	e2e_install_go_tool oras oras.land/oras/cmd/oras "$E2E_ORAS_VERSION"
+	e2e_install_go_tool syft github.com/anchore/syft/cmd/syft "$E2E_SYFT_VERSION"
 }
 
 # e2e_supply_key makes a cosign key pair in the work directory (never the cache), encrypted with

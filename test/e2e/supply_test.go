@@ -18,13 +18,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	spdxjson "github.com/spdx/tools-golang/json"
+	"github.com/spdx/tools-golang/spdxlib"
 )
 
 // The supply-chain checks (issue 10) of pgassemble's images, with the ecosystem's own clients:
 // cosign verifies the signatures and attestations, oras lists the referrers, dpkg-query reads
-// the image's own dpkg database to compare with the SBOM. The registry is distribution 2.8
-// (Debian's docker-registry), which has no referrers API: the referrers are found through the
-// tag-schema fallback.
+// the image's own dpkg database and syft scans the image, each compared with the SBOM. The
+// registry is distribution 2.8 (Debian's docker-registry), which has no referrers API: the
+// referrers are found through the tag-schema fallback.
 
 // cosignArgs are the flags every cosign call needs here: the key, no transparency log (the
 // images were signed offline, as `cosign sign --tlog-upload=false` does), plain HTTP.
@@ -206,12 +209,12 @@ func checkReferrers(c *checkT, img imageRef) {
 	}
 }
 
-// checkSBOMMatchesDpkg: the SBOM referrer's package list is what dpkg-query reads from the
-// image's own database (every installed package, base and added).
-func checkSBOMMatchesDpkg(c *checkT, img imageRef) {
-	ctx := ctxFor(c.T, 5*time.Minute)
-	digest := platformDigest(c, img, "amd64")
-	ref := img.Repo + "@" + digest
+// spdxOf fetches the SPDX SBOM referrer of the image's platform manifest for arch and returns
+// the document and its Debian packages as "name version arch", sorted.
+func spdxOf(c *checkT, img imageRef, arch string) ([]byte, []string) {
+	c.Helper()
+	ctx := ctxFor(c.T, 2*time.Minute)
+	ref := img.Repo + "@" + platformDigest(c, img, arch)
 	var sbomRef string
 	for _, r := range referrers(c, ref) {
 		if r.ArtifactType == "application/spdx+json" {
@@ -245,7 +248,7 @@ func checkSBOMMatchesDpkg(c *checkT, img imageRef) {
 	if err := json.Unmarshal([]byte(doc), &spdx); err != nil || spdx.SPDXVersion != "SPDX-2.3" {
 		c.Fatalf("SBOM is not SPDX 2.3 JSON: %v", err)
 	}
-	var fromSBOM []string
+	var pkgs []string
 	for _, p := range spdx.Packages {
 		if p.PrimaryPackagePurpose != "LIBRARY" {
 			continue
@@ -256,8 +259,18 @@ func checkSBOMMatchesDpkg(c *checkT, img imageRef) {
 				arch, _, _ = strings.Cut(r.ReferenceLocator[i+6:], "&")
 			}
 		}
-		fromSBOM = append(fromSBOM, p.Name+" "+p.VersionInfo+" "+arch)
+		pkgs = append(pkgs, p.Name+" "+p.VersionInfo+" "+arch)
 	}
+	sort.Strings(pkgs)
+	return []byte(doc), pkgs
+}
+
+// checkSBOMMatchesDpkg: the SBOM referrer's package list is what dpkg-query reads from the
+// image's own database (every installed package, base and added).
+func checkSBOMMatchesDpkg(c *checkT, img imageRef) {
+	ctx := ctxFor(c.T, 5*time.Minute)
+	ref := img.Repo + "@" + platformDigest(c, img, "amd64")
+	_, fromSBOM := spdxOf(c, img, "amd64")
 	// The image's dpkg database, read by dpkg-query itself.
 	root := c.TempDir()
 	if err := exportStatus(ctx, ref, root); err != nil {
@@ -277,7 +290,6 @@ func checkSBOMMatchesDpkg(c *checkT, img imageRef) {
 			fromDpkg = append(fromDpkg, rest)
 		}
 	}
-	sort.Strings(fromSBOM)
 	sort.Strings(fromDpkg)
 	if !slices.Equal(fromSBOM, fromDpkg) {
 		c.Errorf("SBOM lists %d packages, dpkg-query %d; first differences: %v", len(fromSBOM), len(fromDpkg), firstDiff(fromSBOM, fromDpkg))
@@ -285,6 +297,76 @@ func checkSBOMMatchesDpkg(c *checkT, img imageRef) {
 	if len(fromDpkg) < 50 {
 		c.Errorf("only %d packages in the image's dpkg database", len(fromDpkg))
 	}
+}
+
+// checkSyftMatchesSBOM: syft, an SBOM reader that shares no code with pgassemble, scans the
+// published platform image from the registry (its dpkg cataloger only: the check is about Debian
+// packages, and the others would read every binary) and finds the same Debian packages, by name,
+// version and architecture, as pgassemble's SPDX SBOM attached to that image; the SPDX
+// document passes the SPDX library's own validator.
+func checkSyftMatchesSBOM(c *checkT, img imageRef) {
+	ctx := ctxFor(c.T, 5*time.Minute)
+	ref := img.Repo + "@" + platformDigest(c, img, "amd64")
+	doc, fromSBOM := spdxOf(c, img, "amd64")
+	parsed, err := spdxjson.Read(bytes.NewReader(doc))
+	if err != nil {
+		c.Fatalf("the SPDX library cannot read the SBOM: %v", err)
+	}
+	if err := spdxlib.ValidateDocument(parsed); err != nil {
+		c.Errorf("the SPDX library's validator rejects the SBOM: %v", err)
+	}
+	if _, err := exec.LookPath("syft"); err != nil {
+		c.NotChecked("syft", "syft is not installed (run.sh installs it, test/e2e/supply.sh)")
+	}
+	cmd := exec.CommandContext(ctx, "syft", "scan", "registry:"+ref, "-o", "syft-json", "-q", "--override-default-catalogers", "dpkg")
+	// The test registry speaks plain HTTP; syft has no flag for it, only its configuration.
+	cmd.Env = append(os.Environ(), "SYFT_REGISTRY_INSECURE_USE_HTTP=true", "SYFT_CHECK_FOR_APP_UPDATE=false")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		c.Fatalf("syft scan registry:%s: %v: %s", ref, err, tail(stderr.String(), 1500))
+	}
+	took := time.Since(start)
+	var out struct {
+		Artifacts []struct {
+			Name, Version, Type string
+			Metadata            struct{ Architecture string } `json:"metadata"`
+		} `json:"artifacts"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		c.Fatalf("syft-json output: %v", err)
+	}
+	var fromSyft []string
+	for _, a := range out.Artifacts {
+		if a.Type == "deb" {
+			fromSyft = append(fromSyft, a.Name+" "+a.Version+" "+a.Metadata.Architecture)
+		}
+	}
+	sort.Strings(fromSyft)
+	if !slices.Equal(fromSBOM, fromSyft) {
+		c.Errorf("pgassemble's SBOM lists %d packages, syft %d; differences: %v", len(fromSBOM), len(fromSyft), diffAll(fromSBOM, fromSyft, "SBOM only: ", "syft only: "))
+	}
+	if len(fromSyft) < 50 {
+		c.Errorf("syft found only %d Debian packages", len(fromSyft))
+	}
+	c.Logf("syft scanned %s in %.1fs: %d Debian packages", ref, took.Seconds(), len(fromSyft))
+}
+
+// diffAll names every element of a not in b and of b not in a (both sorted), prefixed.
+func diffAll(a, b []string, onlyA, onlyB string) []string {
+	var d []string
+	for _, x := range a {
+		if _, found := slices.BinarySearch(b, x); !found {
+			d = append(d, onlyA+x)
+		}
+	}
+	for _, x := range b {
+		if _, found := slices.BinarySearch(a, x); !found {
+			d = append(d, onlyB+x)
+		}
+	}
+	return d
 }
 
 // exportStatus writes the flattened image's var/lib/dpkg/status under root (crane export).
@@ -350,6 +432,7 @@ func TestSupply(t *testing.T) {
 			})
 			t.Run("referrers", func(t *testing.T) { checkReferrers(begin(t, img.Ref, "referrers (oras discover)"), img) })
 			t.Run("sbom-dpkg", func(t *testing.T) { checkSBOMMatchesDpkg(begin(t, img.Ref, "SBOM = dpkg-query of the image"), img) })
+			t.Run("sbom-syft", func(t *testing.T) { checkSyftMatchesSBOM(begin(t, img.Ref, "SBOM = syft's scan, SPDX validates"), img) })
 		})
 	}
 }
