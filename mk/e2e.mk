@@ -10,7 +10,7 @@ E2E_PGASSEMBLE = $(if $(PGASSEMBLE),PGASSEMBLE=$(abspath $(PGASSEMBLE)))
 
 export E2E_CACHE
 
-.PHONY: e2e e2e-types e2e-env e2e-base-checks e2e-reference e2e-clean demo-env demo
+.PHONY: e2e e2e-types e2e-pgdg e2e-env e2e-base-checks e2e-reference e2e-clean demo-env demo
 
 # The whole suite: registry, base images, the two pgassemble builds, the checks, the summary
 # (also written to test/e2e/summary.txt). Exits non-zero if anything failed or was not checked.
@@ -21,6 +21,11 @@ e2e:
 # without --allow-unhandled-scripts and checked with podman on amd64 and arm64.
 e2e-types:
 	$(E2E_PGASSEMBLE) $(E2E_RUN) types
+
+# PostgreSQL from a PGDG-shaped mirror of real Debian packages (re-signed with a throw-away
+# key), then a container derived from the image apt-get installs an extension from it (amd64).
+e2e-pgdg:
+	$(E2E_PGASSEMBLE) $(E2E_RUN) pgdg
 
 # Registry and base images only (builds the cached base images when missing), then stops.
 # E2E_SHELL=1 keeps them up for an interactive shell: make e2e-env E2E_SHELL=1

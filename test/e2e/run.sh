@@ -6,6 +6,8 @@
 #   test/e2e/run.sh base-checks    the generic checks against the published base images (harness check)
 #   test/e2e/run.sh checks         the checks only, against images named by E2E_IMAGE_* (registry must be up)
 #   test/e2e/run.sh reference      the checks against 17-standard-trixie made the Dockerfile way (podman)
+#   test/e2e/run.sh pgdg           17-minimal-trixie from a PGDG-shaped mirror, then a derived container
+#                                  that apt-get installs an extension from it (amd64)
 #   test/e2e/run.sh demo           registry, trixie base, pgassemble minimal 17, then podman run of it
 #   test/e2e/run.sh clean          remove the base-image cache and podman images this suite pulled
 #
@@ -20,12 +22,15 @@
 #   E2E_SUMMARY           where to write the summary (default: test/e2e/summary.txt in the tree)
 #   E2E_KEEP_WORK=1       keep the temporary work directory (logs, registry storage)
 #   E2E_GO_TEST_FLAGS     extra flags for go test (e.g. -run TestStandard/amd64)
+#   E2E_PGDG_ADDR         listen address of the PGDG-shaped mirror (default 127.0.0.1:5150)
 set -Eeuo pipefail
 
 # shellcheck source=test/e2e/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=test/e2e/supply.sh
 . "$(dirname "${BASH_SOURCE[0]}")/supply.sh"
+# shellcheck source=test/e2e/pgdg.sh
+. "$(dirname "${BASH_SOURCE[0]}")/pgdg.sh"
 
 E2E_REPOSITORY=${E2E_REPOSITORY:-postgresql-testing}
 E2E_SUMMARY=${E2E_SUMMARY:-$E2E_DIR/summary.txt}
@@ -157,6 +162,28 @@ YAML
 	e2e_checks 'TestPostGIS|TestPartman|TestSystem' || rc=1
 	e2e_log "types finished in $((SECONDS - start))s"
 	e2e_summary "$E2E_IMAGE_POSTGIS" "$E2E_IMAGE_PARTMAN" "$E2E_IMAGE_SYSTEM" || rc=1
+	return $rc
+}
+
+# cmd_pgdg builds 17-minimal-trixie with PostgreSQL from a PGDG-shaped mirror of real Debian
+# packages, re-signed with a throw-away key given as --keyring, and checks that a container
+# derived from it (root, host network to reach the mirror on loopback) runs apt-get update and
+# apt-get install of an extension from that mirror, then CREATE EXTENSION.
+cmd_pgdg() {
+	e2e_init
+	local start=$SECONDS rc=0
+	e2e_env trixie
+	e2e_pgassemble_bin
+	e2e_revision
+	: >"$E2E_WORK/builds.tsv"
+	e2e_pgdg_mirror_start 17 trixie
+	e2e_build pgdg-minimal-17-trixie --pg 17 --type minimal --base trixie --pg-source pgdg \
+		--pgdg-mirror "$E2E_PGDG_MIRROR" --keyring "$E2E_PGDG_KEY" \
+		--base-image "$E2E_IMAGE_BASE_TRIXIE" --registry "$E2E_REGISTRY_ADDR" || rc=1
+	export E2E_IMAGE_PGDG=$E2E_REGISTRY_ADDR/$E2E_REPOSITORY:17-minimal-trixie
+	e2e_checks 'TestPGDG' || rc=1
+	e2e_log "pgdg finished in $((SECONDS - start))s"
+	e2e_summary "$E2E_IMAGE_PGDG" || rc=1
 	return $rc
 }
 
@@ -306,8 +333,9 @@ main() {
 	checks) cmd_checks "$@" ;;
 	demo) cmd_demo ;;
 	reference) cmd_reference ;;
+	pgdg) cmd_pgdg ;;
 	clean) cmd_clean ;;
-	*) e2e_die "unknown command $cmd (e2e, env, base-checks, types, checks, demo, clean)" ;;
+	*) e2e_die "unknown command $cmd (e2e, env, base-checks, types, checks, demo, reference, pgdg, clean)" ;;
 	esac
 }
 
