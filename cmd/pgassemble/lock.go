@@ -22,7 +22,10 @@ their entries.
 
 A later build or bake with --locked builds exactly that set, and fails naming every
 package that moved or vanished; with --snapshot URL-TEMPLATE it fetches those from
-a snapshot-style mirror instead.`,
+a snapshot-style mirror instead. The snapshot must serve every locked repository's
+InRelease (or Release) exactly as locked, or the build fails naming the repository
+and both digests; the live archive's InRelease moving (it is re-signed every few
+hours) is only reported, one line per repository.`,
 		Example: `  pgassemble lock postgresql-17-standard-trixie
   pgassemble --pg 17 --type standard --base trixie --locked
   pgassemble bake --locked --snapshot 'http://snapshot.example/archive/debian/20261101T000000Z/{path}'`,

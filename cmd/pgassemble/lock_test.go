@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -89,6 +91,9 @@ func TestLockedBuild(t *testing.T) {
 	}
 	os.MkdirAll(filepath.Join(snapDir, filepath.Dir(moved.Filename)), 0o755)
 	os.WriteFile(filepath.Join(snapDir, moved.Filename), data, 0o644)
+	// and of every locked repository's InRelease: the snapshot is the
+	// archive as it was when locked, which --snapshot checks.
+	snapshotReleases(t, w, p.Repositories, snapDir)
 	var snapHits int
 	snap := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		snapHits++
@@ -129,6 +134,129 @@ func TestLockedBuild(t *testing.T) {
 	if snapHits == 0 {
 		t.Error("the snapshot mirror was not asked")
 	}
+}
+
+// snapshotReleases copies the current InRelease of each repository (a
+// fixture repository, by URI) under dir/dists/SUITE/, as a snapshot mirror
+// taken now would serve it.
+func snapshotReleases(t *testing.T, w *fixture.World, repos []lock.Repository, dir string) {
+	t.Helper()
+	roots := map[string]string{w.Debian.URL: w.Debian.Dir, w.PGDG.URL: w.PGDG.Dir}
+	for _, r := range repos {
+		root, ok := roots[r.URI]
+		if !ok {
+			t.Fatalf("locked repository %s is not a fixture repository", r.URI)
+		}
+		data, err := os.ReadFile(filepath.Join(root, "dists", r.Suite, "InRelease"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Join(dir, "dists", r.Suite), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, "dists", r.Suite, "InRelease"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestLockedReleaseDrift: the archive republishes its index (a new
+// InRelease, the same packages). A --locked build from the live archive
+// reports the repository whose InRelease moved, with both digests, and
+// builds the locked digest; with a snapshot mirror serving that moved
+// InRelease (not the archive as locked) it fails naming the repository
+// and both digests.
+func TestLockedReleaseDrift(t *testing.T) {
+	w := fixture.New(t)
+	dir := t.TempDir()
+	lockFile := filepath.Join(dir, "pgassemble.lock")
+	target := "postgresql-17-minimal-trixie"
+	common := []string{"--platform", "linux/amd64", "--lock-file", lockFile, "--allow-unhandled-scripts"}
+	if _, stderr, code := cli(t, worldArgs(w, t.TempDir(), append([]string{"lock", target}, common...)...)...); code != 0 {
+		t.Fatalf("lock: exit %d\n%s", code, stderr)
+	}
+	lf, err := lock.Read(lockFile, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lt, _ := lf.Target(target)
+	var locked string
+	for _, r := range lt.Platforms[0].Repositories {
+		if r.URI == w.Debian.URL && r.Suite == "trixie" {
+			locked = r.InReleaseSHA256
+		}
+	}
+	if locked == "" {
+		t.Fatalf("Debian's trixie is not in the lock: %+v", lt.Platforms[0].Repositories)
+	}
+	build := func(extra ...string) (string, string, int) {
+		args := append([]string{"--pg", "17", "--type", "minimal", "--base", "trixie", "--json", "--attest", "none"}, common...)
+		out, stderr, code := cli(t, worldArgs(w, t.TempDir(), append(args, extra...)...)...)
+		if code != 0 {
+			return "", stderr, code
+		}
+		var reps []assemble.TargetReport
+		if err := json.Unmarshal([]byte(out), &reps); err != nil {
+			t.Fatal(err)
+		}
+		return reps[0].Index, stderr, 0
+	}
+	before, stderr, code := build("--locked")
+	if code != 0 {
+		t.Fatalf("build --locked: exit %d\n%s", code, stderr)
+	}
+	if strings.Contains(stderr, "release file moved") {
+		t.Errorf("drift reported on the archive as locked:\n%s", stderr)
+	}
+
+	w.Debian.Update("trixie", func(*apttest.Config) {}) // republished: a later Date, the same packages
+	now, err := sha256File(filepath.Join(w.Debian.Dir, "dists/trixie/InRelease"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now == locked {
+		t.Fatal("republishing did not change the InRelease")
+	}
+	after, stderr, code := build("--locked")
+	if code != 0 {
+		t.Fatalf("build --locked after the republish: exit %d\n%s", code, stderr)
+	}
+	line := "note: " + target + ": release file moved since the lock: " + w.Debian.URL + " trixie (" + w.Debian.URL + "/dists/trixie/InRelease): locked sha256:" + locked + ", now sha256:" + now
+	if strings.Count(stderr, "release file moved") != 1 || !strings.Contains(stderr, line) {
+		t.Errorf("want one report line\n%s\nin:\n%s", line, stderr)
+	}
+	if after != before {
+		t.Errorf("the same packages under a new InRelease built %s, the locked build %s", after, before)
+	}
+
+	// A snapshot taken now, after the republish, not when locking.
+	snapDir := t.TempDir()
+	snapshotReleases(t, w, lt.Platforms[0].Repositories, snapDir)
+	snap := httptest.NewServer(http.StripPrefix("/archive/20261101T000000Z", http.FileServer(http.Dir(snapDir))))
+	defer snap.Close()
+	_, stderr, code = build("--locked", "--snapshot", snap.URL+"/archive/20261101T000000Z/{path}")
+	if code == 0 {
+		t.Fatal("build --locked --snapshot succeeded with a snapshot serving another InRelease")
+	}
+	t.Logf("--locked --snapshot, moved InRelease: %s", stderr)
+	for _, want := range []string{
+		"the snapshot mirror does not serve the locked release file",
+		w.Debian.URL + " trixie (" + snap.URL + "/archive/20261101T000000Z/dists/trixie/InRelease): locked sha256:" + locked + ", now sha256:" + now,
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("the error lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, "trixie-pgdg (") {
+		t.Errorf("the error names PGDG's repository, whose InRelease did not move:\n%s", stderr)
+	}
+}
+
+func sha256File(p string) (string, error) {
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 func TestLockUsage(t *testing.T) {

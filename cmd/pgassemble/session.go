@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"log/slog"
 
@@ -70,16 +71,18 @@ func newSession(cmd *cobra.Command, f *buildFlags) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	pin, err := f.lock.Pin()
-	if err != nil {
-		return nil, err
-	}
 	remote, err := f.cache.Remote(f.publish.Insecure)
 	if err != nil {
 		return nil, err
 	}
 	s := &session{out: cmd.OutOrStdout(), ui: newUI(cmd.ErrOrStderr(), f.report.Quiet), report: f.report}
 	s.log = f.report.Logger(s.ui)
+	// The lock's snapshot check fetches with the Builder's archive client,
+	// made below; the hook runs only once a build has begun.
+	pin, err := f.lock.Pin(builderFetcher{s}, func(line string) { s.ui.Printf("%s\n", line) })
+	if err != nil {
+		return nil, err
+	}
 	s.builder, err = assemble.New(assemble.Options{
 		ArchiveCacheDir: f.cache.Dir, ClientOptions: f.archive.ClientOptions(),
 		BaseImage:    f.build.BaseImage,
@@ -96,6 +99,13 @@ func newSession(cmd *cobra.Command, f *buildFlags) (*session, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// builderFetcher fetches through the session's Builder (lock.Fetcher).
+type builderFetcher struct{ s *session }
+
+func (f builderFetcher) SHA256(ctx context.Context, url string) (string, error) {
+	return f.s.builder.SHA256(ctx, url)
 }
 
 // printJSON writes v on stdout (--json).

@@ -212,6 +212,14 @@ func (b *Builder) Unchanged(ctx context.Context, p *Published, uo UnchangedOptio
 	return nil
 }
 
+// SHA256 GETs a small file (an InRelease) with the Builder's archive
+// client (its timeouts, retries and transports) and returns the hex SHA256
+// of its body. It verifies nothing: the caller compares the sum with one it
+// trusts (lock.Snapshot.CheckReleases does).
+func (b *Builder) SHA256(ctx context.Context, url string) (string, error) {
+	return b.client.SHA256(ctx, url)
+}
+
 // releaseRefs are the InRelease files of repos as the build read them:
 // the digest is the one u's indexes were verified through (a mirror that
 // published another InRelease since must make the next run build), the

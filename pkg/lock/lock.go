@@ -39,6 +39,9 @@ var (
 	ErrNotLocked = errors.New("target not in the lock file")
 	// ErrFormat: the file is not a lock file this version reads.
 	ErrFormat = errors.New("not a pgassemble lock file")
+	// ErrSnapshotRelease: the snapshot mirror does not serve the release
+	// file (InRelease, or Release) the lock recorded for a repository.
+	ErrSnapshotRelease = errors.New("the snapshot mirror does not serve the locked release file")
 )
 
 // File is the whole lock file.
@@ -369,13 +372,19 @@ func ParseSnapshot(tmpl string) (*Snapshot, error) {
 	return &Snapshot{Template: tmpl}, nil
 }
 
+// base is the snapshot's repository URI for suite: the template without
+// {path}, {suite} replaced.
+func (s *Snapshot) base(suite string) string {
+	return strings.TrimSuffix(strings.ReplaceAll(strings.TrimSuffix(s.Template, "{path}"), "{suite}", suite), "/")
+}
+
 // Package is the locked package as served by the snapshot mirror.
 func (s *Snapshot) Package(lp Package) (*apt.Package, error) {
 	if lp.Filename == "" || lp.SHA256 == "" {
 		return nil, fmt.Errorf("lock: %s %s has no pool path or SHA256 to fetch it by", lp.Name, lp.Version)
 	}
 	_, suite, _ := strings.Cut(lp.Repository, " ")
-	base := strings.TrimSuffix(strings.ReplaceAll(strings.TrimSuffix(s.Template, "{path}"), "{suite}", suite), "/")
+	base := s.base(suite)
 	return &apt.Package{
 		Name: lp.Name, Version: lp.Version, Architecture: lp.Arch, SHA256: lp.SHA256, Size: lp.Size, Filename: lp.Filename,
 		Repository: &apt.Repository{URI: base, Suite: suite, Priority: 500},

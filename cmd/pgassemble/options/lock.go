@@ -2,6 +2,7 @@ package options
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/pflag"
 
@@ -20,7 +21,7 @@ type LockOptions struct {
 func (o *LockOptions) AddFlags(fl *pflag.FlagSet) {
 	o.AddFileFlag(fl)
 	fl.BoolVar(&o.Locked, "locked", false, "build exactly the packages and base digest of the lock file; fail naming every package that moved or vanished")
-	fl.StringVar(&o.Snapshot, "snapshot", "", "with --locked, fetch locked packages the archive no longer serves from this snapshot-style mirror `URL-TEMPLATE` ending in {path} (the pool path; {suite} is the suite)")
+	fl.StringVar(&o.Snapshot, "snapshot", "", "with --locked, fetch locked packages the archive no longer serves from this snapshot-style mirror `URL-TEMPLATE` ending in {path} (the pool path; {suite} is the suite); it must serve every locked repository's InRelease as locked")
 }
 
 // AddFileFlag registers --lock-file alone (the lock command).
@@ -28,8 +29,13 @@ func (o *LockOptions) AddFileFlag(fl *pflag.FlagSet) {
 	fl.StringVar(&o.File, "lock-file", lock.FileName, "lock `FILE` that pgassemble lock writes and --locked reads")
 }
 
-// Pin is the plan hook --locked installs (nil without --locked).
-func (o *LockOptions) Pin() (func(ctx context.Context, tp *assemble.TargetPlan) error, error) {
+// Pin is the plan hook --locked installs (nil without --locked). With
+// --snapshot, every locked repository's release file must be served by the
+// snapshot exactly as locked (fetched through fetch); the live archive's
+// release files moving since the lock is reported, one line per repository
+// through report, and is no error: packages stay held to the lock by
+// version and SHA256 (see pkg/lock).
+func (o *LockOptions) Pin(fetch lock.Fetcher, report func(line string)) (func(ctx context.Context, tp *assemble.TargetPlan) error, error) {
 	if !o.Locked {
 		if o.Snapshot != "" {
 			return nil, Usagef("--snapshot needs --locked")
@@ -52,6 +58,14 @@ func (o *LockOptions) Pin() (func(ctx context.Context, tp *assemble.TargetPlan) 
 		t, err := f.Target(tp.Target.Name)
 		if err != nil {
 			return err
+		}
+		for _, d := range t.ReleaseDrift(tp) {
+			report(fmt.Sprintf("note: %s: release file moved since the lock: %s; packages are held to the lock by version and SHA256", tp.Target.Name, d))
+		}
+		if snap != nil {
+			if err := snap.CheckReleases(ctx, t, fetch); err != nil {
+				return err
+			}
 		}
 		return t.Apply(tp, snap)
 	}, nil
