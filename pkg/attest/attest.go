@@ -165,11 +165,11 @@ func Build(ctx context.Context, in Input) ([]Attachment, error) {
 		}
 		var atts []sign.Layer
 		for _, st := range stmts {
-			env, err := in.Signer.Envelope(st.body)
+			l, err := in.Signer.Attestation(ctx, st.body, st.pred)
 			if err != nil {
 				return nil, fmt.Errorf("attest: %s: %w", p.Platform, err)
 			}
-			atts = append(atts, sign.AttestationLayer(env, st.pred))
+			atts = append(atts, l)
 		}
 		if len(atts) > 0 {
 			indexAtts = append(indexAtts, atts...)
@@ -179,7 +179,7 @@ func Build(ctx context.Context, in Input) ([]Attachment, error) {
 			}
 			signed = append(signed, att)
 		}
-		sig, err := signatureOf(in, desc.Digest, "signature of "+p.Platform)
+		sig, err := signatureOf(ctx, in, desc.Digest, "signature of "+p.Platform)
 		if err != nil {
 			return nil, err
 		}
@@ -193,7 +193,7 @@ func Build(ctx context.Context, in Input) ([]Attachment, error) {
 			}
 			signed = append(signed, att)
 		}
-		sig, err := signatureOf(in, idxDigest, "signature of the index")
+		sig, err := signatureOf(ctx, in, idxDigest, "signature of the index")
 		if err != nil {
 			return nil, err
 		}
@@ -208,12 +208,12 @@ type signable struct {
 	pred string
 }
 
-func signatureOf(in Input, d v1.Hash, what string) (Attachment, error) {
-	body, sig, err := in.Signer.SimpleSigning(in.Repo, d)
+func signatureOf(ctx context.Context, in Input, d v1.Hash, what string) (Attachment, error) {
+	l, err := in.Signer.Signature(ctx, in.Repo, d)
 	if err != nil {
 		return Attachment{}, fmt.Errorf("attest: %w", err)
 	}
-	return cosignImage([]sign.Layer{sign.SignatureLayer(body, sig)}, d, false, what)
+	return cosignImage([]sign.Layer{l}, d, false, what)
 }
 
 func cosignImage(layers []sign.Layer, d v1.Hash, att bool, what string) (Attachment, error) {

@@ -1,9 +1,16 @@
-// Package sign signs images and attestations so that cosign accepts them:
+// Package sign signs images and attestations so that cosign accepts them,
+// with a private key or keyless:
 // a simple-signing payload per manifest, stored as a layer of the
 // "sha256-<hex>.sig" image next to it, and DSSE envelopes of in-toto
 // statements, stored as layers of the "sha256-<hex>.att" image. That is the
 // tag scheme `cosign verify --key` and `cosign verify-attestation --key`
 // read (cosign 2.x's default, without its newer bundle format).
+//
+// Keyless signing (NewKeyless) is cosign's: an ephemeral key certified by
+// Fulcio for an OIDC identity, every signature logged in Rekor, and the
+// certificate, its chain and Rekor's signed entry timestamp ("bundle")
+// written as annotations of the layer, so that `cosign verify
+// --certificate-identity --certificate-oidc-issuer` needs no key.
 //
 // Keys are read with sigstore's libraries: cosign's encrypted format
 // ("ENCRYPTED SIGSTORE/COSIGN PRIVATE KEY", scrypt + secretbox, password from
@@ -13,6 +20,7 @@ package sign
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"encoding/base64"
 	"encoding/pem"
@@ -52,10 +60,15 @@ const (
 	InTotoPayloadType      = "application/vnd.in-toto+json"
 )
 
-// Signer signs with one private key.
+// Signer signs with one private key (LoadKey), or keyless (NewKeyless):
+// with ephemeral keys certified by Fulcio, each signature logged in Rekor.
 type Signer struct {
-	sv signature.SignerVerifier
+	sv      signature.SignerVerifier
+	keyless *keyless
 }
+
+// ErrKeyOnly: the operation needs a private key, not keyless signing.
+var ErrKeyOnly = errors.New("only with a private key (--sign-key), not keyless")
 
 // PasswordFromEnv returns COSIGN_PASSWORD, as cosign reads it; ok is false
 // when the variable is unset.
@@ -108,24 +121,38 @@ func LoadKey(data []byte, password []byte, havePassword bool) (*Signer, error) {
 
 // PublicKeyPEM is the public half, PEM-encoded as cosign writes cosign.pub.
 func (s *Signer) PublicKeyPEM() ([]byte, error) {
-	pub, err := s.sv.PublicKey()
+	pub, err := s.PublicKey()
 	if err != nil {
 		return nil, err
 	}
 	return cryptoutils.MarshalPublicKeyToPEM(pub)
 }
 
-// PublicKey is the public half.
-func (s *Signer) PublicKey() (crypto.PublicKey, error) { return s.sv.PublicKey() }
+// PublicKey is the public half (keyless: of the current ephemeral key).
+func (s *Signer) PublicKey() (crypto.PublicKey, error) {
+	if s.keyless != nil {
+		s.keyless.mu.Lock()
+		defer s.keyless.mu.Unlock()
+		return s.keyless.cur.sv.PublicKey()
+	}
+	return s.sv.PublicKey()
+}
 
 // SimpleSigning returns the simple-signing payload for the manifest digest
 // in repository repo ("REGISTRY/REPO") and its signature.
 func (s *Signer) SimpleSigning(repo name.Repository, digest v1.Hash) (body, sig []byte, err error) {
+	if s.keyless != nil {
+		return nil, nil, fmt.Errorf("sign %s: SimpleSigning: %w", digest, ErrKeyOnly)
+	}
+	return simpleSigning(s.sv, repo, digest)
+}
+
+func simpleSigning(sv signature.SignerVerifier, repo name.Repository, digest v1.Hash) (body, sig []byte, err error) {
 	body, err = payload.Cosign{Image: repo.Digest(digest.String())}.MarshalJSON()
 	if err != nil {
 		return nil, nil, fmt.Errorf("sign %s: payload: %w", digest, err)
 	}
-	sig, err = s.sv.SignMessage(bytes.NewReader(body))
+	sig, err = sv.SignMessage(bytes.NewReader(body))
 	if err != nil {
 		return nil, nil, fmt.Errorf("sign %s: %w", digest, err)
 	}
@@ -134,7 +161,14 @@ func (s *Signer) SimpleSigning(repo name.Repository, digest v1.Hash) (body, sig 
 
 // Envelope signs an in-toto statement and returns its DSSE envelope (JSON).
 func (s *Signer) Envelope(statement []byte) ([]byte, error) {
-	env, err := sigdsse.WrapSigner(s.sv, InTotoPayloadType).SignMessage(bytes.NewReader(statement))
+	if s.keyless != nil {
+		return nil, fmt.Errorf("sign statement: Envelope: %w", ErrKeyOnly)
+	}
+	return envelope(s.sv, statement)
+}
+
+func envelope(sv signature.SignerVerifier, statement []byte) ([]byte, error) {
+	env, err := sigdsse.WrapSigner(sv, InTotoPayloadType).SignMessage(bytes.NewReader(statement))
 	if err != nil {
 		return nil, fmt.Errorf("sign statement: %w", err)
 	}
@@ -145,11 +179,63 @@ func (s *Signer) Envelope(statement []byte) ([]byte, error) {
 // signature base64-encoded, as its --output-signature file holds it
 // (`cosign verify-blob --key --signature` reads that file).
 func (s *Signer) Blob(data []byte) ([]byte, error) {
+	if s.keyless != nil {
+		return nil, fmt.Errorf("sign blob: %w", ErrKeyOnly)
+	}
 	sig, err := s.sv.SignMessage(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("sign blob: %w", err)
 	}
 	return []byte(base64.StdEncoding.EncodeToString(sig)), nil
+}
+
+// Signature signs the manifest digest in repository repo ("REGISTRY/REPO")
+// and returns the layer of its .sig image: the simple-signing payload with
+// its signature and, keyless, the certificate, chain and Rekor bundle.
+func (s *Signer) Signature(ctx context.Context, repo name.Repository, digest v1.Hash) (Layer, error) {
+	if s.keyless == nil {
+		body, sig, err := simpleSigning(s.sv, repo, digest)
+		if err != nil {
+			return Layer{}, err
+		}
+		return SignatureLayer(body, sig), nil
+	}
+	var sig []byte
+	l, _, err := s.keyless.layer(ctx, "signature of "+digest.String(), func(sv signature.SignerVerifier) ([]byte, []byte, error) {
+		body, sg, err := simpleSigning(sv, repo, digest)
+		sig = sg
+		return body, sg, err
+	}, false)
+	if err != nil {
+		return Layer{}, err
+	}
+	l.MediaType = SimpleSigningMediaType
+	l.Annotations[SignatureAnnotation] = base64.StdEncoding.EncodeToString(sig)
+	return l, nil
+}
+
+// Attestation signs an in-toto statement of predicateType as a DSSE
+// envelope and returns the layer of its .att image (keyless: with the
+// certificate, chain and Rekor bundle).
+func (s *Signer) Attestation(ctx context.Context, statement []byte, predicateType string) (Layer, error) {
+	if s.keyless == nil {
+		env, err := envelope(s.sv, statement)
+		if err != nil {
+			return Layer{}, err
+		}
+		return AttestationLayer(env, predicateType), nil
+	}
+	l, _, err := s.keyless.layer(ctx, "attestation "+predicateType, func(sv signature.SignerVerifier) ([]byte, []byte, error) {
+		env, err := envelope(sv, statement)
+		return env, nil, err
+	}, true)
+	if err != nil {
+		return Layer{}, err
+	}
+	l.MediaType = DSSEMediaType
+	l.Annotations[SignatureAnnotation] = ""
+	l.Annotations[PredicateAnnotation] = predicateType
+	return l, nil
 }
 
 // SignatureTag is the tag cosign looks up for a manifest's signatures.
