@@ -44,7 +44,7 @@ func newSupply(cmd *cobra.Command, f *buildFlags, dest publish.Destination) (*su
 	if err != nil {
 		return nil, err
 	}
-	signer, err := f.supply.Signer()
+	signer, err := f.supply.Signer(cmd.Context())
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func newSupply(cmd *cobra.Command, f *buildFlags, dest publish.Destination) (*su
 // lock file and the config file are recorded by digest instead of path.
 var localFlags = map[string]bool{
 	"cache-dir": true, "json": true, "quiet": true, "verbose": true, "http-retries": true,
-	"xz": true, "sign-key": true, "lock-file": true, "config": true,
+	"xz": true, "sign-key": true, "oidc-token": true, "lock-file": true, "config": true,
 }
 
 func (s *supply) enabled() bool { return s.sbomOn || s.provenanceOn || s.signer != nil }
@@ -176,11 +176,15 @@ func (s *supply) summary() string {
 	if s.provenanceOn {
 		what = append(what, "SLSA provenance")
 	}
-	switch {
-	case s.signer != nil && (s.sbomOn || s.provenanceOn):
-		what = append(what, "cosign signatures and attestations")
-	case s.signer != nil:
-		what = append(what, "cosign signatures")
+	if s.signer != nil {
+		kind := "cosign signatures"
+		if s.sbomOn || s.provenanceOn {
+			kind += " and attestations"
+		}
+		if sub, iss := s.signer.Identity(); sub != "" {
+			kind = "keyless " + kind + " as " + sub + " (" + iss + ")"
+		}
+		what = append(what, kind)
 	}
 	return strings.Join(what, ", ")
 }

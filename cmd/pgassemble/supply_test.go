@@ -13,6 +13,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
 	"github.com/pgassemble/pgassemble/internal/fixture"
+	"github.com/pgassemble/pgassemble/internal/sigstoretest"
 )
 
 func writeKey(t *testing.T, password string) string {
@@ -98,12 +99,17 @@ func TestSignKeyErrors(t *testing.T) {
 		{"wrong password", "wrong", []string{"--sign-key", key}, 1, "cannot decrypt the private key"},
 		{"not a key", "", []string{"--sign-key", notKey}, 1, "not a private key"},
 		{"missing file", "", []string{"--sign-key", notKey + ".gone"}, 1, "no such file"},
-		{"keyless", "", []string{"--sign", "keyless"}, 2, "keyless is not implemented"},
+		{"keyless without a token", "", []string{"--sign", "keyless"}, 2, "no OIDC identity token: give --oidc-token FILE"},
+		{"keyless and a key", "", []string{"--sign", "keyless", "--sign-key", key}, 2, "exclude each other"},
+		{"token without keyless", "", []string{"--oidc-token", notKey}, 2, "--oidc-token needs --sign keyless"},
 		{"bad attest", "", []string{"--attest", "sbom,vex"}, 2, "--attest"},
 		{"bad sbom format", "", []string{"--sbom-format", "swid"}, 2, "--sbom-format"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("COSIGN_PASSWORD", tc.pw)
+			for _, v := range []string{"SIGSTORE_ID_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"} {
+				t.Setenv(v, "")
+			}
 			args := append(worldArgs(w, t.TempDir(), "--pg", "17", "--type", "minimal", "--base", "trixie", "-q"), tc.args...)
 			_, stderr, code := cli(t, args...)
 			if code != tc.code || !strings.Contains(stderr, tc.msg) {
@@ -159,6 +165,81 @@ func TestSignedBuildAttestNone(t *testing.T) {
 	for _, tg := range tags {
 		if strings.HasSuffix(tg, ".att") || tg == "sha256-"+plat.Hex || tg == "sha256-"+d.Hex {
 			t.Errorf("--attest none pushed %s (tags %v)", tg, tags)
+		}
+	}
+}
+
+// TestKeylessBuild: --sign keyless against the local Sigstore publishes
+// .sig and .att layers with cosign's certificate, chain and bundle
+// annotations, one log entry per signature; a log refusing mid-way fails
+// the command naming the log, and nothing is published.
+func TestKeylessBuild(t *testing.T) {
+	w := fixture.New(t)
+	ss, err := sigstoretest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	tok, err := ss.Token(sigstoretest.Claims{Email: "ci@example.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokFile := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(tokFile, []byte(tok), 0o600)
+	keyless := []string{"--sign", "keyless", "--oidc-token", tokFile, "--fulcio-url", ss.FulcioURL, "--rekor-url", ss.RekorURL}
+	base := []string{"--pg", "17", "--type", "minimal", "--base", "trixie", "--platform", "linux/amd64", "--allow-unhandled-scripts"}
+
+	t.Run("log refusing mid-way", func(t *testing.T) {
+		ss.SetFaults(sigstoretest.Faults{RekorAfter: 2, RekorStatus: 400})
+		defer ss.SetFaults(sigstoretest.Faults{})
+		_, stderr, code := cli(t, append(worldArgs(w, t.TempDir(), base...), keyless...)...)
+		if code != 1 || !strings.Contains(stderr, "Rekor "+ss.RekorURL) {
+			t.Fatalf("exit %d, want 1 and an error naming Rekor %s:\n%s", code, ss.RekorURL, stderr)
+		}
+		if strings.Contains(stderr, tok) {
+			t.Fatal("the error quotes the token")
+		}
+		ref, _ := name.ParseReference(w.RegHost+"/postgresql-testing:17-minimal-trixie", name.Insecure)
+		if _, err := remote.Head(ref); err == nil {
+			t.Fatal("the image was tagged although its signing failed")
+		}
+	})
+
+	before := ss.Entries()
+	_, stderr, code := cli(t, append(worldArgs(w, t.TempDir(), base...), keyless...)...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "keyless cosign signatures and attestations as ci@example.test ("+ss.IssuerURL+")") {
+		t.Errorf("output does not say who signed:\n%s", stderr)
+	}
+	// The index and one platform: two signatures, and the SBOM and
+	// provenance statements of the platform in both .att images, logged once each.
+	if n := ss.Entries() - before; n != 4 {
+		t.Errorf("%d log entries, want 4 (2 signatures, 2 attestations)", n)
+	}
+	ref, _ := name.ParseReference(w.RegHost+"/postgresql-testing:17-minimal-trixie", name.Insecure)
+	idx, err := remote.Index(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := idx.Digest()
+	im, _ := idx.IndexManifest()
+	for _, tag := range []string{"sha256-" + d.Hex + ".sig", "sha256-" + im.Manifests[0].Digest.Hex + ".sig", "sha256-" + d.Hex + ".att"} {
+		img, err := remote.Image(ref.Context().Tag(tag))
+		if err != nil {
+			t.Fatalf("%s: %v", tag, err)
+		}
+		m, _ := img.Manifest()
+		if len(m.Layers) == 0 {
+			t.Fatalf("%s has no layers", tag)
+		}
+		for _, l := range m.Layers {
+			for _, k := range []string{"dev.sigstore.cosign/certificate", "dev.sigstore.cosign/chain", "dev.sigstore.cosign/bundle"} {
+				if l.Annotations[k] == "" {
+					t.Errorf("%s: layer %s lacks %s", tag, l.Digest, k)
+				}
+			}
 		}
 	}
 }

@@ -1,7 +1,9 @@
 package options
 
 import (
-	"errors"
+	"context"
+	"net/http"
+	"os"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -18,6 +20,9 @@ type SupplyOptions struct {
 	SBOMFormat string
 	SignKey    string
 	Sign       string // "" or "keyless"
+	OIDCToken  string // file holding the identity token (keyless)
+	FulcioURL  string
+	RekorURL   string
 	BuilderID  string
 }
 
@@ -26,7 +31,10 @@ func (o *SupplyOptions) AddFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&o.Attest, "attest", "sbom,provenance", "attach per platform manifest, as OCI referrers: sbom, provenance, both (comma-separated) or none")
 	fl.StringVar(&o.SBOMFormat, "sbom-format", "spdx", "SBOM format: spdx (SPDX 2.3 JSON) or cyclonedx (CycloneDX 1.6 JSON)")
 	fl.StringVar(&o.SignKey, "sign-key", "", "sign the index, every platform manifest and the attestations as cosign does, with this private key `FILE` (cosign's encrypted format with $COSIGN_PASSWORD, or plain PEM)")
-	fl.StringVar(&o.Sign, "sign", "", "keyless: sign with an OIDC identity through Fulcio and Rekor (not implemented)")
+	fl.StringVar(&o.Sign, "sign", "", "keyless: sign as cosign's keyless mode, with an ephemeral key certified by Fulcio for the OIDC identity (--oidc-token, $SIGSTORE_ID_TOKEN or GitHub Actions' token) and every signature logged in Rekor")
+	fl.StringVar(&o.OIDCToken, "oidc-token", "", "with --sign keyless: read the OIDC identity token from `FILE` (default: $SIGSTORE_ID_TOKEN, else GitHub Actions' token service with audience sigstore)")
+	fl.StringVar(&o.FulcioURL, "fulcio-url", sign.DefaultFulcioURL, "with --sign keyless: the Fulcio certificate authority `URL`")
+	fl.StringVar(&o.RekorURL, "rekor-url", sign.DefaultRekorURL, "with --sign keyless: the Rekor transparency log `URL`")
 	fl.StringVar(&o.BuilderID, "builder-id", "", "builder.id `URI` of the SLSA provenance (default: pgassemble's repository URL)")
 }
 
@@ -55,16 +63,24 @@ func (o *SupplyOptions) Format() (sbom.Format, error) {
 	return f, nil
 }
 
-// ErrKeylessUnsupported: --sign keyless is accepted as a name only.
-var ErrKeylessUnsupported = errors.New("--sign keyless is not implemented: it needs an OIDC token, Fulcio and Rekor; use --sign-key")
-
-// Signer loads --sign-key (nil without it). The password is
-// $COSIGN_PASSWORD, as cosign reads it.
-func (o *SupplyOptions) Signer() (*sign.Signer, error) {
+// Signer loads --sign-key, or with --sign keyless gets an identity token,
+// an ephemeral key and its Fulcio certificate (nil without either). The
+// key's password is $COSIGN_PASSWORD, as cosign reads it.
+func (o *SupplyOptions) Signer(ctx context.Context) (*sign.Signer, error) {
 	switch o.Sign {
 	case "":
+		if o.OIDCToken != "" {
+			return nil, Usagef("--oidc-token needs --sign keyless")
+		}
 	case "keyless":
-		return nil, UsageError{ErrKeylessUnsupported}
+		if o.SignKey != "" {
+			return nil, Usagef("--sign keyless and --sign-key exclude each other")
+		}
+		src, err := sign.TokenFrom(o.OIDCToken, os.Getenv, http.DefaultClient)
+		if err != nil {
+			return nil, UsageError{err}
+		}
+		return sign.NewKeyless(ctx, sign.KeylessOptions{FulcioURL: o.FulcioURL, RekorURL: o.RekorURL, Token: src})
 	default:
 		return nil, Usagef("--sign %q: the only value is keyless", o.Sign)
 	}
