@@ -30,6 +30,7 @@ say install "$(grep -E '^(Get|W|E):' /tmp/install.log)"
 say status "$(dpkg-query -W -f '${db:Status-Abbrev}${Version}' $E2E_EXT 2>&1)"
 say control "$(ls /usr/share/postgresql/$E2E_MAJOR/extension/$E2E_EXTNAME.control 2>&1)"
 say audit "$(dpkg --audit 2>&1)"
+say image_versions "$(dpkg-query -W -f '${Package}=${Version}\n' postgresql-$E2E_MAJOR postgresql-client-$E2E_MAJOR libpq5 postgresql-common postgresql-client-common 2>&1)"
 as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups env HOME=/var/lib/postgresql PATH=/usr/lib/postgresql/$E2E_MAJOR/bin:$PATH "$@"; }
 if as_pg initdb -D /tmp/pgdata -U postgres -A trust >/tmp/initdb.log 2>&1 &&
 	as_pg pg_ctl -D /tmp/pgdata -l /tmp/pg.log -w -t 120 -o "-c listen_addresses='' -c unix_socket_directories=/tmp" start >/tmp/pg_ctl.log 2>&1; then
@@ -107,6 +108,22 @@ func TestPGDG(t *testing.T) {
 		if f["install_rc"] != "0" || !strings.HasPrefix(f["status"], "ii ") {
 			c.Fatalf("apt-get install %s: exit %s, dpkg status %q: %s", ext, f["install_rc"], f["status"], orMissing(f["install"]))
 		}
+		// PostgreSQL in the image and the extension come from the mirror: their versions carry
+		// its PGDG suffix, and apt downloaded the extension from it.
+		suffix := os.Getenv("E2E_PGDG_VERSION_SUFFIX")
+		if suffix != "" {
+			for _, pv := range strings.Split(f["image_versions"], " | ") {
+				if !strings.HasSuffix(pv, suffix) {
+					c.Errorf("%s in the image: not the PGDG mirror's version (no %s suffix)", pv, suffix)
+				}
+			}
+			if !strings.HasSuffix(f["status"], suffix) {
+				c.Errorf("%s installed at %q, not the PGDG mirror's version (%s)", ext, f["status"], suffix)
+			}
+			if !strings.Contains(f["install"], mirror+" "+img.Suite+"-pgdg/main amd64 "+ext) {
+				c.Errorf("apt-get install did not download %s from %s: %s", ext, mirror, orMissing(f["install"]))
+			}
+		}
 		if !strings.HasSuffix(f["control"], "/"+extName+".control") {
 			c.Errorf("%s.control after the install: %s", extName, orMissing(f["control"]))
 		}
@@ -118,6 +135,9 @@ func TestPGDG(t *testing.T) {
 			fetched := strings.TrimPrefix(readFile(accessLog), logBefore)
 			if !strings.Contains(fetched, "/dists/"+img.Suite+"-pgdg/InRelease 200 Debian APT") {
 				c.Errorf("the mirror served no InRelease to apt during the check; its log:\n%s", tail(fetched, 1500))
+			}
+			if !strings.Contains(fetched, "/"+ext+"_") {
+				c.Errorf("the mirror served no %s .deb during the check; its log:\n%s", ext, tail(fetched, 1500))
 			}
 			c.Logf("requests to the mirror from the derived container:\n%s", fetched)
 		}

@@ -176,7 +176,7 @@ cmd_pgdg() {
 	e2e_pgassemble_bin
 	e2e_revision
 	: >"$E2E_WORK/builds.tsv"
-	e2e_pgdg_mirror_start 17 trixie
+	e2e_pgdg_mirror_start 17 trixie .pgdg13+1
 	e2e_build pgdg-minimal-17-trixie --pg 17 --type minimal --base trixie --pg-source pgdg \
 		--pgdg-mirror "$E2E_PGDG_MIRROR" --keyring "$E2E_PGDG_KEY" \
 		--base-image "$E2E_IMAGE_BASE_TRIXIE" --registry "$E2E_REGISTRY_ADDR" || rc=1

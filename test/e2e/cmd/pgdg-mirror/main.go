@@ -59,7 +59,7 @@ const urlPath = "/pub/repos/apt"
 
 type config struct {
 	dir, listen, cache, keyOut, accessLog string
-	codename, major                       string
+	codename, major, suffix               string
 	arches, packages                      []string
 	ttl                                   time.Duration
 }
@@ -74,6 +74,7 @@ func main() {
 	flag.StringVar(&c.accessLog, "access-log", "", "append one line per request here")
 	flag.StringVar(&c.codename, "codename", "trixie", "Debian codename the repository is for")
 	flag.StringVar(&c.major, "major", "17", "PostgreSQL major: the repository's second component")
+	flag.StringVar(&c.suffix, "version-suffix", "", "append this to every version, as PGDG's builds do (e.g. .pgdg13+1); empty: Debian's .debs unchanged")
 	flag.StringVar(&arches, "arches", "amd64,arm64", "architectures, comma-separated")
 	flag.StringVar(&packages, "packages", "", "packages whose source packages' binaries are published, comma-separated (required)")
 	flag.DurationVar(&c.ttl, "ttl", time.Hour, "stop after this long")
@@ -119,8 +120,12 @@ func run(ctx context.Context, c config) error {
 		if err != nil {
 			return err
 		}
+		renamed := map[string]string{}
+		for _, p := range pick {
+			renamed[p.Name] = p.Version
+		}
 		for i, p := range pick {
-			stanza, err := publish(repoDir, paths[i], p)
+			stanza, err := publish(repoDir, paths[i], p, c.suffix, renamed)
 			if err != nil {
 				return err
 			}
@@ -137,7 +142,7 @@ func run(ctx context.Context, c config) error {
 				}
 				index[k].Write(stanza)
 			}
-			log.Printf("%s %s %s", arch, p.Name, p.Version)
+			log.Printf("%s %s %s%s", arch, p.Name, p.Version, c.suffix)
 		}
 	}
 	for _, arch := range c.arches {
@@ -254,24 +259,41 @@ func selectPackages(u *apt.Universe, pkgs []*apt.Package, names []string, arch s
 	return out, nil
 }
 
-// publish links the verified .deb into the pool (pool/main/<prefix>/<source>/,
-// Debian's layout) and returns its Packages stanza, made from the .deb's own
+// publish puts the verified .deb into the pool (pool/main/<prefix>/<source>/,
+// Debian's layout), linked as is or, with a version suffix, repacked (see
+// repack.go), and returns its Packages stanza, made from the .deb's own
 // control file as dpkg-scanpackages does.
-func publish(repoDir, debPath string, p *apt.Package) ([]byte, error) {
+func publish(repoDir, debPath string, p *apt.Package, suffix string, renamed map[string]string) ([]byte, error) {
 	src, _ := source(p)
 	prefix := src[:1]
 	if strings.HasPrefix(src, "lib") && len(src) > 3 {
 		prefix = src[:4]
 	}
-	rel := path.Join("pool/main", prefix, src, path.Base(p.Filename))
+	base := path.Base(p.Filename)
+	if suffix != "" {
+		_, upstream, _ := strings.Cut(p.Version, ":")
+		if !strings.Contains(p.Version, ":") {
+			upstream = p.Version
+		}
+		base = strings.Replace(base, "_"+upstream+"_", "_"+upstream+suffix+"_", 1)
+	}
+	rel := path.Join("pool/main", prefix, src, base)
 	dst := filepath.Join(repoDir, filepath.FromSlash(rel))
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(dst); errors.Is(err, os.ErrNotExist) {
-		if err := os.Link(debPath, dst); err != nil {
-			if err := copyFile(debPath, dst); err != nil {
-				return nil, err
+	var para apt.Paragraph
+	if suffix != "" {
+		var err error
+		if para, err = repack(debPath, dst, suffix, renamed); err != nil {
+			return nil, err
+		}
+	} else {
+		if _, err := os.Stat(dst); errors.Is(err, os.ErrNotExist) {
+			if err := os.Link(debPath, dst); err != nil {
+				if err := copyFile(debPath, dst); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
@@ -297,13 +319,19 @@ func publish(repoDir, debPath string, p *apt.Package) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if sum := hex.EncodeToString(h.Sum(nil)); sum != p.SHA256 {
+	sum := hex.EncodeToString(h.Sum(nil))
+	if suffix == "" && sum != p.SHA256 {
 		return nil, fmt.Errorf("%s: SHA256 %s, the signed index says %s", dst, sum, p.SHA256)
 	}
-	para := slices.Clone(ci.Paragraph)
+	if para == nil {
+		para = ci.Paragraph
+	} else if ci.Paragraph.Get("Version") != para.Get("Version") {
+		return nil, fmt.Errorf("%s: repacked control says version %s, want %s", dst, ci.Paragraph.Get("Version"), para.Get("Version"))
+	}
+	para = slices.Clone(para)
 	para.Set("Filename", rel)
 	para.Set("Size", fmt.Sprint(st.Size()))
-	para.Set("SHA256", p.SHA256)
+	para.Set("SHA256", sum)
 	var b bytes.Buffer
 	if _, err := para.WriteTo(&b); err != nil {
 		return nil, err
