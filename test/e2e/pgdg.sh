@@ -23,7 +23,7 @@ e2e_pgdg_mirror_start() {
 		e2e_die "port $port is already in use; stop that process or set E2E_PGDG_ADDR=127.0.0.1:PORT"
 	fi
 	mkdir -p "$dir" "$E2E_CACHE/pgdg-mirror"
-	(cd "$E2E_REPO" && go build -tags e2e -o "$bin" ./test/e2e/cmd/pgdg-mirror) || e2e_die "go build ./test/e2e/cmd/pgdg-mirror failed"
+	(cd "$E2E_REPO" && go build -o "$bin" ./test/e2e/cmd/pgdg-mirror) || e2e_die "go build ./test/e2e/cmd/pgdg-mirror failed"
 	E2E_PGDG_KEY=$dir/pgdg-mirror.asc
 	E2E_PGDG_ACCESS_LOG=$dir/access.log
 	"$bin" -dir "$dir" -cache "$E2E_CACHE/pgdg-mirror" -listen "$E2E_PGDG_ADDR" -codename "$codename" -major "$major" -version-suffix "$suffix" \

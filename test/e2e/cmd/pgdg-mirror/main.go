@@ -1,5 +1,3 @@
-//go:build e2e
-
 // Command pgdg-mirror serves, on a loopback address, an apt repository shaped
 // like PGDG's (dists/<codename>-pgdg with components "main" and the major, an
 // InRelease signed by a key made at start and thrown away at exit) holding
