@@ -1,6 +1,8 @@
 # Supply-chain part of the end-to-end suite (issue 10), sourced by run.sh: the verifying
 # clients at pinned versions and a throw-away signing key. The checks themselves are
-# supply_test.go (TestSupply), run with the other Go checks.
+# supply_test.go (TestSupply), run with the other Go checks, and supply_keyless_test.go
+# (TestSupplyKeyless: a --sign keyless build against a local Fulcio, Rekor and OIDC issuer it
+# starts itself, verified with the same cosign; `-run TestSupply` in run.sh selects both).
 
 # Pinned clients. go install compiles them once (cosign takes minutes); the binaries are kept in
 # $E2E_BIN (the cache) and reinstalled only when their version differs.
