@@ -15,7 +15,9 @@ import (
 func main() {
 	// The one signal context: every command gets it as cmd.Context().
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfiles := startProfiles(os.Stderr)
 	code := runWith(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stopProfiles()
 	cancel()
 	os.Exit(code)
 }

@@ -93,7 +93,14 @@ func (p Paragraph) WriteTo(w io.Writer) (int64, error) {
 // MaxParagraphSize is an error (ErrTooLarge), found after reading at most
 // that much more: a hostile index cannot make the parser hold a huge line.
 func ParseParagraphs(r io.Reader, fn func(Paragraph) error) error {
-	sc := paragraphScanner{r: r, buf: make([]byte, 256*1024)}
+	return parseParagraphs(r, true, fn)
+}
+
+// parseParagraphs is ParseParagraphs; without own, the paragraph passed to
+// fn is the parser's scratch space, valid only until fn returns (for
+// callers that copy what they keep: one allocation less per stanza).
+func parseParagraphs(r io.Reader, own bool, fn func(Paragraph) error) error {
+	sc := paragraphScanner{r: r, buf: make([]byte, 256*1024), share: !own}
 	for {
 		text, line, err := sc.next()
 		if err == io.EOF {
@@ -144,6 +151,7 @@ type paragraphScanner struct {
 	err      error // sticky read error (io.EOF included)
 	line     int   // lines consumed so far
 	scratch  []Field
+	share    bool // parse returns scratch itself, not a copy
 }
 
 // fill reads more data, keeping buf[keep:end] (moved to the front). It
@@ -337,6 +345,9 @@ func (s *paragraphScanner) parse(text string, line int) (Paragraph, error) {
 	s.scratch = fields[:0]
 	if len(fields) == 0 {
 		return nil, nil
+	}
+	if s.share {
+		return fields, nil
 	}
 	p := make(Paragraph, len(fields))
 	copy(p, fields)

@@ -9,7 +9,10 @@ import (
 
 // Package is one binary package as described by a Packages index stanza or a
 // dpkg status stanza. Relation fields are parsed; Paragraph keeps the stanza
-// as read, in its field order, for writers (dpkg status) that must reproduce it.
+// as read, in its field order, for writers (dpkg status) that must reproduce
+// it — except for packages read by ParsePackages (see there), which is how
+// indexes are read: nothing reads an index stanza beyond these fields (the
+// dpkg status of an installed package comes from its .deb's control file).
 type Package struct {
 	Name          string
 	Version       string
@@ -187,30 +190,43 @@ func fieldID(name string) int {
 // Relation fields are parsed (strings share memory with the paragraph). The
 // paragraph is kept in Package.Paragraph.
 func PackageFromParagraph(p Paragraph) (*Package, error) {
-	pkg := &Package{Paragraph: p}
+	return packageFrom(p, nil)
+}
+
+// packageFrom builds a Package from p. With an interner, the Package keeps
+// no part of p: every string is copied (the small, repeated ones shared
+// through in) and Paragraph is nil, so the stanza's text (descriptions are
+// most of an index) can be freed. Without one, strings are substrings of
+// p's and Paragraph is p.
+func packageFrom(p Paragraph, in *interner) (*Package, error) {
+	pkg := &Package{}
+	if in == nil {
+		pkg.Paragraph = p
+	}
+	str, uniq := in.intern, in.clone
 	for _, f := range p {
 		var err error
 		var rel *Relations
 		switch fieldID(f.Name) {
 		case fPackage:
-			pkg.Name = f.Value
+			pkg.Name = str(f.Value)
 		case fVersion:
-			pkg.Version = f.Value
+			pkg.Version = str(f.Value)
 		case fArchitecture:
-			pkg.Architecture = f.Value
+			pkg.Architecture = str(f.Value)
 		case fMultiArch:
-			pkg.MultiArch = f.Value
+			pkg.MultiArch = str(f.Value)
 		case fEssential:
 			pkg.Essential = f.Value == "yes"
 		case fPriority:
-			pkg.Priority = f.Value
+			pkg.Priority = str(f.Value)
 		case fSection:
-			pkg.Section = f.Value
+			pkg.Section = str(f.Value)
 		case fSource:
-			pkg.Source = f.Value
+			pkg.Source = str(f.Value)
 			if i := strings.IndexByte(f.Value, '('); i >= 0 {
-				pkg.Source = strings.TrimSpace(f.Value[:i])
-				pkg.SourceVersion = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(f.Value[i+1:]), ")"))
+				pkg.Source = str(strings.TrimSpace(f.Value[:i]))
+				pkg.SourceVersion = str(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(f.Value[i+1:]), ")")))
 			}
 		case fInstalledSize:
 			pkg.InstalledSize, err = strconv.ParseInt(f.Value, 10, 64)
@@ -229,22 +245,26 @@ func PackageFromParagraph(p Paragraph) (*Package, error) {
 		case fReplaces:
 			rel = &pkg.Replaces
 		case fFilename:
-			pkg.Filename = f.Value
+			pkg.Filename = uniq(f.Value)
 		case fSize:
 			pkg.Size, err = strconv.ParseInt(f.Value, 10, 64)
 		case fSHA256:
-			pkg.SHA256 = f.Value
+			pkg.SHA256 = uniq(f.Value)
 		case fStatus:
-			pkg.Status = f.Value
+			pkg.Status = str(f.Value)
 		case fProtected, fImportant:
 			pkg.Protected = f.Value == "yes"
 		case fSuggests:
-			pkg.suggests = f.Value
+			pkg.suggests = uniq(f.Value)
 		case fEnhances:
-			pkg.enhances = f.Value
+			pkg.enhances = uniq(f.Value)
 		}
 		if rel != nil {
-			*rel, err = ParseRelations(f.Value)
+			if in != nil {
+				*rel, err = in.parseRelations(f.Value)
+			} else {
+				*rel, err = ParseRelations(f.Value)
+			}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("package %s: field %s: %w", Excerpt(pkg.Name), f.Name, err)
@@ -261,9 +281,17 @@ func PackageFromParagraph(p Paragraph) (*Package, error) {
 
 // ParsePackages reads a Packages index and calls fn for each package.
 // Every stanza must name a package, a version and an architecture.
+//
+// The packages are compact, because a build holds every package of every
+// index for each architecture: they keep no Paragraph (a Packages stanza
+// is about three times the size of what is parsed from it, descriptions
+// first) and share no memory with the index text; the strings that repeat
+// (names, versions, sections, architectures, relation names) are shared
+// between the packages of one call.
 func ParsePackages(r io.Reader, fn func(*Package) error) error {
-	return ParseParagraphs(r, func(p Paragraph) error {
-		pkg, err := PackageFromParagraph(p)
+	in := newInterner()
+	return parseParagraphs(r, false, func(p Paragraph) error {
+		pkg, err := packageFrom(p, in)
 		if err != nil {
 			return err
 		}
@@ -298,4 +326,102 @@ func ParseStatus(r io.Reader) ([]*Package, error) {
 		return nil, fmt.Errorf("parse dpkg status: %w", err)
 	}
 	return out, nil
+}
+
+// interner copies strings out of the text they were read from, so that the
+// text can be freed, and shares the copies of equal strings and of equal
+// relation groups (an index repeats "libc6 (>= 2.34)" thousands of times:
+// shared, the parsed relations of trixie main take a fraction of the
+// memory, and a repeated group is parsed once). Relations are read-only,
+// so sharing them is safe. It lives for one ParsePackages call. A nil
+// *interner copies nothing.
+type interner struct {
+	m      map[string]string
+	groups map[string]Alternatives
+}
+
+func newInterner() *interner {
+	return &interner{m: make(map[string]string, 1<<14), groups: make(map[string]Alternatives, 1<<14)}
+}
+
+// parseRelations is ParseRelations(s) with every or-group shared with the
+// equal groups already read. A group's text never holds a comma (not in
+// names, versions, architecture or profile lists), so s is cut at commas;
+// anything unusual (an error) is left to ParseRelations, whose result and
+// error are the reference.
+func (in *interner) parseRelations(s string) (Relations, error) {
+	if isBlank(s) {
+		return nil, nil
+	}
+	out := make(Relations, 0, 1+strings.Count(s, ","))
+	for rest := s; ; {
+		g, tail, more := strings.Cut(rest, ",")
+		g = strings.Trim(g, " \t\n\r")
+		if g != "" {
+			alt, ok := in.groups[g]
+			if !ok {
+				var ok bool
+				if alt, ok = parseGroup(g); !ok {
+					return in.fallbackRelations(s)
+				}
+				in.relations(Relations{alt})
+				in.groups[strings.Clone(g)] = alt
+			}
+			out = append(out, alt)
+		}
+		if !more {
+			break
+		}
+		rest = tail
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// fallbackRelations parses s without sharing (its strings copied).
+func (in *interner) fallbackRelations(s string) (Relations, error) {
+	rs, err := ParseRelations(s)
+	if err != nil {
+		return nil, err
+	}
+	in.relations(rs)
+	return rs, nil
+}
+
+// intern returns s, copied once per distinct value.
+func (in *interner) intern(s string) string {
+	if in == nil || s == "" {
+		return s
+	}
+	if c, ok := in.m[s]; ok {
+		return c
+	}
+	c := strings.Clone(s)
+	in.m[c] = c
+	return c
+}
+
+// clone returns a copy of s, for strings that do not repeat (Filename, SHA256).
+func (in *interner) clone(s string) string {
+	if in == nil {
+		return s
+	}
+	return strings.Clone(s)
+}
+
+// relations interns the strings of rs in place.
+func (in *interner) relations(rs Relations) {
+	for _, alt := range rs {
+		for i := range alt {
+			r := &alt[i]
+			r.Name = in.intern(r.Name)
+			r.ArchQ = in.intern(r.ArchQ)
+			r.Version = in.intern(r.Version)
+			for j := range r.Archs {
+				r.Archs[j] = in.intern(r.Archs[j])
+			}
+		}
+	}
 }

@@ -203,6 +203,29 @@ func ParseRelations(s string) (Relations, error) {
 	return grps, nil
 }
 
+// parseGroup parses one or-group, g being non-blank, trimmed and without a
+// comma: what ParseRelations(g) would return as its only group. ok is false
+// where ParseRelations would fail (it then tells why).
+func parseGroup(g string) (alt Alternatives, ok bool) {
+	alt = make(Alternatives, 0, 1+strings.Count(g, "|"))
+	p := relParser{s: g}
+	for {
+		r, err := p.relation()
+		if err != nil {
+			return nil, false
+		}
+		alt = append(alt, r)
+		p.skipSpace()
+		if p.eof() {
+			return alt, true
+		}
+		if p.peek() != '|' {
+			return nil, false
+		}
+		p.i++
+	}
+}
+
 func isBlank(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if !isSpace(s[i]) {
@@ -273,9 +296,23 @@ func (p *relParser) relation() (Relation, error) {
 		for p.i < len(p.s) && (p.s[p.i] == '<' || p.s[p.i] == '>' || p.s[p.i] == '=') {
 			p.i++
 		}
+		// The constants, not the substring: a relation must not keep
+		// the text it was read from alive (see ParsePackages).
 		switch op := Op(p.s[st:p.i]); op {
-		case OpLT, OpLE, OpEQ, OpGE, OpGT, "<", ">":
-			r.Op = op
+		case OpLT:
+			r.Op = OpLT
+		case OpLE:
+			r.Op = OpLE
+		case OpEQ:
+			r.Op = OpEQ
+		case OpGE:
+			r.Op = OpGE
+		case OpGT:
+			r.Op = OpGT
+		case "<":
+			r.Op = "<"
+		case ">":
+			r.Op = ">"
 		default:
 			return r, p.errf("expected a version operator")
 		}
