@@ -3,6 +3,7 @@ package apt
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -66,6 +67,32 @@ type Repository struct {
 	ReleaseSHA256 string
 	// Priority as apt-cache policy would show it (500 by default).
 	Priority int
+}
+
+// SameFields reports whether p and q hold the same values in every field
+// the resolver and the downloads read: all of them but Paragraph and
+// Repository. An index lists an "Architecture: all" package in each
+// architecture's Packages; pkg/apt/archive keeps one of two such packages
+// when SameFields holds, so the universes of two architectures share them.
+func (p *Package) SameFields(q *Package) bool {
+	return p.Name == q.Name && p.Version == q.Version && p.Architecture == q.Architecture &&
+		p.MultiArch == q.MultiArch && p.Essential == q.Essential && p.Protected == q.Protected &&
+		p.Priority == q.Priority && p.Section == q.Section && p.Source == q.Source &&
+		p.SourceVersion == q.SourceVersion && p.InstalledSize == q.InstalledSize &&
+		p.Filename == q.Filename && p.Size == q.Size && p.SHA256 == q.SHA256 && p.Status == q.Status &&
+		p.suggests == q.suggests && p.enhances == q.enhances &&
+		sameRelations(p.PreDepends, q.PreDepends) && sameRelations(p.Depends, q.Depends) &&
+		sameRelations(p.Recommends, q.Recommends) && sameRelations(p.Provides, q.Provides) &&
+		sameRelations(p.Conflicts, q.Conflicts) && sameRelations(p.Breaks, q.Breaks) &&
+		sameRelations(p.Replaces, q.Replaces)
+}
+
+func sameRelations(a, b Relations) bool {
+	return slices.EqualFunc(a, b, func(x, y Alternatives) bool {
+		return slices.EqualFunc(x, y, func(r, s Relation) bool {
+			return r.Name == s.Name && r.ArchQ == s.ArchQ && r.Op == s.Op && r.Version == s.Version && slices.Equal(r.Archs, s.Archs)
+		})
+	})
 }
 
 // ID returns "name=version:arch", a stable identity for maps and logs.

@@ -157,3 +157,31 @@ Architecture: amd64
 		t.Fatal("bad status: no error")
 	}
 }
+
+func TestSameFields(t *testing.T) {
+	parse := func(s string) *Package {
+		var out *Package
+		if err := ParsePackages(strings.NewReader(s), func(p *Package) error { out = p; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	base := "Package: a\nVersion: 1\nArchitecture: all\nDepends: b (>= 1) | c\nSuggests: d\nSHA256: " + strings.Repeat("0", 64) + "\n"
+	a := parse(base)
+	for _, tc := range []struct {
+		name, text string
+		same       bool
+	}{
+		{"identical", base, true},
+		{"another description", base + "Description: other\n", true},
+		{"another version constraint", strings.Replace(base, ">= 1", ">= 2", 1), false},
+		{"another alternative", strings.Replace(base, "| c", "| e", 1), false},
+		{"another Suggests", strings.Replace(base, "Suggests: d", "Suggests: e", 1), false},
+		{"Multi-Arch", base + "Multi-Arch: foreign\n", false},
+		{"another SHA256", strings.Replace(base, strings.Repeat("0", 64), strings.Repeat("1", 64), 1), false},
+	} {
+		if got := a.SameFields(parse(tc.text)); got != tc.same {
+			t.Errorf("%s: SameFields = %v, want %v", tc.name, got, tc.same)
+		}
+	}
+}

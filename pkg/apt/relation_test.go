@@ -151,3 +151,25 @@ func TestRelationsMatches(t *testing.T) {
 		}
 	}
 }
+
+// The shared-group parse of ParsePackages gives what ParseRelations gives,
+// errors included, for odd fields as for usual ones.
+func TestInternedRelations(t *testing.T) {
+	in := newInterner()
+	for _, s := range []string{
+		"", " ", "a", "a, b", "a (>= 1) | b:any, c [amd64 !arm64]", "a,, b,", ", a", "a\n , b (<< 2)",
+		"a (>= 1) | b:any", // again: now shared
+		"a | ", "a (>= )", "a b", "a (= 1", "a | | b", "a [ ]", "a <!nocheck>, b",
+		"a (> 1), b (< 2)", "a\t|\tb", "a,\n b",
+	} {
+		want, werr := ParseRelations(s)
+		got, gerr := in.parseRelations(s)
+		if (werr == nil) != (gerr == nil) || werr != nil && werr.Error() != gerr.Error() {
+			t.Errorf("%q: error %v, want %v", s, gerr, werr)
+			continue
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: %#v, want %#v", s, got, want)
+		}
+	}
+}

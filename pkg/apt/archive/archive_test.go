@@ -664,3 +664,30 @@ func sameWords(a, b string) bool {
 	sort.Strings(y)
 	return strings.Join(x, " ") == strings.Join(y, " ")
 }
+
+// The indexes of two architectures share their "Architecture: all"
+// packages (and repositories): one Package per entry, not one per index.
+func TestArchitectureAllShared(t *testing.T) {
+	r := apttest.NewRepo(t, apttest.Config{Suite: "trixie", Arches: []string{"amd64", "arm64"}, Packages: testPackages()})
+	c := newClient(t.TempDir())
+	byArch := map[string]map[string]*apt.Package{}
+	for _, arch := range []string{"amd64", "arm64"} {
+		pkgs, err := c.Indexes(context.Background(), repos(t, r, r.KeyringFile), arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byArch[arch] = map[string]*apt.Package{}
+		for _, p := range pkgs {
+			byArch[arch][p.Name] = p
+		}
+	}
+	for _, name := range []string{"baz", "extra"} {
+		a, b := byArch["amd64"][name], byArch["arm64"][name]
+		if a == nil || b == nil || a != b {
+			t.Errorf("%s: amd64 %p, arm64 %p: want one shared package", name, a, b)
+		}
+	}
+	if a, b := byArch["amd64"]["foo"], byArch["arm64"]["qux"]; a.Repository != b.Repository {
+		t.Errorf("repositories of foo (amd64) and qux (arm64) differ: %p, %p", a.Repository, b.Repository)
+	}
+}

@@ -48,6 +48,18 @@ type Client struct {
 	mu       sync.Mutex
 	parsed   map[string][]*apt.Package
 	verified map[string]bool
+	// repos and allPkgs let the indexes of several architectures share
+	// what they have in common: one apt.Repository per verified Release,
+	// and one Package per "Architecture: all" entry (about half of
+	// Debian's packages) listed identically in each binary-ARCH index.
+	repos   map[string]*apt.Repository
+	allPkgs map[allKey]*apt.Package
+}
+
+// allKey identifies an "Architecture: all" package of one repository.
+type allKey struct {
+	repo              *apt.Repository
+	name, ver, sha256 string
 }
 
 // Timeouts bound every HTTP request. Zero fields take the defaults.
@@ -148,6 +160,8 @@ func New(opts ...Option) *Client {
 		checkDate: true,
 		parsed:    map[string][]*apt.Package{},
 		verified:  map[string]bool{},
+		repos:     map[string]*apt.Repository{},
+		allPkgs:   map[allKey]*apt.Package{},
 	}
 	for _, o := range opts {
 		o(c)

@@ -14,6 +14,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
@@ -56,11 +57,11 @@ func (c *Client) Indexes(ctx context.Context, repos []Repo, arch string) ([]*apt
 		if r.Keyring != nil {
 			files = r.Keyring.Files
 		}
-		ar := &apt.Repository{
+		ar := c.repository(&apt.Repository{
 			URI: r.URI, Suite: r.Suite, Components: r.Components, Keyrings: files,
 			Origin: rel.Origin, Label: rel.Label, Codename: rel.Codename, Priority: 500,
 			ReleaseSHA256: rel.Digest,
-		}
+		})
 		if len(rel.Architectures) > 0 && !slices.Contains(rel.Architectures, arch) {
 			c.log.Warn("repository does not support architecture", "repo", r.String(), "arch", arch)
 			continue
@@ -195,10 +196,46 @@ func (c *Client) indexFile(ctx context.Context, repo Repo, rel *Release, ar *apt
 		}
 	}
 	c.mu.Lock()
+	c.shareAll(pkgs)
 	c.parsed[memo] = pkgs
 	c.mu.Unlock()
 	c.log.Debug("index", "url", base+name, "packages", len(pkgs))
 	return pkgs, nil
+}
+
+// repository returns the client's apt.Repository equal to ar (the same
+// source, keyrings and verified Release), so that the packages of every
+// architecture read through it point to one, and shareAll can match them.
+func (c *Client) repository(ar *apt.Repository) *apt.Repository {
+	key := strings.Join([]string{ar.URI, ar.Suite, strings.Join(ar.Components, " "), strings.Join(ar.Keyrings, " "),
+		ar.Origin, ar.Label, ar.Codename, ar.ReleaseSHA256, strconv.Itoa(ar.Priority)}, "\x00")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if have, ok := c.repos[key]; ok {
+		return have
+	}
+	c.repos[key] = ar
+	return ar
+}
+
+// shareAll replaces, in pkgs, each "Architecture: all" package by the one
+// an index of another architecture already gave for the same repository,
+// name, version and SHA256, when every field is the same (SameFields), so
+// that the universes of two architectures hold one copy. c.mu is held.
+func (c *Client) shareAll(pkgs []*apt.Package) {
+	for i, p := range pkgs {
+		if p.Architecture != "all" {
+			continue
+		}
+		k := allKey{p.Repository, p.Name, p.Version, p.SHA256}
+		if have, ok := c.allPkgs[k]; ok {
+			if have != p && have.SameFields(p) {
+				pkgs[i] = have
+			}
+			continue
+		}
+		c.allPkgs[k] = p
+	}
 }
 
 // indexBlob returns the path of the verified (compressed) index file in the
