@@ -122,26 +122,51 @@ func buildAndPublish(cmd *cobra.Command, f *buildFlags, targets []variants.Targe
 }
 
 func (s *session) buildAll(ctx context.Context, pub publish.Publisher, sup *supply, n *noop, targets []variants.Target, baseImage string) ([]assemble.TargetReport, error) {
-	var reports []assemble.TargetReport
-	for _, t := range targets {
+	// First what the no-op check proves unchanged, then a plan for every
+	// other target, then the builds: the parsed indexes (the largest part
+	// of the memory) are released before any layer is converted.
+	reports := make([]*assemble.TargetReport, len(targets))
+	plans := make([]*assemble.TargetPlan, len(targets))
+	starts := make([]time.Time, len(targets))      // when a target's work began
+	planned := make([]time.Duration, len(targets)) // how long its plan took
+	for i, t := range targets {
 		start := time.Now()
 		if rep, err := n.skip(ctx, s, t); err != nil {
 			return nil, err
 		} else if rep != nil {
 			rep.Seconds = time.Since(start).Seconds()
-			reports = append(reports, *rep)
+			reports[i] = rep
 			s.ui.Printf("unchanged %s %s: base, repositories, target and options as when it was published; not rebuilt (--rebuild forces it)\n", t.Name, rep.Index)
 			for _, r := range rep.Refs {
 				s.ui.Printf("  %s\n", r)
 			}
+		}
+	}
+	for i, t := range targets {
+		if reports[i] != nil {
 			continue
 		}
+		starts[i] = time.Now()
+		tp, err := s.builder.PlanBuild(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		plans[i], planned[i] = tp, time.Since(starts[i])
+	}
+	s.builder.ReleaseIndexes()
+	for i, t := range targets {
+		tp := plans[i]
+		if tp == nil {
+			continue
+		}
+		plans[i] = nil // what the build needs of it, the Result keeps
+		start, building := starts[i], time.Now()
 		base := baseImage
 		if base == "" {
 			base = t.Base.Reference()
 		}
 		s.ui.Printf("building %s (%s) from %s\n", t.Name, strings.Join(t.Platforms, ", "), base)
-		res, err := s.builder.Build(ctx, t)
+		res, err := s.builder.BuildPlan(ctx, tp)
 		if err != nil {
 			return nil, err
 		}
@@ -164,8 +189,8 @@ func (s *session) buildAll(ctx context.Context, pub publish.Publisher, sup *supp
 			s.log.Warn("cannot record the published image for the no-op check", "target", t.Name, "err", err)
 		}
 		res.Report.Uploaded, res.Report.Skipped = pr.Uploaded, pr.Skipped
-		res.Report.Seconds = time.Since(start).Seconds()
-		reports = append(reports, res.Report)
+		res.Report.Seconds = (planned[i] + time.Since(building)).Seconds()
+		reports[i] = &res.Report
 		s.ui.Printf("published %s %s (%d blobs uploaded, %d already there) in %.1fs\n", t.Name, pr.Digest, pr.Uploaded, pr.Skipped, res.Report.Seconds)
 		for _, r := range pr.Refs {
 			s.ui.Printf("  %s\n", r)
@@ -174,7 +199,11 @@ func (s *session) buildAll(ctx context.Context, pub publish.Publisher, sup *supp
 			s.ui.Printf("  with %d attached manifests (%s)\n", len(extras), sup.summary())
 		}
 	}
-	return reports, nil
+	out := make([]assemble.TargetReport, len(reports))
+	for i, r := range reports {
+		out[i] = *r
+	}
+	return out, nil
 }
 
 // upgradeNote says, once per build, which of the base's packages apt-get

@@ -74,6 +74,23 @@ type PackageReport struct {
 // Platforms are built concurrently.
 func (b *Builder) Build(ctx context.Context, t variants.Target) (*Result, error) {
 	start := time.Now()
+	tp, err := b.PlanBuild(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	res, err := b.BuildPlan(ctx, tp)
+	if err != nil {
+		return nil, err
+	}
+	res.Report.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+// PlanBuild plans t for a build: Plan, then Options.Pin. A caller building
+// several targets plans them all, calls ReleaseIndexes and then BuildPlan
+// for each, so that no parsed index is held while layers are converted
+// (what bake does).
+func (b *Builder) PlanBuild(ctx context.Context, t variants.Target) (*TargetPlan, error) {
 	tp, err := b.Plan(ctx, t)
 	if err != nil {
 		return nil, err
@@ -83,6 +100,23 @@ func (b *Builder) Build(ctx context.Context, t variants.Target) (*Result, error)
 			return nil, err
 		}
 	}
+	return tp, nil
+}
+
+// ReleaseIndexes drops the parsed indexes this Builder holds (for every
+// architecture and set of repositories: the largest part of its memory,
+// about 80 MB for trixie main and one architecture) once every plan that
+// needs them is made. Plans keep what they resolved. A later plan reads
+// the indexes again (from the cache directory when unchanged).
+func (b *Builder) ReleaseIndexes() {
+	b.universes.forget()
+	b.client.ForgetIndexes()
+}
+
+// BuildPlan builds the images of a plan made by PlanBuild.
+func (b *Builder) BuildPlan(ctx context.Context, tp *TargetPlan) (*Result, error) {
+	start := time.Now()
+	t := tp.Target
 	dt, err := b.dateTarget(ctx, tp)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Name, err)

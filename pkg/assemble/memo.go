@@ -49,3 +49,16 @@ func (m *memo[T]) get(ctx context.Context, key string, fn func() (T, error)) (T,
 	close(e.done)
 	return e.v, e.err
 }
+
+// forget drops every computed value; callers waiting on one still get it.
+func (m *memo[T]) forget() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, e := range m.m {
+		select {
+		case <-e.done:
+			delete(m.m, k)
+		default: // being computed: its callers need it
+		}
+	}
+}

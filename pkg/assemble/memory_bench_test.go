@@ -49,7 +49,8 @@ func heapPeak(fn func()) uint64 {
 }
 
 // BenchmarkBakeMemory builds N two-platform targets with one Builder, as
-// bake does (cold caches: every layer converted once, then shared), and
+// bake does (cold caches: every layer converted once, then shared; plans
+// first, then the indexes released, then the builds), and
 // reports the peak live heap: it must not grow with N. The targets are
 // minimal and standard, then copies of them that differ by a label (new
 // images, shared layers), so that N is not limited by the fixture.
@@ -77,10 +78,21 @@ func BenchmarkBakeMemory(b *testing.B) {
 				var m0 runtime.MemStats
 				runtime.ReadMemStats(&m0)
 				p := heapPeak(func() {
-					for _, t := range targets {
-						if _, err := bl.Build(ctx, t); err != nil {
+					// As cmd's bake: every plan, the indexes released,
+					// then the builds.
+					plans := make([]*TargetPlan, len(targets))
+					for i, t := range targets {
+						var err error
+						if plans[i], err = bl.PlanBuild(ctx, t); err != nil {
 							b.Fatal(err)
 						}
+					}
+					bl.ReleaseIndexes()
+					for i := range plans {
+						if _, err := bl.BuildPlan(ctx, plans[i]); err != nil {
+							b.Fatal(err)
+						}
+						plans[i] = nil
 						// What a bake keeps between targets (the Builder's
 						// bases, parsed indexes, memos): live after a GC.
 						runtime.GC()

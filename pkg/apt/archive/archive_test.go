@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/pgassemble/pgassemble/internal/debtest"
 	"github.com/pgassemble/pgassemble/pkg/apt"
@@ -689,5 +691,42 @@ func TestArchitectureAllShared(t *testing.T) {
 	}
 	if a, b := byArch["amd64"]["foo"], byArch["arm64"]["qux"]; a.Repository != b.Repository {
 		t.Errorf("repositories of foo (amd64) and qux (arm64) differ: %p, %p", a.Repository, b.Repository)
+	}
+}
+
+// ForgetIndexes leaves the client holding no parsed package; the next
+// Indexes call parses again and gives the same packages.
+func TestForgetIndexes(t *testing.T) {
+	r := apttest.NewRepo(t, apttest.Config{Suite: "trixie", Arches: []string{"amd64", "arm64"}, Packages: testPackages()})
+	c := newClient(t.TempDir())
+	var held []weak.Pointer[apt.Package]
+	var want string
+	for _, arch := range []string{"amd64", "arm64"} {
+		pkgs, err := c.Indexes(context.Background(), repos(t, r, r.KeyringFile), arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pkgs {
+			held = append(held, weak.Make(p))
+		}
+		want += names(pkgs) + "\n"
+	}
+	c.ForgetIndexes()
+	runtime.GC()
+	for _, w := range held {
+		if p := w.Value(); p != nil {
+			t.Errorf("%s is still reachable after ForgetIndexes", p.ID())
+		}
+	}
+	var got string
+	for _, arch := range []string{"amd64", "arm64"} {
+		pkgs, err := c.Indexes(context.Background(), repos(t, r, r.KeyringFile), arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got += names(pkgs) + "\n"
+	}
+	if got != want {
+		t.Errorf("after ForgetIndexes:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -456,3 +456,13 @@ func fileExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.Mode().IsRegular()
 }
+
+// ForgetIndexes drops the parsed indexes this client remembers (see
+// Indexes), so that the memory is freed once the caller is done with the
+// packages; a later Indexes call parses them again.
+func (c *Client) ForgetIndexes() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.parsed)
+	clear(c.allPkgs)
+}
