@@ -248,19 +248,19 @@ func (s *Signer) Identity() (subject, issuer string) {
 // Keyless says whether the signer signs with Fulcio certificates.
 func (s *Signer) Keyless() bool { return s.keyless != nil }
 
-// keylessLayer signs body (the message itself, or the DSSE envelope made by
-// sign) with the current identity, logs it in Rekor, and returns the layer
-// with cosign's certificate, chain and bundle annotations. kind says what
-// is logged: a hashedrekord of body's SHA-256 and sig, or a dsse entry of
-// the envelope.
-func (k *keyless) layer(ctx context.Context, what string, sign func(signature.SignerVerifier) (body, sig []byte, err error), dsse bool) (Layer, *identity, error) {
+// layer signs with the current identity (sign returns the layer's body,
+// the message itself or the DSSE envelope, and the signature), logs it in
+// Rekor, and returns the layer with cosign's certificate, chain and bundle
+// annotations. dsse says what is logged: a dsse entry of the envelope, or
+// a hashedrekord of the body's SHA-256 and the signature.
+func (k *keyless) layer(ctx context.Context, what string, sign func(signature.SignerVerifier) (body, sig []byte, err error), dsse bool) (Layer, error) {
 	id, err := k.identity(ctx)
 	if err != nil {
-		return Layer{}, nil, err
+		return Layer{}, err
 	}
 	body, sig, err := sign(id.sv)
 	if err != nil {
-		return Layer{}, nil, fmt.Errorf("sign %s: %w", what, err)
+		return Layer{}, fmt.Errorf("sign %s: %w", what, err)
 	}
 	var entry *logEntry
 	if dsse {
@@ -269,20 +269,20 @@ func (k *keyless) layer(ctx context.Context, what string, sign func(signature.Si
 		entry, err = k.rekor.uploadHashedRekord(ctx, body, sig, id.certPEM)
 	}
 	if err != nil {
-		return Layer{}, nil, fmt.Errorf("%s: %w", what, err)
+		return Layer{}, fmt.Errorf("%s: %w", what, err)
 	}
 	it := time.Unix(entry.IntegratedTime, 0)
 	if it.Before(id.cert.NotBefore.Add(-time.Minute)) || it.After(id.cert.NotAfter) {
-		return Layer{}, nil, fmt.Errorf("%w %s: %s: entry %d was logged at %s, outside the certificate's validity (%s to %s)", ErrRekor, k.opts.RekorURL, what,
+		return Layer{}, fmt.Errorf("%w %s: %s: entry %d was logged at %s, outside the certificate's validity (%s to %s)", ErrRekor, k.opts.RekorURL, what,
 			entry.LogIndex, it.UTC().Format(time.RFC3339), id.cert.NotBefore.UTC().Format(time.RFC3339), id.cert.NotAfter.UTC().Format(time.RFC3339))
 	}
 	bundle, err := entry.bundleJSON()
 	if err != nil {
-		return Layer{}, nil, fmt.Errorf("%s: bundle: %w", what, err)
+		return Layer{}, fmt.Errorf("%s: bundle: %w", what, err)
 	}
 	return Layer{Body: body, Annotations: map[string]string{
 		CertificateAnnotation: string(id.certPEM),
 		ChainAnnotation:       string(id.chainPEM),
 		BundleAnnotation:      string(bundle),
-	}}, id, nil
+	}}, nil
 }

@@ -201,7 +201,7 @@ func (s *Signer) Signature(ctx context.Context, repo name.Repository, digest v1.
 		return SignatureLayer(body, sig), nil
 	}
 	var sig []byte
-	l, _, err := s.keyless.layer(ctx, "signature of "+digest.String(), func(sv signature.SignerVerifier) ([]byte, []byte, error) {
+	l, err := s.keyless.layer(ctx, "signature of "+digest.String(), func(sv signature.SignerVerifier) ([]byte, []byte, error) {
 		body, sg, err := simpleSigning(sv, repo, digest)
 		sig = sg
 		return body, sg, err
@@ -225,7 +225,7 @@ func (s *Signer) Attestation(ctx context.Context, statement []byte, predicateTyp
 		}
 		return AttestationLayer(env, predicateType), nil
 	}
-	l, _, err := s.keyless.layer(ctx, "attestation "+predicateType, func(sv signature.SignerVerifier) ([]byte, []byte, error) {
+	l, err := s.keyless.layer(ctx, "attestation "+predicateType, func(sv signature.SignerVerifier) ([]byte, []byte, error) {
 		env, err := envelope(sv, statement)
 		return env, nil, err
 	}, true)
