@@ -204,6 +204,9 @@ func New(opts Options) (*Builder, error) {
 		if err != nil {
 			return nil, err
 		}
+		if kf[0].private() {
+			return nil, fmt.Errorf("%w: %s holds a private key, which would be written into the image: give its public part (gpg --export)", ErrPGDGKey, opts.PGDGKeyInImage)
+		}
 		b.pgdgImageKey = &kf[0]
 	}
 	return b, nil

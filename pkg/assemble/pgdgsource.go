@@ -68,6 +68,27 @@ func readKeyFiles(files []string) ([]keyFile, error) {
 	return out, nil
 }
 
+// private says whether the file holds secret key material: an armored
+// private key block (ParseKeyring skips it) or a binary secret key
+// packet. Such a file verifies a mirror as well as its public part, but
+// must never be copied into an image.
+func (kf keyFile) private() bool {
+	if bytes.Contains(kf.Data, []byte("-----BEGIN PGP PRIVATE KEY BLOCK-----")) {
+		return true
+	}
+	for _, e := range kf.Keys.Entities {
+		if e.PrivateKey != nil {
+			return true
+		}
+		for _, sk := range e.Subkeys {
+			if sk.PrivateKey != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // pgdgKeyInImage decides the key the image's PGDG source trusts, so that
 // apt in a derived container verifies the repository the source names:
 //
@@ -108,6 +129,11 @@ func pgdgKeyInImage(sourcesPath string, shipped []byte, verified []keyFile, expl
 		}
 		if all {
 			return nil, nil
+		}
+	}
+	for _, f := range files {
+		if f.private() {
+			return nil, fmt.Errorf("%w: %s holds a private key, which would be written into the image: give its public part (gpg --export)", ErrPGDGKey, f.Name)
 		}
 	}
 	name := strings.TrimSuffix(path.Base(sourcesPath), path.Ext(sourcesPath))

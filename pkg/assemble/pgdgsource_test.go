@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,9 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
 
 	"github.com/pgassemble/pgassemble/internal/fixture"
 	"github.com/pgassemble/pgassemble/pkg/apt"
@@ -360,5 +364,76 @@ func aptGetFromImage(t *testing.T, f *fixture.World, opts ...func(*Options)) {
 	out, err = exec.Command("apt-get", append(aptOpts, "-s", "install", "postgresql-17-pgaudit")...).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "Inst postgresql-17-pgaudit (1.0-1.pgdg13+1") {
 		t.Fatalf("apt-get -s install postgresql-17-pgaudit: %v\n%s", err, out)
+	}
+}
+
+// TestPGDGKeyInImageRefusesPrivateKeys: a --keyring or --pgdg-key-in-image
+// file holding secret key material (binary or armored) verifies a mirror
+// but is never copied into the image: the rule and New fail naming it.
+func TestPGDGKeyInImageRefusesPrivateKeys(t *testing.T) {
+	e := apttest.NewKey(t, "mirror")
+	write := func(name string, armored bool) string {
+		var b bytes.Buffer
+		w := io.Writer(&b)
+		var aw io.WriteCloser
+		if armored {
+			var err error
+			if aw, err = armor.Encode(&b, openpgp.PrivateKeyType, nil); err != nil {
+				t.Fatal(err)
+			}
+			w = aw
+		}
+		if err := e.SerializePrivate(w, nil); err != nil {
+			t.Fatal(err)
+		}
+		if aw != nil {
+			aw.Close()
+		}
+		p := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(p, b.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pub := filepath.Join(t.TempDir(), "pub.asc")
+	if err := apttest.WriteKeyring(pub, e, true); err != nil {
+		t.Fatal(err)
+	}
+	armoredBoth := filepath.Join(t.TempDir(), "both.asc")
+	pubData, _ := os.ReadFile(pub)
+	privData, _ := os.ReadFile(write("priv.asc", true))
+	if err := os.WriteFile(armoredBoth, append(pubData, privData...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{write("secring.gpg", false), armoredBoth} {
+		kf, err := readKeyFiles([]string{p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name     string
+			verified []keyFile
+			explicit *keyFile
+		}{{"verified", kf, nil}, {"explicit", nil, &kf[0]}} {
+			got, err := pgdgKeyInImage("etc/apt/sources.list.d/pgdg.sources", nil, tc.verified, tc.explicit, true)
+			if !errors.Is(err, ErrPGDGKey) || !strings.Contains(err.Error(), p) || got != nil {
+				t.Errorf("%s %s: key in the image %v, error %v; want ErrPGDGKey naming the file and no key", tc.name, filepath.Base(p), got != nil, err)
+			}
+		}
+		// Not copied (the source names another mirror): it only verifies.
+		if got, err := pgdgKeyInImage("etc/apt/sources.list.d/pgdg.sources", nil, kf, nil, false); err != nil || got != nil {
+			t.Errorf("%s for verification only: key in the image %v, error %v", filepath.Base(p), got != nil, err)
+		}
+		if _, err := New(Options{PGDGKeyInImage: p, PGSource: variants.PGSourcePGDG, Client: archive.New(archive.WithCacheDir(t.TempDir()))}); !errors.Is(err, ErrPGDGKey) || !strings.Contains(err.Error(), p) {
+			t.Errorf("New with --pgdg-key-in-image %s: %v, want ErrPGDGKey naming it", filepath.Base(p), err)
+		}
+	}
+	// The public part alone is copied.
+	kf, err := readKeyFiles([]string{pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := pgdgKeyInImage("etc/apt/sources.list.d/pgdg.sources", nil, kf, nil, true); err != nil || got == nil || !bytes.Equal(got.Data, pubData) {
+		t.Errorf("public key: copied %v, error %v", got != nil, err)
 	}
 }
