@@ -401,4 +401,17 @@ func TestTokenFrom(t *testing.T) {
 	if _, _, err := src(ctx); !errors.Is(err, sign.ErrNoToken) || !strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), "wrong") {
 		t.Errorf("GitHub refusing: %v, want ErrNoToken with the 401 and without the request token", err)
 	}
+	// Unreachable: the error names the service by host and path, never the
+	// request URL's query.
+	down := &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return nil, errors.New("connection refused")
+	})}
+	src, _ = sign.TokenFrom("", env(map[string]string{sign.EnvGitHubRequestURL: "http://127.0.0.1:9/token?sig=query-secret", sign.EnvGitHubRequestToken: "request-token"}), down)
+	if _, _, err := src(ctx); !errors.Is(err, sign.ErrNoToken) || !strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "query-secret") {
+		t.Errorf("GitHub unreachable: %v, want ErrNoToken naming the failure without the URL's query", err)
+	}
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

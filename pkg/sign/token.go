@@ -108,6 +108,11 @@ func githubToken(ctx context.Context, client *http.Client, reqURL, reqToken stri
 		req.Header.Set("Accept", "application/json")
 		resp, err := client.Do(req)
 		if err != nil {
+			// A *url.Error quotes the whole URL, query included.
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
 			last = err
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -76,7 +77,8 @@ func (o *SupplyOptions) Signer(ctx context.Context) (*sign.Signer, error) {
 		if o.SignKey != "" {
 			return nil, Usagef("--sign keyless and --sign-key exclude each other")
 		}
-		src, err := sign.TokenFrom(o.OIDCToken, os.Getenv, http.DefaultClient)
+		// Bounded: a token service that never answers must not hang the build.
+		src, err := sign.TokenFrom(o.OIDCToken, os.Getenv, &http.Client{Timeout: 30 * time.Second})
 		if err != nil {
 			return nil, UsageError{err}
 		}
