@@ -156,20 +156,27 @@ func pgdgKeyInImage(sourcesPath string, shipped []byte, verified []keyFile, expl
 }
 
 // withSignedBy sets the Signed-By field of a one-stanza deb822 source to
-// keyring (added when the stanza has none).
+// keyring (added when the stanza has none). A multi-line value (a key
+// embedded in the field, as sources.list(5) allows) goes with the line it
+// continues.
 func withSignedBy(body []byte, keyring string) []byte {
 	lines := strings.Split(strings.TrimRight(string(body), "\n"), "\n")
-	found := false
-	for i, l := range lines {
-		if k, _, ok := strings.Cut(l, ":"); ok && strings.EqualFold(strings.TrimSpace(k), "Signed-By") {
-			lines[i] = "Signed-By: " + keyring
-			found = true
+	out := make([]string, 0, len(lines)+1)
+	found, inField := false, false
+	for _, l := range lines {
+		if inField && (strings.HasPrefix(l, " ") || strings.HasPrefix(l, "\t")) {
+			continue
 		}
+		inField = false
+		if k, _, ok := strings.Cut(l, ":"); ok && !strings.HasPrefix(l, " ") && !strings.HasPrefix(l, "\t") && strings.EqualFold(strings.TrimSpace(k), "Signed-By") {
+			l, found, inField = "Signed-By: "+keyring, true, true
+		}
+		out = append(out, l)
 	}
 	if !found {
-		lines = append(lines, "Signed-By: "+keyring)
+		out = append(out, "Signed-By: "+keyring)
 	}
-	return []byte(strings.Join(lines, "\n") + "\n")
+	return []byte(strings.Join(out, "\n") + "\n")
 }
 
 // pgdgSourceFromScript reads what the script would write, with `-y -c

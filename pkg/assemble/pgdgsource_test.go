@@ -296,6 +296,10 @@ func TestPGDGKeyInImageRule(t *testing.T) {
 	if got := string(withSignedBy([]byte("Types: deb\nURIs: http://m\n"), "/k.gpg")); got != "Types: deb\nURIs: http://m\nSigned-By: /k.gpg\n" {
 		t.Errorf("withSignedBy added:\n%s", got)
 	}
+	embedded := "Types: deb\nSigned-By:\n -----BEGIN PGP PUBLIC KEY BLOCK-----\n .\n mDMEZ\n -----END PGP PUBLIC KEY BLOCK-----\nURIs: http://m\n"
+	if got := string(withSignedBy([]byte(embedded), "/k.gpg")); got != "Types: deb\nSigned-By: /k.gpg\nURIs: http://m\n" {
+		t.Errorf("withSignedBy over an embedded key:\n%s", got)
+	}
 }
 
 // imageFiles builds 17-minimal with b and returns the first platform's
