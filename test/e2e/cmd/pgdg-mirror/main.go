@@ -43,11 +43,11 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/pgassemble/pgassemble/pkg/apt"
+	"github.com/pgassemble/pgassemble/pkg/apt/apttest"
 	"github.com/pgassemble/pgassemble/pkg/apt/archive"
 	"github.com/pgassemble/pgassemble/pkg/layer"
 )
@@ -159,7 +159,7 @@ func run(ctx context.Context, c config) error {
 	if err := writeSuite(filepath.Join(repoDir, "dists", suite), suite, []string{"main", c.major}, c.arches, index, key); err != nil {
 		return err
 	}
-	if err := writePublicKey(c.keyOut, key); err != nil {
+	if err := apttest.WriteKeyring(c.keyOut, key, true); err != nil {
 		return err
 	}
 	return serve(ctx, c, repoDir)
@@ -419,22 +419,6 @@ func writeSuite(dists, suite string, comps, arches []string, index map[string]*b
 		return err
 	}
 	return os.WriteFile(filepath.Join(dists, "InRelease"), cs.Bytes(), 0o644)
-}
-
-func writePublicKey(p string, e *openpgp.Entity) error {
-	var b bytes.Buffer
-	w, err := armor.Encode(&b, openpgp.PublicKeyType, nil)
-	if err != nil {
-		return err
-	}
-	if err := e.Serialize(w); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	b.WriteByte('\n')
-	return os.WriteFile(p, b.Bytes(), 0o644)
 }
 
 // serve serves repoDir under urlPath until ctx ends or the ttl passes.
