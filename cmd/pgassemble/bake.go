@@ -35,7 +35,10 @@ usage error); --print prints the resolved targets as bake's --print JSON does.`,
   pgassemble bake postgresql-17-minimal-bookworm postgresql-17-standard-bookworm
   pgassemble bake --pg 17,18 --type minimal,standard --platform linux/amd64
   registry=127.0.0.1:5000 pgassemble bake --push --set '*.platform=linux/amd64' postgresql-17-minimal-trixie
-  pgassemble bake --print --pg 17`,
+  pgassemble bake --print --pg 17
+  # In CI with an OIDC identity (GitHub Actions: permissions: id-token: write): keyless
+  # cosign signatures and attestations, each certified by Fulcio and logged in Rekor
+  registry=registry.example/cnpg pgassemble bake --environment production --sign keyless`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := bake.Validate(&f.publish); err != nil {
 				return err

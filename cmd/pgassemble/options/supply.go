@@ -32,7 +32,7 @@ func (o *SupplyOptions) AddFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&o.Attest, "attest", "sbom,provenance", "attach per platform manifest, as OCI referrers: sbom, provenance, both (comma-separated) or none")
 	fl.StringVar(&o.SBOMFormat, "sbom-format", "spdx", "SBOM format: spdx (SPDX 2.3 JSON) or cyclonedx (CycloneDX 1.6 JSON)")
 	fl.StringVar(&o.SignKey, "sign-key", "", "sign the index, every platform manifest and the attestations as cosign does, with this private key `FILE` (cosign's encrypted format with $COSIGN_PASSWORD, or plain PEM)")
-	fl.StringVar(&o.Sign, "sign", "", "keyless: sign as cosign's keyless mode, with an ephemeral key certified by Fulcio for the OIDC identity (--oidc-token, $SIGSTORE_ID_TOKEN or GitHub Actions' token) and every signature logged in Rekor")
+	fl.StringVar(&o.Sign, "sign", "", "`keyless`: sign as cosign's keyless mode, with an ephemeral key certified by Fulcio for the OIDC identity (--oidc-token, $SIGSTORE_ID_TOKEN or GitHub Actions' token) and every signature logged in Rekor")
 	fl.StringVar(&o.OIDCToken, "oidc-token", "", "with --sign keyless: read the OIDC identity token from `FILE` (default: $SIGSTORE_ID_TOKEN, else GitHub Actions' token service with audience sigstore)")
 	fl.StringVar(&o.FulcioURL, "fulcio-url", sign.DefaultFulcioURL, "with --sign keyless: the Fulcio certificate authority `URL`")
 	fl.StringVar(&o.RekorURL, "rekor-url", sign.DefaultRekorURL, "with --sign keyless: the Rekor transparency log `URL`")
