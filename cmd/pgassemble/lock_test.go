@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pgassemble/pgassemble/internal/digest"
 	"github.com/pgassemble/pgassemble/internal/fixture"
 	"github.com/pgassemble/pgassemble/pkg/apt"
 	"github.com/pgassemble/pgassemble/pkg/apt/apttest"
@@ -208,7 +207,7 @@ func TestLockedReleaseDrift(t *testing.T) {
 	}
 
 	w.Debian.Update("trixie", func(*apttest.Config) {}) // republished: a later Date, the same packages
-	now, err := sha256File(filepath.Join(w.Debian.Dir, "dists/trixie/InRelease"))
+	now, err := digest.FileSHA256(filepath.Join(w.Debian.Dir, "dists/trixie/InRelease"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,15 +247,6 @@ func TestLockedReleaseDrift(t *testing.T) {
 	if strings.Contains(stderr, "trixie-pgdg (") {
 		t.Errorf("the error names PGDG's repository, whose InRelease did not move:\n%s", stderr)
 	}
-}
-
-func sha256File(p string) (string, error) {
-	data, err := os.ReadFile(p)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:]), nil
 }
 
 func TestLockUsage(t *testing.T) {
