@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -17,6 +18,8 @@ import (
 	"testing"
 	"time"
 	"weak"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/pgassemble/pgassemble/internal/debtest"
 	"github.com/pgassemble/pgassemble/pkg/apt"
@@ -728,5 +731,39 @@ func TestForgetIndexes(t *testing.T) {
 	}
 	if got != want {
 		t.Errorf("after ForgetIndexes:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// A cached decompressed index that does not match the signed hash is not
+// used (though it parses: it holds a package more) and is replaced.
+func TestTamperedPlainCopy(t *testing.T) {
+	r := apttest.NewRepo(t, apttest.Config{Suite: "trixie", Components: []string{"main"}, Packages: testPackages()})
+	cache := t.TempDir()
+	want, err := newClient(cache).Indexes(context.Background(), repos(t, r, r.KeyringFile), "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plains, _ := filepath.Glob(filepath.Join(cache, "plain", "*.zst"))
+	if len(plains) != 1 {
+		t.Fatalf("plain copies: %v", plains)
+	}
+	f, err := os.Create(plains[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw, _ := zstd.NewWriter(f)
+	fmt.Fprintf(zw, "Package: intruder\nVersion: 1\nArchitecture: amd64\nFilename: pool/i.deb\nSize: 1\nSHA256: %064x\n\n", 1)
+	zw.Close()
+	f.Close()
+	got, err := newClient(cache).Indexes(context.Background(), repos(t, r, r.KeyringFile), "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names(got) != names(want) {
+		t.Errorf("packages with a tampered plain copy: %s, want %s", names(got), names(want))
+	}
+	again, _ := newClient(cache).Indexes(context.Background(), repos(t, r, r.KeyringFile), "amd64")
+	if names(again) != names(want) {
+		t.Errorf("packages from the replaced copy: %s, want %s", names(again), names(want))
 	}
 }

@@ -293,23 +293,23 @@ func (c *Client) cachedPlain(plain *FileHash, ar *apt.Repository) ([]*apt.Packag
 	if err != nil {
 		return nil, nil
 	}
-	b, err := io.ReadAll(io.LimitReader(zr, plain.Size+1))
-	zr.Close()
-	if err == nil && int64(len(b)) == plain.Size {
-		// Hash while parsing: the check costs no wall time on a warm run.
-		sum := make(chan [sha256.Size]byte, 1)
-		go func() { sum <- sha256.Sum256(b) }()
-		pkgs, perr := parsePackagesParallel(b, ar)
-		got := <-sum
-		if hex.EncodeToString(got[:]) == plain.SHA256 {
-			if perr != nil {
-				return nil, perr // the signed index itself does not parse
-			}
-			if pkgs == nil {
-				pkgs = []*apt.Package{} // an empty index is a hit too
-			}
-			return pkgs, nil
+	defer zr.Close()
+	// Streamed, hashed as it is parsed: the decompressed index (54 MB for
+	// trixie main) is never whole in memory. The packages count only if
+	// the whole copy matches the signed size and hash.
+	h := sha256.New()
+	lr := &io.LimitedReader{R: zr, N: plain.Size + 1}
+	src := io.TeeReader(lr, h)
+	pkgs, perr := parsePackages(src, ar)
+	_, cerr := io.Copy(io.Discard, src) // what the parser left (or all, after an error)
+	if cerr == nil && plain.Size+1-lr.N == plain.Size && hex.EncodeToString(h.Sum(nil)) == plain.SHA256 {
+		if perr != nil {
+			return nil, perr // the signed index itself does not parse
 		}
+		if pkgs == nil {
+			pkgs = []*apt.Package{} // an empty index is a hit too
+		}
+		return pkgs, nil
 	}
 	c.log.Warn("cached index does not match its signed hash; removing it", "path", p)
 	os.Remove(p)
