@@ -137,6 +137,29 @@ func (d *DebReader) nextMember() (string, error) {
 	}
 }
 
+// SkipControl passes over control.tar without decompressing it, taking info
+// as its parse: for a caller that parsed this .deb's control member before
+// (the same bytes: the file is checked against the SHA256 it was cached
+// under). Decompressing it again costs the pure-Go xz decoder its whole
+// declared dictionary (8 MiB or more) however small the member.
+func (d *DebReader) SkipControl(info *ControlInfo) error {
+	if d.control != nil {
+		return fmt.Errorf("%s: SkipControl after Control", d.name)
+	}
+	m, err := d.nextMember()
+	if err == io.EOF {
+		return fmt.Errorf("%s: no control.tar member (the archive ends after debian-binary): %w", d.name, ErrBadDeb)
+	}
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(m, "control.tar") {
+		return fmt.Errorf("%s: expected control.tar, found member %q: %w", d.name, m, ErrBadDeb)
+	}
+	d.control = info
+	return nil
+}
+
 // Control reads and parses control.tar. It may be called once, before Data.
 func (d *DebReader) Control() (*ControlInfo, error) {
 	if d.control != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -187,4 +188,53 @@ func FuzzArReader(f *testing.F) {
 			io.Copy(io.Discard, io.LimitReader(tr, 1<<20))
 		}
 	})
+}
+
+// SkipControl passes over control.tar (taking the caller's parse of it)
+// and Data then reads data.tar as after Control.
+func TestSkipControl(t *testing.T) {
+	d := pkgDeb("c", debtest.File{Path: "/usr/bin/c", Body: "hello"})
+	raw := d.MustBytes()
+	dr, err := OpenDeb(bytes.NewReader(raw), "c.deb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := dr.Control()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dr, err = OpenDeb(bytes.NewReader(raw), "c.deb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dr.SkipControl(want); err != nil {
+		t.Fatal(err)
+	}
+	if ci, err := dr.Control(); err != nil || ci != want {
+		t.Errorf("Control after SkipControl = %p, %v; want the info given", ci, err)
+	}
+	tr, err := dr.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, h.Name)
+	}
+	if err := dr.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(names, "./usr/bin/c") {
+		t.Errorf("data members %v", names)
+	}
+	if err := dr.SkipControl(want); err == nil {
+		t.Error("SkipControl after Data accepted")
+	}
 }

@@ -79,12 +79,19 @@ func decodeDeb(ctx context.Context, deb Deb, info *ControlInfo, dir string, opts
 		return nil, err
 	}
 	defer dr.Close()
-	ci, err := dr.Control()
-	if err != nil {
-		return nil, err
-	}
-	if info == nil {
-		info = ci
+	if info != nil && deb.SHA256 != "" {
+		// info was parsed from a file with this SHA256, checked below.
+		if err := dr.SkipControl(info); err != nil {
+			return nil, err
+		}
+	} else {
+		ci, err := dr.Control()
+		if err != nil {
+			return nil, err
+		}
+		if info == nil {
+			info = ci
+		}
 	}
 	tr, err := dr.Data()
 	if err != nil {
