@@ -196,7 +196,6 @@ func (c *Client) indexFile(ctx context.Context, repo Repo, rel *Release, ar *apt
 		}
 	}
 	c.mu.Lock()
-	c.shareAll(pkgs)
 	c.parsed[memo] = pkgs
 	c.mu.Unlock()
 	c.log.Debug("index", "url", base+name, "packages", len(pkgs))
@@ -218,24 +217,25 @@ func (c *Client) repository(ar *apt.Repository) *apt.Repository {
 	return ar
 }
 
-// shareAll replaces, in pkgs, each "Architecture: all" package by the one
-// an index of another architecture already gave for the same repository,
-// name, version and SHA256, when every field is the same (SameFields), so
-// that the universes of two architectures hold one copy. c.mu is held.
-func (c *Client) shareAll(pkgs []*apt.Package) {
-	for i, p := range pkgs {
-		if p.Architecture != "all" {
-			continue
-		}
-		k := allKey{p.Repository, p.Name, p.Version, p.SHA256}
-		if have, ok := c.allPkgs[k]; ok {
-			if have != p && have.SameFields(p) {
-				pkgs[i] = have
-			}
-			continue
-		}
-		c.allPkgs[k] = p
+// shareAll returns, for an "Architecture: all" package, the one an index
+// of another architecture already gave for the same repository, name,
+// version and SHA256 when every field is the same (SameFields), so that
+// the universes of two architectures hold one copy; else p.
+func (c *Client) shareAll(p *apt.Package) *apt.Package {
+	if p.Architecture != "all" {
+		return p
 	}
+	k := allKey{p.Repository, p.Name, p.Version, p.SHA256}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if have, ok := c.allPkgs[k]; ok {
+		if have.SameFields(p) {
+			return have
+		}
+		return p
+	}
+	c.allPkgs[k] = p
+	return p
 }
 
 // indexBlob returns the path of the verified (compressed) index file in the
@@ -300,7 +300,7 @@ func (c *Client) cachedPlain(plain *FileHash, ar *apt.Repository) ([]*apt.Packag
 	h := sha256.New()
 	lr := &io.LimitedReader{R: zr, N: plain.Size + 1}
 	src := io.TeeReader(lr, h)
-	pkgs, perr := parsePackages(src, ar)
+	pkgs, perr := parsePackages(src, ar, c.shareAll)
 	_, cerr := io.Copy(io.Discard, src) // what the parser left (or all, after an error)
 	if cerr == nil && plain.Size+1-lr.N == plain.Size && hex.EncodeToString(h.Sum(nil)) == plain.SHA256 {
 		if perr != nil {
@@ -339,7 +339,7 @@ func (c *Client) parseIndex(blob string, fh FileHash, plain *FileHash, ext strin
 	}
 	defer f.Close()
 	if ext != ".xz" && ext != ".gz" {
-		return parsePackages(f, ar)
+		return parsePackages(f, ar, c.shareAll)
 	}
 	var dec io.Reader
 	switch ext {
@@ -364,7 +364,7 @@ func (c *Client) parseIndex(blob string, fh FileHash, plain *FileHash, ext strin
 	}
 	lr := &boundedReader{r: dec, n: limit}
 	if plain == nil {
-		return parsePackages(lr, ar)
+		return parsePackages(lr, ar, c.shareAll)
 	}
 	plainPath := c.plainPath(plain.SHA256)
 	tmp, err := atomicfile.Create(plainPath)
@@ -378,7 +378,7 @@ func (c *Client) parseIndex(blob string, fh FileHash, plain *FileHash, ext strin
 	}
 	h := sha256.New()
 	src := io.TeeReader(lr, io.MultiWriter(zw, h))
-	pkgs, err := parsePackages(src, ar)
+	pkgs, err := parsePackages(src, ar, c.shareAll)
 	if err != nil {
 		zw.Close()
 		return nil, err

@@ -66,8 +66,11 @@ func isLowerHex(s string) bool {
 }
 
 // parsePackages reads a Packages index, checks the download fields of each
-// entry and sets its Repository.
-func parsePackages(r io.Reader, ar *apt.Repository) ([]*apt.Package, error) {
+// entry and sets its Repository. share, when not nil, may replace each
+// package by an equal one already held (Client.shareAll): done as the
+// index is read, a duplicate is garbage at once rather than held until
+// the whole index is parsed.
+func parsePackages(r io.Reader, ar *apt.Repository, share func(*apt.Package) *apt.Package) ([]*apt.Package, error) {
 	var out []*apt.Package
 	err := apt.ParsePackages(r, func(p *apt.Package) error {
 		p.Repository = ar
@@ -76,6 +79,9 @@ func parsePackages(r io.Reader, ar *apt.Repository) ([]*apt.Package, error) {
 		}
 		if err := checkIndexFields(p); err != nil {
 			return err
+		}
+		if share != nil {
+			p = share(p)
 		}
 		out = append(out, p)
 		return nil
