@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Package is one binary package as described by a Packages index stanza or a
@@ -313,10 +314,29 @@ func packageFrom(p Paragraph, in *interner) (*Package, error) {
 // index for each architecture: they keep no Paragraph (a Packages stanza
 // is about three times the size of what is parsed from it, descriptions
 // first) and share no memory with the index text; the strings that repeat
-// (names, versions, sections, architectures, relation names) are shared
-// between the packages of one call.
+// (names, versions, sections, architectures, relation names) and the
+// relation or-groups are shared between the packages of one call.
 func ParsePackages(r io.Reader, fn func(*Package) error) error {
-	in := newInterner()
+	return ParsePackagesWith(r, nil, fn)
+}
+
+// Pool shares the strings and relation groups of the packages read by
+// several ParsePackagesWith calls: the indexes of two architectures, or of
+// a suite and its updates, name mostly the same packages, versions and
+// dependencies. It is safe for concurrent use and holds what it shares
+// until dropped.
+type Pool struct{ in *interner }
+
+// NewPool returns an empty Pool.
+func NewPool() *Pool { return &Pool{in: newInterner()} }
+
+// ParsePackagesWith is ParsePackages sharing through pool (nil: a pool of
+// its own for this call).
+func ParsePackagesWith(r io.Reader, pool *Pool, fn func(*Package) error) error {
+	if pool == nil {
+		pool = NewPool()
+	}
+	in := pool.in
 	return parseParagraphs(r, false, func(p Paragraph) error {
 		pkg, err := packageFrom(p, in)
 		if err != nil {
@@ -360,9 +380,10 @@ func ParseStatus(r io.Reader) ([]*Package, error) {
 // relation groups (an index repeats "libc6 (>= 2.34)" thousands of times:
 // shared, the parsed relations of trixie main take a fraction of the
 // memory, and a repeated group is parsed once). Relations are read-only,
-// so sharing them is safe. It lives for one ParsePackages call. A nil
-// *interner copies nothing.
+// so sharing them is safe. It lives as long as its Pool. A nil *interner
+// copies nothing.
 type interner struct {
+	mu     sync.Mutex
 	m      map[string]string
 	groups map[string]Alternatives
 }
@@ -385,14 +406,22 @@ func (in *interner) parseRelations(s string) (Relations, error) {
 		g, tail, more := strings.Cut(rest, ",")
 		g = strings.Trim(g, " \t\n\r")
 		if g != "" {
+			in.mu.Lock()
 			alt, ok := in.groups[g]
+			in.mu.Unlock()
 			if !ok {
 				var ok bool
 				if alt, ok = parseGroup(g); !ok {
 					return in.fallbackRelations(s)
 				}
 				in.relations(Relations{alt})
-				in.groups[strings.Clone(g)] = alt
+				in.mu.Lock()
+				if have, ok := in.groups[g]; ok {
+					alt = have // another parse added it meanwhile
+				} else {
+					in.groups[strings.Clone(g)] = alt
+				}
+				in.mu.Unlock()
 			}
 			out = append(out, alt)
 		}
@@ -422,6 +451,8 @@ func (in *interner) intern(s string) string {
 	if in == nil || s == "" {
 		return s
 	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
 	if c, ok := in.m[s]; ok {
 		return c
 	}

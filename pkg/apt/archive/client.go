@@ -54,6 +54,19 @@ type Client struct {
 	// Debian's packages) listed identically in each binary-ARCH index.
 	repos   map[string]*apt.Repository
 	allPkgs map[allKey]*apt.Package
+	// strings shares strings and relations between every index parsed
+	// (created on first need, dropped by ForgetIndexes).
+	strings *apt.Pool
+}
+
+// pool returns the client's apt.Pool.
+func (c *Client) pool() *apt.Pool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.strings == nil {
+		c.strings = apt.NewPool()
+	}
+	return c.strings
 }
 
 // allKey identifies an "Architecture: all" package of one repository.
@@ -465,4 +478,5 @@ func (c *Client) ForgetIndexes() {
 	defer c.mu.Unlock()
 	clear(c.parsed)
 	clear(c.allPkgs)
+	c.strings = nil
 }

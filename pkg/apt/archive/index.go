@@ -300,7 +300,7 @@ func (c *Client) cachedPlain(plain *FileHash, ar *apt.Repository) ([]*apt.Packag
 	h := sha256.New()
 	lr := &io.LimitedReader{R: zr, N: plain.Size + 1}
 	src := io.TeeReader(lr, h)
-	pkgs, perr := parsePackages(src, ar, c.shareAll)
+	pkgs, perr := parsePackages(src, ar, c.pool(), c.shareAll)
 	_, cerr := io.Copy(io.Discard, src) // what the parser left (or all, after an error)
 	if cerr == nil && plain.Size+1-lr.N == plain.Size && hex.EncodeToString(h.Sum(nil)) == plain.SHA256 {
 		if perr != nil {
@@ -339,7 +339,7 @@ func (c *Client) parseIndex(blob string, fh FileHash, plain *FileHash, ext strin
 	}
 	defer f.Close()
 	if ext != ".xz" && ext != ".gz" {
-		return parsePackages(f, ar, c.shareAll)
+		return parsePackages(f, ar, c.pool(), c.shareAll)
 	}
 	var dec io.Reader
 	switch ext {
@@ -364,7 +364,7 @@ func (c *Client) parseIndex(blob string, fh FileHash, plain *FileHash, ext strin
 	}
 	lr := &boundedReader{r: dec, n: limit}
 	if plain == nil {
-		return parsePackages(lr, ar, c.shareAll)
+		return parsePackages(lr, ar, c.pool(), c.shareAll)
 	}
 	plainPath := c.plainPath(plain.SHA256)
 	tmp, err := atomicfile.Create(plainPath)
@@ -378,7 +378,7 @@ func (c *Client) parseIndex(blob string, fh FileHash, plain *FileHash, ext strin
 	}
 	h := sha256.New()
 	src := io.TeeReader(lr, io.MultiWriter(zw, h))
-	pkgs, err := parsePackages(src, ar, c.shareAll)
+	pkgs, err := parsePackages(src, ar, c.pool(), c.shareAll)
 	if err != nil {
 		zw.Close()
 		return nil, err

@@ -66,13 +66,14 @@ func isLowerHex(s string) bool {
 }
 
 // parsePackages reads a Packages index, checks the download fields of each
-// entry and sets its Repository. share, when not nil, may replace each
+// entry and sets its Repository; pool (may be nil) shares strings and
+// relations with other indexes. share, when not nil, may replace each
 // package by an equal one already held (Client.shareAll): done as the
 // index is read, a duplicate is garbage at once rather than held until
 // the whole index is parsed.
-func parsePackages(r io.Reader, ar *apt.Repository, share func(*apt.Package) *apt.Package) ([]*apt.Package, error) {
+func parsePackages(r io.Reader, ar *apt.Repository, pool *apt.Pool, share func(*apt.Package) *apt.Package) ([]*apt.Package, error) {
 	var out []*apt.Package
-	err := apt.ParsePackages(r, func(p *apt.Package) error {
+	err := apt.ParsePackagesWith(r, pool, func(p *apt.Package) error {
 		p.Repository = ar
 		if !isLowerHex(p.SHA256) {
 			p.SHA256 = strings.ToLower(p.SHA256)

@@ -11,7 +11,7 @@ func TestParsePackagesLowerCasesHashes(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		fmt.Fprintf(&b, "Package: p%d\nVersion: 1.%d\nArchitecture: all\nDescription: package %d\n long text here\nSHA256: %064X\n\n", i, i, i, i+10)
 	}
-	pkgs, err := parsePackages(bytes.NewReader(b.Bytes()), nil, nil)
+	pkgs, err := parsePackages(bytes.NewReader(b.Bytes()), nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,7 +20,7 @@ func TestParsePackagesLowerCasesHashes(t *testing.T) {
 	}
 	// A malformed stanza fails the whole parse.
 	bad := append(bytes.Clone(b.Bytes()), []byte("Package: broken\n")...)
-	if _, err := parsePackages(bytes.NewReader(bad), nil, nil); err == nil {
+	if _, err := parsePackages(bytes.NewReader(bad), nil, nil, nil); err == nil {
 		t.Error("malformed last stanza accepted")
 	}
 }
@@ -44,7 +44,7 @@ func BenchmarkParseCachedIndex(b *testing.B) {
 		name  string
 		parse func([]byte) error
 	}{
-		{"serial", func(x []byte) error { _, err := parsePackages(bytes.NewReader(x), nil, nil); return err }},
+		{"serial", func(x []byte) error { _, err := parsePackages(bytes.NewReader(x), nil, nil, nil); return err }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(idx)))
