@@ -9,10 +9,22 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
+// defaultMemoryLimit is the Go runtime's soft memory limit unless
+// GOMEMLIMIT sets another (GOMEMLIMIT=off: none). A build's live heap
+// stays under about 130 MB (the parsed indexes of two architectures while
+// planning, then the conversions); without a limit the collector lets the
+// heap grow to twice the live data, and the peak RSS of a two-platform
+// build was about 380 MB. The CPU cost is in README "Performance".
+const defaultMemoryLimit = 200 << 20
+
 func main() {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	// The one signal context: every command gets it as cmd.Context().
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	stopProfiles := startProfiles(os.Stderr)
