@@ -43,8 +43,9 @@ type noop struct {
 }
 
 // flagsNotInputs change what is printed or which targets run, not what a
-// target's image is.
-var flagsNotInputs = []string{"json", "quiet", "shard", "rebuild", "if-outdated", "print", "cache-dir", "cache-repo", "help", "set", "pg", "type", "base"}
+// target's image is. --oidc-token is a credential, new for every CI run, as
+// is the token in $SIGSTORE_ID_TOKEN (which is not hashed either).
+var flagsNotInputs = []string{"json", "quiet", "shard", "rebuild", "if-outdated", "print", "cache-dir", "cache-repo", "help", "set", "pg", "type", "base", "oidc-token"}
 
 func newNoop(cmd *cobra.Command, f *buildFlags, layout bool) (*noop, error) {
 	n := &noop{dir: f.cache.Dir, f: f, off: layout, rebuild: f.build.Rebuild}

@@ -2,8 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/pgassemble/pgassemble/internal/debtest"
 	"github.com/pgassemble/pgassemble/internal/fixture"
+	"github.com/pgassemble/pgassemble/internal/sigstoretest"
 	"github.com/pgassemble/pgassemble/pkg/apt/apttest"
 	"github.com/pgassemble/pgassemble/pkg/assemble"
 )
@@ -124,5 +128,50 @@ func TestRebuildRecords(t *testing.T) {
 	}
 	if next := run(); !next.Unchanged || next.Index != forced.Index {
 		t.Errorf("after --rebuild: unchanged=%v index %s, want a no-op on %s", next.Unchanged, next.Index, forced.Index)
+	}
+}
+
+// TestNoopKeylessNewToken: keyless signing's identity token is a
+// credential, not an input of the image: a rebuild with a new token in
+// --oidc-token (a CI job gets one per run) and nothing else changed is a
+// no-op, as with the token in $SIGSTORE_ID_TOKEN.
+func TestNoopKeylessNewToken(t *testing.T) {
+	w := fixture.New(t)
+	ss, err := sigstoretest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	cache := t.TempDir()
+	run := func(issued time.Time) assemble.TargetReport {
+		t.Helper()
+		tok, err := ss.Token(sigstoretest.Claims{Email: "ci@example.test", IssuedAt: issued})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokFile := filepath.Join(t.TempDir(), "token")
+		if err := os.WriteFile(tokFile, []byte(tok), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, stderr, code := cli(t, append([]string{"build"}, worldArgs(w, cache, "--pg", "17", "--type", "minimal", "--base", "trixie", "--json",
+			"--allow-unhandled-scripts", "--platform", "linux/amd64", "--attest", "none",
+			"--sign", "keyless", "--oidc-token", tokFile, "--fulcio-url", ss.FulcioURL, "--rekor-url", ss.RekorURL)...)...)
+		if code != 0 {
+			t.Fatalf("build: exit %d\n%s", code, stderr)
+		}
+		var reps []assemble.TargetReport
+		if err := json.Unmarshal([]byte(out), &reps); err != nil || len(reps) != 1 {
+			t.Fatalf("build --json: %v\n%s", err, out)
+		}
+		return reps[0]
+	}
+	now := time.Now()
+	first := run(now.Add(-2 * time.Minute))
+	if first.Unchanged {
+		t.Fatalf("first build: %+v", first)
+	}
+	second := run(now.Add(-time.Minute))
+	if !second.Unchanged || second.Index != first.Index {
+		t.Errorf("rebuild with only a new token: unchanged=%v index %s, want a no-op on %s", second.Unchanged, second.Index, first.Index)
 	}
 }
