@@ -102,6 +102,8 @@ func TestSignKeyErrors(t *testing.T) {
 		{"keyless without a token", "", []string{"--sign", "keyless"}, 2, "no OIDC identity token: give --oidc-token FILE"},
 		{"keyless and a key", "", []string{"--sign", "keyless", "--sign-key", key}, 2, "exclude each other"},
 		{"token without keyless", "", []string{"--oidc-token", notKey}, 2, "--oidc-token needs --sign keyless"},
+		{"Rekor without keyless", "", []string{"--sign-key", key, "--rekor-url", "http://127.0.0.1:9"}, 2, "--fulcio-url and --rekor-url need --sign keyless"},
+		{"Fulcio without keyless", "", []string{"--fulcio-url", "http://127.0.0.1:9"}, 2, "--fulcio-url and --rekor-url need --sign keyless"},
 		{"bad attest", "", []string{"--attest", "sbom,vex"}, 2, "--attest"},
 		{"bad sbom format", "", []string{"--sbom-format", "swid"}, 2, "--sbom-format"},
 	} {

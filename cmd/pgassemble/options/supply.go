@@ -73,6 +73,9 @@ func (o *SupplyOptions) Signer(ctx context.Context) (*sign.Signer, error) {
 		if o.OIDCToken != "" {
 			return nil, Usagef("--oidc-token needs --sign keyless")
 		}
+		if o.FulcioURL != sign.DefaultFulcioURL || o.RekorURL != sign.DefaultRekorURL {
+			return nil, Usagef("--fulcio-url and --rekor-url need --sign keyless")
+		}
 	case "keyless":
 		if o.SignKey != "" {
 			return nil, Usagef("--sign keyless and --sign-key exclude each other")
