@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/pgassemble/pgassemble/pkg/apt"
 	"github.com/pgassemble/pgassemble/pkg/apt/archive"
 	"github.com/pgassemble/pgassemble/pkg/assemble"
 )
@@ -17,13 +18,18 @@ import (
 // build does with it depends on where the packages come from:
 //
 //   - With a snapshot mirror (a fixed point in an archive's history), the
-//     snapshot must serve exactly the locked file for every locked
-//     repository: CheckReleases fails with a *ReleaseError
-//     (ErrSnapshotRelease) naming each repository and both digests. A
-//     snapshot that does not is not the archive state the lock was taken
-//     from (another date, another archive, a mirror that was rewritten).
-//     The snapshot's file need not be verified with OpenPGP: its digest is
-//     the one of a file that was verified when locking.
+//     snapshot must serve exactly the locked file for every repository it
+//     serves packages of, that is every repository of a locked package
+//     that moved or vanished from the live archive (SnapshotRepositories):
+//     CheckReleases fails with a *ReleaseError (ErrSnapshotRelease) naming
+//     each such repository and both digests. A snapshot that does not is
+//     not the archive state the lock was taken from (another date, another
+//     archive, a mirror that was rewritten). Repositories whose locked
+//     packages the live archive still serves are not asked of the
+//     snapshot: real snapshot services keep the security archive and
+//     third-party repositories elsewhere or not at all. The snapshot's
+//     file need not be verified with OpenPGP: its digest is the one of a
+//     file that was verified when locking.
 //   - From the live archive, whose InRelease is republished every few
 //     hours without the packages changing, the file moving is no error:
 //     ReleaseDrift lists it for the caller to report, and the packages
@@ -143,15 +149,53 @@ type Fetcher interface {
 	SHA256(ctx context.Context, url string) (string, error)
 }
 
-// CheckReleases fetches every locked repository's release file from the
-// snapshot (URI-TEMPLATE with {path} = dists/SUITE/InRelease, or
-// dists/SUITE/Release where the snapshot has no InRelease) and returns a
-// *ReleaseError naming each repository whose file is not the locked one
-// or is not served at all. Other failures (the network) are returned as
-// they are, naming the URL.
-func (s *Snapshot) CheckReleases(ctx context.Context, t *Target, f Fetcher) error {
+// SnapshotRepositories lists ("URI SUITE", sorted) the locked
+// repositories Apply would fetch packages of from a snapshot: those of the
+// locked packages tp does not have at their locked version and SHA256.
+func (t *Target) SnapshotRepositories(tp *assemble.TargetPlan) []string {
+	seen := map[string]bool{}
+	for _, pp := range tp.Platforms {
+		lp := t.platform(pp.Platform.String())
+		if lp == nil {
+			continue // not locked: Check reports it
+		}
+		have := map[string]apt.Planned{}
+		for _, pk := range pp.Planned() {
+			have[pk.Name+":"+pk.Architecture] = pk
+		}
+		for _, ls := range lp.Stages {
+			for _, lpk := range ls.Packages {
+				if cur, ok := have[lpk.Name+":"+lpk.Arch]; !ok || cur.Version != lpk.Version || cur.SHA256 != lpk.SHA256 {
+					seen[lpk.Repository] = true
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// CheckReleases fetches from the snapshot the release file of each locked
+// repository named in repos ("URI SUITE", see SnapshotRepositories):
+// URI-TEMPLATE with {path} = dists/SUITE/InRelease, or dists/SUITE/Release
+// where the snapshot has no InRelease. It returns a *ReleaseError naming
+// each repository whose file is not the locked one or is not served at
+// all. Other failures (the network) are returned as they are, naming the
+// URL.
+func (s *Snapshot) CheckReleases(ctx context.Context, t *Target, repos []string, f Fetcher) error {
+	want := map[string]bool{}
+	for _, k := range repos {
+		want[k] = true
+	}
 	var drift []ReleaseDrift
 	for _, r := range t.lockedReleases() {
+		if !want[r.URI+" "+r.Suite] {
+			continue
+		}
 		d := ReleaseDrift{Repository: r.URI + " " + r.Suite, Locked: r.InReleaseSHA256}
 		for _, name := range []string{"InRelease", "Release"} {
 			url := s.base(r.Suite) + "/dists/" + r.Suite + "/" + name

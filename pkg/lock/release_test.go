@@ -92,11 +92,35 @@ func (f *fetcher) SHA256(_ context.Context, url string) (string, error) {
 	return "", &archive.HTTPError{URL: url, StatusCode: 404, Status: "404 Not Found"}
 }
 
+// TestSnapshotRepositories: the snapshot is asked for the repositories of
+// the locked packages the live archive no longer has as locked, and only
+// those.
+func TestSnapshotRepositories(t *testing.T) {
+	locked := FromPlan(releasePlan(sumDebian, sumPGDG))
+	if got := locked.SnapshotRepositories(releasePlan(sumOther, sumOther)); len(got) != 0 {
+		t.Errorf("nothing moved (only release files): %v", got)
+	}
+	moved := releasePlan(sumOther, sumPGDG)
+	moved.Platforms[1].Stages[0].Packages[0].Package.Version = "2.41-1+deb13u1"
+	if got := locked.SnapshotRepositories(moved); strings.Join(got, ",") != "http://deb.invalid/debian trixie" {
+		t.Errorf("libc6 moved on arm64: %v, want Debian's trixie only", got)
+	}
+	gone := releasePlan(sumDebian, sumPGDG)
+	for _, pp := range gone.Platforms {
+		pp.Stages[0].Packages = pp.Stages[0].Packages[:1]
+	}
+	gone.Platforms[0].Stages[0].Packages[0].Package.SHA256 = sumOther
+	if got := locked.SnapshotRepositories(gone); strings.Join(got, ",") != "http://deb.invalid/debian trixie,http://pg.invalid/apt trixie-pgdg" {
+		t.Errorf("libpq5 vanished and libc6 rebuilt: %v, want both repositories", got)
+	}
+}
+
 // TestCheckReleases: with a snapshot mirror, its release files must be
-// the locked ones, for every repository; anything else is
-// ErrSnapshotRelease naming the repository and both digests.
+// the locked ones, for every repository it serves packages of; anything
+// else is ErrSnapshotRelease naming the repository and both digests.
 func TestCheckReleases(t *testing.T) {
 	locked := FromPlan(releasePlan(sumDebian, sumPGDG))
+	all := []string{"http://deb.invalid/debian trixie", "http://pg.invalid/apt trixie-pgdg"}
 	snap, err := ParseSnapshot("http://snap.invalid/archive/20261101T000000Z/{path}")
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +146,7 @@ func TestCheckReleases(t *testing.T) {
 		{"network", &fetcher{failing: true}, []string{"http://deb.invalid/debian trixie", "connection refused"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := snap.CheckReleases(context.Background(), &locked, tc.f)
+			err := snap.CheckReleases(context.Background(), &locked, all, tc.f)
 			if len(tc.want) == 0 {
 				if err != nil {
 					t.Fatal(err)
@@ -147,8 +171,18 @@ func TestCheckReleases(t *testing.T) {
 	}
 	// The snapshot's InRelease is asked first, Release only where there is none.
 	f := &fetcher{sums: map[string]string{debIn: sumDebian, pgRel: sumPGDG}}
-	snap.CheckReleases(context.Background(), &locked, f)
+	snap.CheckReleases(context.Background(), &locked, all, f)
 	if strings.Join(f.asked, " ") != strings.Join([]string{debIn, pgIn, pgRel}, " ") {
 		t.Errorf("asked %v", f.asked)
+	}
+	// A snapshot of Debian only (as real snapshot services are) serves the
+	// packages of Debian's repository: PGDG's release file is not asked.
+	f = &fetcher{sums: map[string]string{debIn: sumDebian}}
+	if err := snap.CheckReleases(context.Background(), &locked, all[:1], f); err != nil || strings.Join(f.asked, " ") != debIn {
+		t.Errorf("Debian only: %v, asked %v", err, f.asked)
+	}
+	f = &fetcher{}
+	if err := snap.CheckReleases(context.Background(), &locked, nil, f); err != nil || len(f.asked) != 0 {
+		t.Errorf("nothing from the snapshot: %v, asked %v", err, f.asked)
 	}
 }

@@ -63,7 +63,7 @@ func (o *LockOptions) Pin(fetch lock.Fetcher, report func(line string)) (func(ct
 			report(fmt.Sprintf("note: %s: release file moved since the lock: %s; packages are held to the lock by version and SHA256", tp.Target.Name, d))
 		}
 		if snap != nil {
-			if err := snap.CheckReleases(ctx, t, fetch); err != nil {
+			if err := snap.CheckReleases(ctx, t, t.SnapshotRepositories(tp), fetch); err != nil {
 				return err
 			}
 		}
