@@ -142,12 +142,24 @@ func TestLockedBuild(t *testing.T) {
 		t.Errorf("--locked --snapshot of a later date: exit %d, want the error naming %s:\n%s", code, moved.Repository, stderr)
 	}
 
-	again, stderr, code := build("--locked", "--snapshot", snap.URL+"/archive/20261101T000000Z/{path}")
+	again, stderr, code := build("--locked", "--snapshot", snap.URL+"/archive/20261101T000000Z/{path}", "--attest", "provenance")
 	if code != 0 {
 		t.Fatalf("build --locked --snapshot: exit %d\n%s", code, stderr)
 	}
 	if again != locked {
 		t.Errorf("rebuild from the snapshot gave %s, the locked build %s", again, locked)
+	}
+	// Its provenance names the .deb fetched from the snapshot and the
+	// snapshot's InRelease that vouched for it, beside the live archive's.
+	_, provs := attestationsOf(t, w, again)
+	if len(provs) != 1 {
+		t.Fatalf("%d provenance statements, want 1", len(provs))
+	}
+	deps, _ := json.Marshal(provs[0]["predicate"].(map[string]any)["buildDefinition"].(map[string]any)["resolvedDependencies"])
+	for _, want := range []string{snap.URL + "/archive/20261101T000000Z/" + moved.Filename, snap.URL + "/archive/20261101T000000Z/dists/trixie/InRelease"} {
+		if !strings.Contains(string(deps), want) {
+			t.Errorf("the provenance's resolvedDependencies lack %s:\n%s", want, deps)
+		}
 	}
 	t.Logf("locked %s, moved %s %s -> %s, rebuilt %s, snapshot asked %d times", locked, moved.Name, moved.Version, newVersion, again, snapHits)
 	if snapHits == 0 {

@@ -39,7 +39,27 @@ func TestReproducibleWithLock(t *testing.T) {
 	if digests[0] != digests[1] {
 		t.Fatalf("two locked builds from empty caches: %s and %s", digests[0], digests[1])
 	}
-	ref, _ := name.ParseReference(w.RegHost+"/postgresql-testing@"+digests[0], name.Insecure)
+	sboms, provs := attestationsOf(t, w, digests[0])
+	if sboms != 1 {
+		t.Errorf("%d SBOM referrers after two identical builds, want 1 (the same bytes)", sboms)
+	}
+	if len(provs) != 2 {
+		t.Fatalf("%d provenance referrers, want 2 (their times differ)", len(provs))
+	}
+	for _, st := range provs {
+		delete(st["predicate"].(map[string]any)["runDetails"].(map[string]any), "metadata")
+	}
+	if !reflect.DeepEqual(provs[0], provs[1]) {
+		t.Error("the provenance statements differ in more than their times")
+	}
+}
+
+// attestationsOf reads the referrers of the first platform manifest of the
+// index at digest in the fixture registry (through the tag-schema
+// fallback): how many SBOMs, and the provenance statements, decoded.
+func attestationsOf(t *testing.T, w *fixture.World, digest string) (int, []map[string]any) {
+	t.Helper()
+	ref, _ := name.ParseReference(w.RegHost+"/postgresql-testing@"+digest, name.Insecure)
 	idx, err := remote.Index(ref)
 	if err != nil {
 		t.Fatal(err)
@@ -71,16 +91,5 @@ func TestReproducibleWithLock(t *testing.T) {
 			provs = append(provs, st)
 		}
 	}
-	if sboms != 1 {
-		t.Errorf("%d SBOM referrers after two identical builds, want 1 (the same bytes)", sboms)
-	}
-	if len(provs) != 2 {
-		t.Fatalf("%d provenance referrers, want 2 (their times differ)", len(provs))
-	}
-	for _, st := range provs {
-		delete(st["predicate"].(map[string]any)["runDetails"].(map[string]any), "metadata")
-	}
-	if !reflect.DeepEqual(provs[0], provs[1]) {
-		t.Error("the provenance statements differ in more than their times")
-	}
+	return sboms, provs
 }

@@ -185,13 +185,15 @@ func (t *Target) SnapshotRepositories(tp *assemble.TargetPlan) []string {
 // where the snapshot has no InRelease. It returns a *ReleaseError naming
 // each repository whose file is not the locked one or is not served at
 // all. Other failures (the network) are returned as they are, naming the
-// URL.
-func (s *Snapshot) CheckReleases(ctx context.Context, t *Target, repos []string, f Fetcher) error {
+// URL. On success it returns the snapshot's files it compared, for the
+// provenance to name beside the packages fetched from the snapshot.
+func (s *Snapshot) CheckReleases(ctx context.Context, t *Target, repos []string, f Fetcher) ([]assemble.ReleaseRef, error) {
 	want := map[string]bool{}
 	for _, k := range repos {
 		want[k] = true
 	}
 	var drift []ReleaseDrift
+	var checked []assemble.ReleaseRef
 	for _, r := range t.lockedReleases() {
 		if !want[r.URI+" "+r.Suite] {
 			continue
@@ -204,7 +206,7 @@ func (s *Snapshot) CheckReleases(ctx context.Context, t *Target, repos []string,
 				continue
 			}
 			if err != nil {
-				return fmt.Errorf("%s: snapshot release file of %s: %w", t.Name, d.Repository, err)
+				return nil, fmt.Errorf("%s: snapshot release file of %s: %w", t.Name, d.Repository, err)
 			}
 			d.URL, d.Now = url, sum
 			break
@@ -214,10 +216,12 @@ func (s *Snapshot) CheckReleases(ctx context.Context, t *Target, repos []string,
 				d.URL = s.base(r.Suite) + "/dists/" + r.Suite + "/{InRelease,Release}"
 			}
 			drift = append(drift, d)
+			continue
 		}
+		checked = append(checked, assemble.ReleaseRef{URL: d.URL, SHA256: d.Now})
 	}
 	if len(drift) > 0 {
-		return &ReleaseError{Target: t.Name, Snapshot: s.Template, Drift: drift}
+		return nil, &ReleaseError{Target: t.Name, Snapshot: s.Template, Drift: drift}
 	}
-	return nil
+	return checked, nil
 }

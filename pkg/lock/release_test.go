@@ -146,7 +146,7 @@ func TestCheckReleases(t *testing.T) {
 		{"network", &fetcher{failing: true}, []string{"http://deb.invalid/debian trixie", "connection refused"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := snap.CheckReleases(context.Background(), &locked, all, tc.f)
+			_, err := snap.CheckReleases(context.Background(), &locked, all, tc.f)
 			if len(tc.want) == 0 {
 				if err != nil {
 					t.Fatal(err)
@@ -178,11 +178,15 @@ func TestCheckReleases(t *testing.T) {
 	// A snapshot of Debian only (as real snapshot services are) serves the
 	// packages of Debian's repository: PGDG's release file is not asked.
 	f = &fetcher{sums: map[string]string{debIn: sumDebian}}
-	if err := snap.CheckReleases(context.Background(), &locked, all[:1], f); err != nil || strings.Join(f.asked, " ") != debIn {
+	checked, err := snap.CheckReleases(context.Background(), &locked, all[:1], f)
+	if err != nil || strings.Join(f.asked, " ") != debIn {
 		t.Errorf("Debian only: %v, asked %v", err, f.asked)
 	}
+	if len(checked) != 1 || checked[0].URL != debIn || checked[0].SHA256 != sumDebian {
+		t.Errorf("checked %+v, want Debian's snapshot InRelease", checked)
+	}
 	f = &fetcher{}
-	if err := snap.CheckReleases(context.Background(), &locked, nil, f); err != nil || len(f.asked) != 0 {
+	if _, err := snap.CheckReleases(context.Background(), &locked, nil, f); err != nil || len(f.asked) != 0 {
 		t.Errorf("nothing from the snapshot: %v, asked %v", err, f.asked)
 	}
 }

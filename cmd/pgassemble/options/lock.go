@@ -63,8 +63,14 @@ func (o *LockOptions) Pin(fetch lock.Fetcher, report func(line string)) (func(ct
 			report(fmt.Sprintf("note: %s: release file moved since the lock: %s; packages are held to the lock by version and SHA256", tp.Target.Name, d))
 		}
 		if snap != nil {
-			if err := snap.CheckReleases(ctx, t, t.SnapshotRepositories(tp), fetch); err != nil {
+			checked, err := snap.CheckReleases(ctx, t, t.SnapshotRepositories(tp), fetch)
+			if err != nil {
 				return err
+			}
+			// The snapshot's release files vouch for the packages taken
+			// from it: the provenance names them beside the live ones.
+			for _, pp := range tp.Platforms {
+				pp.Releases = append(pp.Releases, checked...)
 			}
 		}
 		return t.Apply(tp, snap)
