@@ -79,8 +79,9 @@ type Options struct {
 	// leaves the root's packages as they are. The CLI's --upgrade sets it
 	// (on by default).
 	Upgrade bool
-	// XZCommand is an xz binary for data.tar.xz (faster than the pure-Go
-	// decoder, same bytes out); empty uses the pure-Go decoder.
+	// XZCommand is an xz binary for data.tar.xz and Packages.xz (faster
+	// than the pure-Go decoder, same bytes out); empty uses the pure-Go
+	// decoder.
 	XZCommand string
 	// Created is the image creation time written to the config and labels;
 	// zero = Epoch, or the derived epoch when Epoch is zero, so builds are
@@ -172,6 +173,9 @@ func New(opts Options) (*Builder, error) {
 			archive.WithLogger(opts.Logger), archive.WithProgress(downloadProgress{opts.Progress})}, opts.ClientOptions...)
 		if opts.Downloads > 0 {
 			co = append(co, archive.WithParallelism(opts.Downloads))
+		}
+		if opts.XZCommand != "" {
+			co = append(co, archive.WithXZCommand(opts.XZCommand))
 		}
 		opts.Client = archive.New(co...)
 	}

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -765,5 +766,45 @@ func TestTamperedPlainCopy(t *testing.T) {
 	again, _ := newClient(cache).Indexes(context.Background(), repos(t, r, r.KeyringFile), "amd64")
 	if names(again) != names(want) {
 		t.Errorf("packages from the replaced copy: %s, want %s", names(again), names(want))
+	}
+}
+
+// With an external xz the indexes are the same; an xz that fails is an
+// error, never a short index.
+func TestIndexesExternalXZ(t *testing.T) {
+	xzPath, err := exec.LookPath("xz")
+	if err != nil {
+		t.Skipf("xz not installed (%v): needed to compare with the pure-Go decoder", err)
+	}
+	for _, withPlain := range []bool{true, false} {
+		r := apttest.NewRepo(t, apttest.Config{Suite: "trixie", Arches: []string{"amd64", "arm64"}, Packages: testPackages(), Compressions: []string{"xz"}})
+		if !withPlain {
+			// No signed hash of the uncompressed index: nothing but xz's
+			// exit status tells a failed decompression.
+			r.EditRelease("trixie", func(s string) string {
+				var out []string
+				for _, l := range strings.Split(s, "\n") {
+					if !strings.HasSuffix(strings.TrimSpace(l), "/Packages") {
+						out = append(out, l)
+					}
+				}
+				return strings.Join(out, "\n")
+			})
+		}
+		want, err := newClient(t.TempDir()).Indexes(context.Background(), repos(t, r, r.KeyringFile), "arm64")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := newClient(t.TempDir(), archive.WithXZCommand(xzPath)).Indexes(context.Background(), repos(t, r, r.KeyringFile), "arm64")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if names(got) != names(want) {
+			t.Errorf("plain hash %v: with %s: %s, want %s", withPlain, xzPath, names(got), names(want))
+		}
+		_, err = newClient(t.TempDir(), archive.WithXZCommand("/bin/false")).Indexes(context.Background(), repos(t, r, r.KeyringFile), "arm64")
+		if err == nil {
+			t.Errorf("plain hash %v: an xz that fails gave an index", withPlain)
+		}
 	}
 }

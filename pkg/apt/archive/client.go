@@ -37,6 +37,7 @@ type Client struct {
 	ignoreValidUntil bool
 	checkDate        bool
 	now              func() time.Time
+	xzCommand        string // see WithXZCommand
 
 	readyOnce sync.Once
 	readyErr  error

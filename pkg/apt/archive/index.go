@@ -344,6 +344,15 @@ func (c *Client) parseIndex(blob string, fh FileHash, plain *FileHash, ext strin
 	var dec io.Reader
 	switch ext {
 	case ".xz":
+		if c.xzCommand != "" {
+			xp, err := startXZ(c.xzCommand, f)
+			if err != nil {
+				return nil, err
+			}
+			defer xp.Close()
+			dec = xp
+			break
+		}
 		// xz reads byte by byte: without a buffer that is a syscall each.
 		xr, err := xz.NewReader(bufio.NewReaderSize(f, 1<<16))
 		if err != nil {
