@@ -11,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/pgassemble/pgassemble/internal/layerio"
 	"github.com/pgassemble/pgassemble/internal/loopback"
 	"github.com/pgassemble/pgassemble/pkg/layer/maint"
 	"github.com/pgassemble/pgassemble/pkg/rootfs"
@@ -133,7 +134,7 @@ func (b *Base) LoadTree(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		rc, err := l.Uncompressed()
+		rc, err := layerio.Uncompressed(l)
 		if err != nil {
 			return fmt.Errorf("base %s (%s): layer %d: %w", b.Ref, b.Platform.String(), i, err)
 		}

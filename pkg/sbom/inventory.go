@@ -12,6 +12,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/pgassemble/pgassemble/internal/layerio"
 	"github.com/pgassemble/pgassemble/pkg/apt"
 	"github.com/pgassemble/pgassemble/pkg/rootfs"
 )
@@ -86,7 +87,7 @@ func ReadImage(ctx context.Context, img v1.Image) (*Inventory, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		rc, err := l.Uncompressed()
+		rc, err := layerio.Uncompressed(l)
 		if err != nil {
 			return nil, fmt.Errorf("sbom: layer %d: %w", i, err)
 		}

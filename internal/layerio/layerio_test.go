@@ -1,0 +1,89 @@
+package layerio
+
+import (
+	"bytes"
+	"io"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// The stream is go-containerregistry's, byte for byte, for gzip layers
+// (inflated here) and others (passed through).
+func TestUncompressedSameBytes(t *testing.T) {
+	gz, err := random.Layer(1<<20, types.OCILayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := static.NewLayer([]byte("not compressed"), types.OCIUncompressedLayer)
+	for _, l := range []v1.Layer{gz, plain} {
+		want := readAll(t, l.Uncompressed)
+		got := readAll(t, func() (io.ReadCloser, error) { return Uncompressed(l) })
+		if !bytes.Equal(got, want) || len(want) == 0 {
+			t.Errorf("%d bytes, want %d", len(got), len(want))
+		}
+	}
+}
+
+// Close reads the compressed stream to its end (where the digest is
+// checked), even when the tar stream was not read to its end.
+func TestCloseDrainsCompressed(t *testing.T) {
+	gz, err := random.Layer(1<<20, types.OCILayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &countingLayer{Layer: gz}
+	rc, err := Uncompressed(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rc.Read(make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	size, _ := gz.Size()
+	if l.read != size {
+		t.Errorf("%d compressed bytes read, want all %d", l.read, size)
+	}
+}
+
+type countingLayer struct {
+	v1.Layer
+	read int64
+}
+
+func (c *countingLayer) Compressed() (io.ReadCloser, error) {
+	rc, err := c.Layer.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{readerFunc(func(p []byte) (int, error) { n, err := rc.Read(p); c.read += int64(n); return n, err }), rc}, nil
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+func readAll(t *testing.T, open func() (io.ReadCloser, error)) []byte {
+	t.Helper()
+	rc, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
