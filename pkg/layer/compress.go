@@ -29,6 +29,9 @@ const (
 	Zstd Compression = "zstd"
 )
 
+// gzipMaxCores bounds the cores one gzip layer stream compresses on.
+const gzipMaxCores = 4
+
 // gzipBlockSize is fixed: pgzip's output depends on the block size (each
 // block is deflated on its own, primed with the previous 32 KiB) but not on
 // how many goroutines compress blocks, so the digest does not depend on the
@@ -120,8 +123,12 @@ func newBlobWriter(dir string, comp Compression, level int) (*blobWriter, error)
 			f.Abort()
 			return nil, err
 		}
-		// More blocks in flight than cores, so the tar writer never waits.
-		if err := zw.SetConcurrency(gzipBlockSize, 2*runtime.GOMAXPROCS(0)+2); err != nil {
+		// More blocks in flight than cores, so the tar writer never waits;
+		// at most gzipMaxCores' worth: each block holds about 2.5 MiB
+		// (its input, output and compressor), and at GOMAXPROCS 64 the
+		// blocks of two platforms' layers alone passed the 256 MB a build
+		// should stay within. The output does not depend on it.
+		if err := zw.SetConcurrency(gzipBlockSize, 2*min(runtime.GOMAXPROCS(0), gzipMaxCores)+2); err != nil {
 			f.Abort()
 			return nil, err
 		}
