@@ -1,6 +1,7 @@
 package apt
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -184,4 +185,48 @@ func TestSameFields(t *testing.T) {
 			t.Errorf("%s: SameFields = %v, want %v", tc.name, got, tc.same)
 		}
 	}
+}
+
+// ParsePackages (compact: no stanza kept, strings copied and shared) reads
+// every field as PackageFromParagraph does, and fails alike.
+func FuzzParsePackages(f *testing.F) {
+	f.Add(samplePackages)
+	for _, s := range []string{
+		"Package: a\nVersion: 1\nArchitecture: all\nDepends: b (>= 1) | c, d:any [amd64]\nSource: s (2)\n\nPackage: b\nVersion: 2\nArchitecture: amd64\nDepends: b (>= 1) | c\n",
+		"Package: a\nVersion: 1\nArchitecture: all\nDepends: b (>= \n",
+		"Package: a\r\nVersion: 1\r\nArchitecture: all\r\nProvides: x,\r\n y (= 1)\r\n",
+		"Package: a\nVersion: 1\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var got []*Package
+		err := ParsePackages(strings.NewReader(s), func(p *Package) error { got = append(got, p); return nil })
+		var want []*Package
+		rerr := ParseParagraphs(strings.NewReader(s), func(para Paragraph) error {
+			p, err := PackageFromParagraph(para)
+			if err != nil {
+				return err
+			}
+			if p.Version == "" || p.Architecture == "" {
+				return fmt.Errorf("package %s: missing Version or Architecture", Excerpt(p.Name))
+			}
+			want = append(want, p)
+			return nil
+		})
+		if (err == nil) != (rerr == nil) || err != nil && err.Error() != rerr.Error() {
+			t.Fatalf("errors differ on %q: %v, want %v", s, err, rerr)
+		}
+		if err != nil {
+			return
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d packages, want %d", len(got), len(want))
+		}
+		for i := range got {
+			if !got[i].SameFields(want[i]) || got[i].Paragraph != nil {
+				t.Fatalf("package %d of %q: %+v, want %+v", i, s, got[i], want[i])
+			}
+		}
+	})
 }

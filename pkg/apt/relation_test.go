@@ -102,6 +102,11 @@ func FuzzParseRelations(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		rs, err := ParseRelations(s)
+		// ParsePackages's shared-group parse gives the same, error included.
+		shared, serr := newInterner().parseRelations(s)
+		if (err == nil) != (serr == nil) || err != nil && err.Error() != serr.Error() || !reflect.DeepEqual(shared, rs) {
+			t.Fatalf("shared parse of %q: %#v, %v; want %#v, %v", s, shared, serr, rs, err)
+		}
 		if err != nil {
 			return
 		}
