@@ -36,6 +36,7 @@ With PACKAGE arguments, only those packages are shown.`,
 				s.ui.Wait()
 				return err
 			}
+			s.builder.ReleaseIndexes() // as build: not held while layers are converted
 			cls, err := s.builder.Explain(ctx, tp)
 			s.ui.Wait()
 			if err != nil {
