@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,7 +76,7 @@ func buildAndPublish(cmd *cobra.Command, f *buildFlags, targets []variants.Targe
 	if err != nil {
 		return err
 	}
-	sup, err := newSupply(cmd, f, dest) // a bad key fails before anything is built
+	sup, err := newSupply(cmd, f, dest) // a bad key or flag fails before anything is built
 	if err != nil {
 		return err
 	}
@@ -140,6 +141,13 @@ func (s *session) buildAll(ctx context.Context, pub publish.Publisher, sup *supp
 			for _, r := range rep.Refs {
 				s.ui.Printf("  %s\n", r)
 			}
+		}
+	}
+	if slices.Contains(reports, nil) {
+		// Something is to be built: the signer now (keyless: the first
+		// certificate), before any plan or layer.
+		if err := sup.ready(ctx); err != nil {
+			return nil, err
 		}
 	}
 	for i, t := range targets {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,7 +144,7 @@ func TestNoopKeylessNewToken(t *testing.T) {
 	}
 	defer ss.Close()
 	cache := t.TempDir()
-	run := func(issued time.Time) assemble.TargetReport {
+	run := func(issued time.Time, extra ...string) (assemble.TargetReport, string, int) {
 		t.Helper()
 		tok, err := ss.Token(sigstoretest.Claims{Email: "ci@example.test", IssuedAt: issued})
 		if err != nil {
@@ -153,25 +154,33 @@ func TestNoopKeylessNewToken(t *testing.T) {
 		if err := os.WriteFile(tokFile, []byte(tok), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		out, stderr, code := cli(t, append([]string{"build"}, worldArgs(w, cache, "--pg", "17", "--type", "minimal", "--base", "trixie", "--json",
+		out, stderr, code := cli(t, append(append([]string{"build"}, worldArgs(w, cache, "--pg", "17", "--type", "minimal", "--base", "trixie", "--json",
 			"--allow-unhandled-scripts", "--platform", "linux/amd64", "--attest", "none",
-			"--sign", "keyless", "--oidc-token", tokFile, "--fulcio-url", ss.FulcioURL, "--rekor-url", ss.RekorURL)...)...)
+			"--sign", "keyless", "--oidc-token", tokFile, "--fulcio-url", ss.FulcioURL, "--rekor-url", ss.RekorURL)...), extra...)...)
 		if code != 0 {
-			t.Fatalf("build: exit %d\n%s", code, stderr)
+			return assemble.TargetReport{}, stderr, code
 		}
 		var reps []assemble.TargetReport
 		if err := json.Unmarshal([]byte(out), &reps); err != nil || len(reps) != 1 {
 			t.Fatalf("build --json: %v\n%s", err, out)
 		}
-		return reps[0]
+		return reps[0], stderr, code
 	}
 	now := time.Now()
-	first := run(now.Add(-2 * time.Minute))
-	if first.Unchanged {
-		t.Fatalf("first build: %+v", first)
+	first, stderr, code := run(now.Add(-2 * time.Minute))
+	if code != 0 || first.Unchanged {
+		t.Fatalf("first build: exit %d, %+v\n%s", code, first, stderr)
 	}
-	second := run(now.Add(-time.Minute))
-	if !second.Unchanged || second.Index != first.Index {
-		t.Errorf("rebuild with only a new token: unchanged=%v index %s, want a no-op on %s", second.Unchanged, second.Index, first.Index)
+	// Fulcio down: a run with nothing to build does not ask it (the
+	// signer is made only once a target is to be built) ...
+	ss.SetFaults(sigstoretest.Faults{FulcioStatus: 503})
+	second, stderr, code := run(now.Add(-time.Minute))
+	if code != 0 || !second.Unchanged || second.Index != first.Index {
+		t.Errorf("rebuild with only a new token, Fulcio down: exit %d, unchanged=%v index %s, want a no-op on %s\n%s", code, second.Unchanged, second.Index, first.Index, stderr)
+	}
+	// ... and one that has something to build fails before building it.
+	_, stderr, code = run(now.Add(-time.Minute), "--rebuild")
+	if code == 0 || !strings.Contains(stderr, ss.FulcioURL) || strings.Contains(stderr, "building ") {
+		t.Errorf("--rebuild with Fulcio down: exit %d, want a failure naming %s before any build:\n%s", code, ss.FulcioURL, stderr)
 	}
 }

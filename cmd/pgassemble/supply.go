@@ -28,8 +28,9 @@ import (
 type supply struct {
 	sbomOn, provenanceOn bool
 	format               sbom.Format
-	signer               *sign.Signer
-	repo                 name.Repository // names the image in signatures and statements
+	openSigner           func(context.Context) (*sign.Signer, error) // nil: unsigned
+	signer               *sign.Signer                                // once ready
+	repo                 name.Repository                             // names the image in signatures and statements
 	builderID            string
 	external             map[string]any // the command line's parameters
 	configDigest         string
@@ -44,7 +45,7 @@ func newSupply(cmd *cobra.Command, f *buildFlags, dest publish.Destination) (*su
 	if err != nil {
 		return nil, err
 	}
-	signer, err := f.supply.Signer(cmd.Context())
+	open, err := f.supply.OpenSigner()
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +61,7 @@ func newSupply(cmd *cobra.Command, f *buildFlags, dest publish.Destination) (*su
 	if err != nil {
 		return nil, fmt.Errorf("repository %q: %w", repoName, err)
 	}
-	s := &supply{sbomOn: sbomOn, provenanceOn: provOn, format: format, signer: signer, repo: repo, builderID: f.supply.BuilderID}
+	s := &supply{sbomOn: sbomOn, provenanceOn: provOn, format: format, openSigner: open, repo: repo, builderID: f.supply.BuilderID}
 	// External parameters: every flag the user set, by name. None is a
 	// secret (the key's password comes from the environment, never a flag).
 	flags := map[string]any{}
@@ -107,7 +108,23 @@ var localFlags = map[string]bool{
 	"xz": true, "sign-key": true, "oidc-token": true, "lock-file": true, "config": true,
 }
 
-func (s *supply) enabled() bool { return s.sbomOn || s.provenanceOn || s.signer != nil }
+func (s *supply) enabled() bool { return s.sbomOn || s.provenanceOn || s.openSigner != nil }
+
+// ready makes the signer, once, when the first target is to be built:
+// for keyless signing the first certificate, so that a bad token or an
+// unreachable Fulcio or Rekor fails before anything is built, and a run
+// with nothing to build never asks.
+func (s *supply) ready(ctx context.Context) error {
+	if s.openSigner == nil || s.signer != nil {
+		return nil
+	}
+	sg, err := s.openSigner(ctx)
+	if err != nil {
+		return err
+	}
+	s.signer = sg
+	return nil
+}
 
 // builderVersion is the module version pgassemble was built as, with the
 // VCS revision when the build recorded one.

@@ -64,10 +64,14 @@ func (o *SupplyOptions) Format() (sbom.Format, error) {
 	return f, nil
 }
 
-// Signer loads --sign-key, or with --sign keyless gets an identity token,
-// an ephemeral key and its Fulcio certificate (nil without either). The
-// key's password is $COSIGN_PASSWORD, as cosign reads it.
-func (o *SupplyOptions) Signer(ctx context.Context) (*sign.Signer, error) {
+// OpenSigner returns what makes the signer the flags ask for, or nil
+// without --sign-key or --sign keyless. Everything that can be checked
+// here is: the flags, the key and its password ($COSIGN_PASSWORD, as
+// cosign reads it), the token source. With --sign keyless the identity
+// token, the ephemeral key and its Fulcio certificate are got by the
+// returned function, called once a target is to be built, so a run that
+// finds everything unchanged never contacts Fulcio or Rekor.
+func (o *SupplyOptions) OpenSigner() (func(context.Context) (*sign.Signer, error), error) {
 	switch o.Sign {
 	case "":
 		if o.OIDCToken != "" {
@@ -85,7 +89,8 @@ func (o *SupplyOptions) Signer(ctx context.Context) (*sign.Signer, error) {
 		if err != nil {
 			return nil, UsageError{err}
 		}
-		return sign.NewKeyless(ctx, sign.KeylessOptions{FulcioURL: o.FulcioURL, RekorURL: o.RekorURL, Token: src})
+		ko := sign.KeylessOptions{FulcioURL: o.FulcioURL, RekorURL: o.RekorURL, Token: src}
+		return func(ctx context.Context) (*sign.Signer, error) { return sign.NewKeyless(ctx, ko) }, nil
 	default:
 		return nil, Usagef("--sign %q: the only value is keyless", o.Sign)
 	}
@@ -93,7 +98,11 @@ func (o *SupplyOptions) Signer(ctx context.Context) (*sign.Signer, error) {
 		return nil, nil
 	}
 	pw, ok := sign.PasswordFromEnv()
-	return sign.LoadKeyFile(o.SignKey, pw, ok)
+	s, err := sign.LoadKeyFile(o.SignKey, pw, ok)
+	if err != nil {
+		return nil, err
+	}
+	return func(context.Context) (*sign.Signer, error) { return s, nil }, nil
 }
 
 // RegistryRepository is the repository --registry and --environment name,
