@@ -33,13 +33,20 @@ func newBuildCmd(use string) *cobra.Command {
 		Long: `Build one CloudNativePG operand image for every platform and publish it as a
 multi-platform OCI index, without Docker, root or emulation.
 
-pgassemble pulls the base image, resolves the packages of each stage against its
+pgassemble pulls the base image, upgrades its packages as apt-get upgrade would
+(--upgrade=false keeps them), resolves the packages of each stage against its
 dpkg database as apt-get install --no-install-recommends would, downloads and
 verifies them (InRelease signature, then SHA256), turns them into layers with a
-correct dpkg database, replays what the maintainer scripts do (users, directories,
-alternatives, config files, CA bundle, ld.so.cache) and pushes blobs, manifests,
-the index and, last, the tags:
+correct dpkg database, runs their maintainer scripts in dpkg's order in an
+in-process shell over the image being built, and pushes blobs, manifests, the
+index and, last, the tags:
   <MM>-<type>-<codename>, <MM.mm>-<type>-<codename>, <MM.mm>-<YYYYMMDDhhmm>-<type>-<codename>
+
+Each platform image gets an SPDX SBOM and SLSA provenance attached as OCI
+referrers (--attest, --sbom-format); --sign-key FILE or --sign keyless signs the
+index, the platform images and the attestations so that cosign verify and cosign
+verify-attestation accept them. A run whose inputs are unchanged since the last
+publish builds nothing (--rebuild forces it).
 
 Mirrors come from the base image's apt sources unless --debian-mirror is given.
 SOURCE_DATE_EPOCH sets file times and the creation time; unset, they are derived
