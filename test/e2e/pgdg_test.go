@@ -58,102 +58,110 @@ true
 // E2E_PGDG_MIRROR (real Debian packages re-signed with the throw-away key E2E_PGDG_KEY, given
 // to pgassemble as --keyring): a container derived from it, as root, runs apt-get update and
 // apt-get install of E2E_PGDG_EXTENSION with the image's own apt sources and keys, and
-// PostgreSQL then creates and uses the extension. amd64 only: the apt path is the same on
-// arm64, which would only add minutes of qemu.
+// PostgreSQL then creates and uses the extension, on both platforms (arm64 under qemu-user).
 func TestPGDG(t *testing.T) {
 	img := imageFromEnv(t, "E2E_IMAGE_PGDG")
-	t.Run("amd64-derived-container", func(t *testing.T) {
-		c := begin(t, img.Ref, "amd64 derived container: apt-get install from the PGDG source")
-		mirror, keyPath, accessLog, ext := os.Getenv("E2E_PGDG_MIRROR"), os.Getenv("E2E_PGDG_KEY"), os.Getenv("E2E_PGDG_ACCESS_LOG"), os.Getenv("E2E_PGDG_EXTENSION")
-		if mirror == "" || keyPath == "" || ext == "" {
-			c.NotChecked("the derived container", "E2E_PGDG_MIRROR, E2E_PGDG_KEY or E2E_PGDG_EXTENSION is not set (run through test/e2e/run.sh pgdg)")
+	for _, arch := range []string{"amd64", "arm64"} {
+		t.Run(arch+"-derived-container", func(t *testing.T) { derivedContainer(t, img, arch) })
+	}
+}
+
+// derivedContainer is TestPGDG's check on one platform of the image.
+func derivedContainer(t *testing.T, img imageRef, arch string) {
+	what := arch + " derived container: apt-get install from the PGDG source"
+	if arch != "amd64" {
+		what += " (qemu)"
+	}
+	c := begin(t, img.Ref, what)
+	mirror, keyPath, accessLog, ext := os.Getenv("E2E_PGDG_MIRROR"), os.Getenv("E2E_PGDG_KEY"), os.Getenv("E2E_PGDG_ACCESS_LOG"), os.Getenv("E2E_PGDG_EXTENSION")
+	if mirror == "" || keyPath == "" || ext == "" {
+		c.NotChecked("the derived container", "E2E_PGDG_MIRROR, E2E_PGDG_KEY or E2E_PGDG_EXTENSION is not set (run through test/e2e/run.sh pgdg)")
+	}
+	key, err := os.ReadFile(keyPath)
+	if err != nil {
+		c.Fatalf("the mirror's key: %v", err)
+	}
+	sum := sha256.Sum256(key)
+	// The extension's name in SQL: postgresql-17-pg-hint-plan -> pg_hint_plan.
+	extName := strings.ReplaceAll(strings.TrimPrefix(ext, "postgresql-"+img.Major+"-"), "-", "_")
+	logBefore := readFile(accessLog)
+	digest := platformDigest(c, img, arch)
+	out := podmanRun{
+		Image: img.Repo + "@" + digest, Arch: arch, User: "0", Network: "host",
+		Env:    []string{"E2E_EXT=" + ext, "E2E_EXTNAME=" + extName, "E2E_MAJOR=" + img.Major},
+		Script: derivedScript, Timeout: 15 * time.Minute,
+	}.run(c)
+	f := facts(out)
+	c.Logf("derived container facts: %v", f)
+	// The source postgresql-common's script writes, pointing at the mirror the image was
+	// built from, trusting the key that mirror was verified with (not PGDG's own, which
+	// does not sign this mirror): its file in the image is the --keyring file, byte for byte.
+	for _, want := range []string{"URIs: " + mirror, "Suites: " + img.Suite + "-pgdg", "Components: main " + img.Major} {
+		if !strings.Contains(f["sources"], want) {
+			c.Errorf("pgdg.sources lacks %q: %s", want, orMissing(f["sources"]))
 		}
-		key, err := os.ReadFile(keyPath)
-		if err != nil {
-			c.Fatalf("the mirror's key: %v", err)
-		}
-		sum := sha256.Sum256(key)
-		// The extension's name in SQL: postgresql-17-pg-hint-plan -> pg_hint_plan.
-		extName := strings.ReplaceAll(strings.TrimPrefix(ext, "postgresql-"+img.Major+"-"), "-", "_")
-		logBefore := readFile(accessLog)
-		digest := platformDigest(c, img, "amd64")
-		out := podmanRun{
-			Image: img.Repo + "@" + digest, Arch: "amd64", User: "0", Network: "host",
-			Env:    []string{"E2E_EXT=" + ext, "E2E_EXTNAME=" + extName, "E2E_MAJOR=" + img.Major},
-			Script: derivedScript, Timeout: 15 * time.Minute,
-		}.run(c)
-		f := facts(out)
-		c.Logf("derived container facts: %v", f)
-		// The source postgresql-common's script writes, pointing at the mirror the image was
-		// built from, trusting the key that mirror was verified with (not PGDG's own, which
-		// does not sign this mirror): its file in the image is the --keyring file, byte for byte.
-		for _, want := range []string{"URIs: " + mirror, "Suites: " + img.Suite + "-pgdg", "Components: main " + img.Major} {
-			if !strings.Contains(f["sources"], want) {
-				c.Errorf("pgdg.sources lacks %q: %s", want, orMissing(f["sources"]))
+	}
+	if !strings.HasPrefix(f["signed_by"], "/etc/apt/keyrings/") {
+		c.Errorf("pgdg.sources Signed-By %q, want the mirror's key under /etc/apt/keyrings/", f["signed_by"])
+	}
+	if f["key_sha256"] != hex.EncodeToString(sum[:]) {
+		c.Errorf("%s in the image has SHA256 %s, the --keyring file %s", f["signed_by"], orMissing(f["key_sha256"]), hex.EncodeToString(sum[:]))
+	}
+	// apt-get update verifies every source, the PGDG one with the key the image carries.
+	if f["update_rc"] != "0" || strings.Contains(f["update"], "NO_PUBKEY") || strings.Contains(f["update"], "W:") || strings.Contains(f["update"], "E:") {
+		c.Fatalf("apt-get update in the derived container: exit %s: %s", f["update_rc"], orMissing(f["update"]))
+	}
+	if !strings.Contains(f["policy"], mirror+" "+img.Suite+"-pgdg/main "+arch+" Packages") {
+		c.Errorf("apt-cache policy %s does not list the PGDG source: %s", ext, orMissing(f["policy"]))
+	}
+	if f["install_rc"] != "0" || !strings.HasPrefix(f["status"], "ii ") {
+		c.Fatalf("apt-get install %s: exit %s, dpkg status %q: %s", ext, f["install_rc"], f["status"], orMissing(f["install"]))
+	}
+	// PostgreSQL in the image and the extension come from the mirror: their versions carry
+	// its PGDG suffix, and apt downloaded the extension from it.
+	suffix := os.Getenv("E2E_PGDG_VERSION_SUFFIX")
+	if suffix != "" {
+		for _, pv := range strings.Split(f["image_versions"], " | ") {
+			if !strings.HasSuffix(pv, suffix) {
+				c.Errorf("%s in the image: not the PGDG mirror's version (no %s suffix)", pv, suffix)
 			}
 		}
-		if !strings.HasPrefix(f["signed_by"], "/etc/apt/keyrings/") {
-			c.Errorf("pgdg.sources Signed-By %q, want the mirror's key under /etc/apt/keyrings/", f["signed_by"])
+		if !strings.HasSuffix(f["status"], suffix) {
+			c.Errorf("%s installed at %q, not the PGDG mirror's version (%s)", ext, f["status"], suffix)
 		}
-		if f["key_sha256"] != hex.EncodeToString(sum[:]) {
-			c.Errorf("%s in the image has SHA256 %s, the --keyring file %s", f["signed_by"], orMissing(f["key_sha256"]), hex.EncodeToString(sum[:]))
+		if !strings.Contains(f["install"], mirror+" "+img.Suite+"-pgdg/main "+arch+" "+ext) {
+			c.Errorf("apt-get install did not download %s from %s: %s", ext, mirror, orMissing(f["install"]))
 		}
-		// apt-get update verifies every source, the PGDG one with the key the image carries.
-		if f["update_rc"] != "0" || strings.Contains(f["update"], "NO_PUBKEY") || strings.Contains(f["update"], "W:") || strings.Contains(f["update"], "E:") {
-			c.Fatalf("apt-get update in the derived container: exit %s: %s", f["update_rc"], orMissing(f["update"]))
+	}
+	if !strings.HasSuffix(f["control"], "/"+extName+".control") {
+		c.Errorf("%s.control after the install: %s", extName, orMissing(f["control"]))
+	}
+	if strings.TrimSpace(f["audit"]) != "" {
+		c.Errorf("dpkg --audit after the install: %s", f["audit"])
+	}
+	// The container's apt fetched the PGDG indexes from the mirror (the server's log).
+	if accessLog != "" {
+		fetched := strings.TrimPrefix(readFile(accessLog), logBefore)
+		if !strings.Contains(fetched, "/dists/"+img.Suite+"-pgdg/InRelease 200 Debian APT") {
+			c.Errorf("the mirror served no InRelease to apt during the check; its log:\n%s", tail(fetched, 1500))
 		}
-		if !strings.Contains(f["policy"], mirror+" "+img.Suite+"-pgdg/main amd64 Packages") {
-			c.Errorf("apt-cache policy %s does not list the PGDG source: %s", ext, orMissing(f["policy"]))
+		if !strings.Contains(fetched, "/"+ext+"_") {
+			c.Errorf("the mirror served no %s .deb during the check; its log:\n%s", ext, tail(fetched, 1500))
 		}
-		if f["install_rc"] != "0" || !strings.HasPrefix(f["status"], "ii ") {
-			c.Fatalf("apt-get install %s: exit %s, dpkg status %q: %s", ext, f["install_rc"], f["status"], orMissing(f["install"]))
-		}
-		// PostgreSQL in the image and the extension come from the mirror: their versions carry
-		// its PGDG suffix, and apt downloaded the extension from it.
-		suffix := os.Getenv("E2E_PGDG_VERSION_SUFFIX")
-		if suffix != "" {
-			for _, pv := range strings.Split(f["image_versions"], " | ") {
-				if !strings.HasSuffix(pv, suffix) {
-					c.Errorf("%s in the image: not the PGDG mirror's version (no %s suffix)", pv, suffix)
-				}
-			}
-			if !strings.HasSuffix(f["status"], suffix) {
-				c.Errorf("%s installed at %q, not the PGDG mirror's version (%s)", ext, f["status"], suffix)
-			}
-			if !strings.Contains(f["install"], mirror+" "+img.Suite+"-pgdg/main amd64 "+ext) {
-				c.Errorf("apt-get install did not download %s from %s: %s", ext, mirror, orMissing(f["install"]))
-			}
-		}
-		if !strings.HasSuffix(f["control"], "/"+extName+".control") {
-			c.Errorf("%s.control after the install: %s", extName, orMissing(f["control"]))
-		}
-		if strings.TrimSpace(f["audit"]) != "" {
-			c.Errorf("dpkg --audit after the install: %s", f["audit"])
-		}
-		// The container's apt fetched the PGDG indexes from the mirror (the server's log).
-		if accessLog != "" {
-			fetched := strings.TrimPrefix(readFile(accessLog), logBefore)
-			if !strings.Contains(fetched, "/dists/"+img.Suite+"-pgdg/InRelease 200 Debian APT") {
-				c.Errorf("the mirror served no InRelease to apt during the check; its log:\n%s", tail(fetched, 1500))
-			}
-			if !strings.Contains(fetched, "/"+ext+"_") {
-				c.Errorf("the mirror served no %s .deb during the check; its log:\n%s", ext, tail(fetched, 1500))
-			}
-			c.Logf("requests to the mirror from the derived container:\n%s", fetched)
-		}
-		if f["start"] != "ok" {
-			c.Fatalf("PostgreSQL in the derived container: %s", orMissing(f["start"]))
-		}
-		if f["create"] != "CREATE EXTENSION" {
-			c.Errorf("create extension %s: %s", extName, orMissing(f["create"]))
-		}
-		if v := f["extversion"]; v == "" || strings.Contains(v, "ERROR") {
-			c.Errorf("pg_extension has no %s: %s", extName, orMissing(v))
-		}
-		if extName == "pg_hint_plan" && !strings.Contains(f["hinted"], "Seq Scan on t") {
-			c.Errorf("the SeqScan(t) hint was not applied: %s", orMissing(f["hinted"]))
-		}
-	})
+		c.Logf("requests to the mirror from the derived container:\n%s", fetched)
+	}
+	if f["start"] != "ok" {
+		c.Fatalf("PostgreSQL in the derived container: %s", orMissing(f["start"]))
+	}
+	if f["create"] != "CREATE EXTENSION" {
+		c.Errorf("create extension %s: %s", extName, orMissing(f["create"]))
+	}
+	if v := f["extversion"]; v == "" || strings.Contains(v, "ERROR") {
+		c.Errorf("pg_extension has no %s: %s", extName, orMissing(v))
+	}
+	if extName == "pg_hint_plan" && !strings.Contains(f["hinted"], "Seq Scan on t") {
+		c.Errorf("the SeqScan(t) hint was not applied: %s", orMissing(f["hinted"]))
+	}
 }
 
 // readFile returns the file's content, "" when it cannot be read.
