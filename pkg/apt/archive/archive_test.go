@@ -808,3 +808,76 @@ func TestIndexesExternalXZ(t *testing.T) {
 		}
 	}
 }
+
+// Cancelling the context stops an external xz that is still running: the
+// process is killed and reaped, and Indexes returns the context's error
+// instead of waiting for it.
+func TestExternalXZCancelled(t *testing.T) {
+	dir := t.TempDir()
+	started := filepath.Join(dir, "started")
+	script := filepath.Join(dir, "xz")
+	// An xz that never answers: it only marks that it runs.
+	if err := os.WriteFile(script, []byte("#!/bin/sh\n: > '"+started+"'\nexec sleep 120\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := apttest.NewRepo(t, apttest.Config{Suite: "trixie", Packages: testPackages(), Compressions: []string{"xz"}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := newClient(t.TempDir(), archive.WithXZCommand(script)).Indexes(ctx, repos(t, r, r.KeyringFile), "amd64")
+		done <- err
+	}()
+	for {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("Indexes returned before xz ran: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v, want context.Canceled", err)
+		}
+	case <-time.After(60 * time.Second): // far below the script's 120 s
+		t.Fatal("Indexes still waiting for xz a minute after the context was cancelled")
+	}
+}
+
+// An xz that writes part of the index and then fails is an error that
+// quotes its stderr, not a shorter index, also when the Release signs no
+// uncompressed index to compare with.
+func TestExternalXZFailsMidway(t *testing.T) {
+	xzPath, err := exec.LookPath("xz")
+	if err != nil {
+		t.Skipf("xz not installed (%v): the failing xz passes on part of a real decompression", err)
+	}
+	r := apttest.NewRepo(t, apttest.Config{Suite: "trixie", Packages: testPackages(), Compressions: []string{"xz"}})
+	r.EditRelease("trixie", func(s string) string {
+		var out []string
+		for _, l := range strings.Split(s, "\n") {
+			if !strings.HasSuffix(strings.TrimSpace(l), "/Packages") {
+				out = append(out, l)
+			}
+		}
+		return strings.Join(out, "\n")
+	})
+	// The first stanza, whole, then a failure.
+	script := filepath.Join(t.TempDir(), "xz")
+	body := "#!/bin/sh\n'" + xzPath + "' -dc | awk 'BEGIN{RS=\"\";ORS=\"\\n\\n\"} NR==1' || exit 3\necho 'xz: (stdin): Compressed data is corrupt' >&2\nexit 1\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got, err := newClient(t.TempDir(), archive.WithXZCommand(script)).Indexes(context.Background(), repos(t, r, r.KeyringFile), "amd64")
+	if err == nil {
+		t.Fatalf("a failing xz gave an index: %s", names(got))
+	}
+	if !strings.Contains(err.Error(), "Compressed data is corrupt") || !strings.Contains(err.Error(), "Packages.xz") {
+		t.Errorf("err = %v, want xz's stderr and the index named", err)
+	}
+}

@@ -187,11 +187,14 @@ func (c *Client) indexFile(ctx context.Context, repo Repo, rel *Release, ar *apt
 		if err != nil {
 			return nil, err
 		}
-		pkgs, err = c.parseIndex(blob, fh, plain, ext, ar)
+		pkgs, err = c.parseIndex(ctx, blob, fh, plain, ext, ar)
 		if err != nil {
 			// The blob matched the Release when it was stored; if it no
-			// longer reads, do not let a damaged copy fail every later run.
-			os.Remove(blob)
+			// longer reads, do not let a damaged copy fail every later run
+			// (a cancelled run says nothing about it).
+			if ctx.Err() == nil {
+				os.Remove(blob)
+			}
 			return nil, fmt.Errorf("parse %s%s: %w", base, name, err)
 		}
 	}
@@ -332,7 +335,7 @@ const maxExpansion = 64
 // against the signed hash before it is stored and again whenever read.
 // Decompression stops at the signed uncompressed size (else at
 // maxExpansion times the compressed one): a bomb fails fast.
-func (c *Client) parseIndex(blob string, fh FileHash, plain *FileHash, ext string, ar *apt.Repository) ([]*apt.Package, error) {
+func (c *Client) parseIndex(ctx context.Context, blob string, fh FileHash, plain *FileHash, ext string, ar *apt.Repository) ([]*apt.Package, error) {
 	f, err := os.Open(blob)
 	if err != nil {
 		return nil, err
@@ -345,7 +348,7 @@ func (c *Client) parseIndex(blob string, fh FileHash, plain *FileHash, ext strin
 	switch ext {
 	case ".xz":
 		if c.xzCommand != "" {
-			xp, err := startXZ(c.xzCommand, f)
+			xp, err := startXZ(ctx, c.xzCommand, f)
 			if err != nil {
 				return nil, err
 			}

@@ -2,10 +2,12 @@ package archive
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os/exec"
 	"strings"
+	"time"
 )
 
 // WithXZCommand decompresses Packages.xz indexes with an external xz
@@ -18,8 +20,10 @@ func WithXZCommand(path string) Option { return func(c *Client) { c.xzCommand = 
 
 // xzProcess is "xz -dc" reading r. Reading it to the end waits for the
 // process: a failure (a corrupt stream, a missing binary) is a read error,
-// never a short index.
+// never a short index. Cancelling the context kills it, and the read
+// error is then the context's.
 type xzProcess struct {
+	ctx    context.Context
 	cmd    *exec.Cmd
 	out    io.ReadCloser
 	stderr bytes.Buffer
@@ -27,8 +31,11 @@ type xzProcess struct {
 	err    error
 }
 
-func startXZ(path string, r io.Reader) (*xzProcess, error) {
-	p := &xzProcess{cmd: exec.Command(path, "-dc")}
+func startXZ(ctx context.Context, path string, r io.Reader) (*xzProcess, error) {
+	p := &xzProcess{ctx: ctx, cmd: exec.CommandContext(ctx, path, "-dc")}
+	// Killed, xz closes its stderr; a child it left holding it must not
+	// keep Wait from returning.
+	p.cmd.WaitDelay = 5 * time.Second
 	p.cmd.Stdin = r
 	p.cmd.Stderr = &p.stderr
 	out, err := p.cmd.StdoutPipe()
@@ -67,6 +74,10 @@ func (p *xzProcess) wait() {
 	}
 	p.done = true
 	if err := p.cmd.Wait(); err != nil {
+		if cerr := p.ctx.Err(); cerr != nil {
+			p.err = fmt.Errorf("xz stopped: %w", cerr)
+			return
+		}
 		p.err = fmt.Errorf("xz: %v: %s", err, strings.TrimSpace(p.stderr.String()))
 	}
 }
