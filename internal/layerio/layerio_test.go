@@ -2,6 +2,7 @@ package layerio
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"testing"
 
@@ -86,4 +87,40 @@ func readAll(t *testing.T, open func() (io.ReadCloser, error)) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// An error at the end of the compressed stream (where a verifying reader
+// reports a digest mismatch) is Close's, when the reader stopped early.
+func TestCloseReportsTailError(t *testing.T) {
+	gz, err := random.Layer(1<<16, types.OCILayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := errors.New("digest mismatch")
+	rc, err := Uncompressed(&failingTail{Layer: gz, err: bad})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rc.Read(make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.Close(); !errors.Is(err, bad) {
+		t.Errorf("Close = %v, want the compressed stream's error", err)
+	}
+}
+
+type failingTail struct {
+	v1.Layer
+	err error
+}
+
+func (f *failingTail) Compressed() (io.ReadCloser, error) {
+	rc, err := f.Layer.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(rc, readerFunc(func([]byte) (int, error) { return 0, f.err })), rc}, nil
 }

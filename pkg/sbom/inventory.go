@@ -92,7 +92,11 @@ func ReadImage(ctx context.Context, img v1.Image) (*Inventory, error) {
 			return nil, fmt.Errorf("sbom: layer %d: %w", i, err)
 		}
 		err = t.Apply(rc)
-		rc.Close()
+		// Close reads the compressed stream to its end, where the
+		// layer's digest is checked: its error counts.
+		if cerr := rc.Close(); err == nil {
+			err = cerr
+		}
 		if err != nil {
 			return nil, fmt.Errorf("sbom: layer %d: %w", i, err)
 		}

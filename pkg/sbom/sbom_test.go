@@ -313,3 +313,40 @@ func layerOf(t *testing.T, files map[string]string) v1.Layer {
 	}
 	return l
 }
+
+// A layer whose compressed stream fails its digest check at the end (as
+// go-containerregistry's verifying reader does, after the tar stream
+// already ended) is an error, not an SBOM of unverified bytes.
+func TestReadImageLayerDigestChecked(t *testing.T) {
+	l := layerOf(t, map[string]string{"var/lib/dpkg/status": status, "etc/os-release": "ID=debian\nVERSION_ID=12\n"})
+	img, err := mutate.AppendLayers(empty.Image, badTailLayer{l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadImage(context.Background(), img); !errors.Is(err, errBadTail) {
+		t.Errorf("err = %v, want the digest error at the end of the compressed stream", err)
+	}
+}
+
+var errBadTail = errors.New("digest mismatch at the end of the stream")
+
+// badTailLayer's compressed stream gives l's bytes, then errBadTail where
+// it would end.
+type badTailLayer struct{ v1.Layer }
+
+func (b badTailLayer) Compressed() (io.ReadCloser, error) {
+	rc, err := b.Layer.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(io.MultiReader(bytes.NewReader(data), errReader{errBadTail})), nil
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
