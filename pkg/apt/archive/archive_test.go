@@ -1,6 +1,7 @@
 package archive_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -879,5 +880,31 @@ func TestExternalXZFailsMidway(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "Compressed data is corrupt") || !strings.Contains(err.Error(), "Packages.xz") {
 		t.Errorf("err = %v, want xz's stderr and the index named", err)
+	}
+}
+
+// A cached decompressed index that matches its signed hash but does not
+// parse (a stricter parser than the one that cached it) is an error that
+// names the index, as it is when the index is read from the archive.
+func TestCachedPlainParseErrorNamesIndex(t *testing.T) {
+	r := apttest.NewRepo(t, apttest.Config{Suite: "trixie", Components: []string{"main"}, Packages: testPackages(), Compressions: []string{"xz"}})
+	bad := fmt.Sprintf("Package: evil\nVersion: 1\nArchitecture: amd64\nFilename: /etc/passwd\nSize: 1\nSHA256: %064x\n", 1)
+	r.ReplaceFile("trixie", "main/binary-amd64/Packages", strings.NewReader(bad))
+	cache := t.TempDir()
+	sum := sha256.Sum256([]byte(bad))
+	p := filepath.Join(cache, "plain", hex.EncodeToString(sum[:])+".zst")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw, _ := zstd.NewWriter(&buf, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	io.WriteString(zw, bad)
+	zw.Close()
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := newClient(cache).Indexes(context.Background(), repos(t, r, r.KeyringFile), "amd64")
+	if !errors.Is(err, archive.ErrBadIndex) || !strings.Contains(err.Error(), "main/binary-amd64/Packages") {
+		t.Errorf("err = %v, want ErrBadIndex naming the index", err)
 	}
 }

@@ -180,7 +180,7 @@ func (c *Client) indexFile(ctx context.Context, repo Repo, rel *Release, ar *apt
 	}
 	pkgs, err := c.cachedPlain(plain, ar)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("parse %s%s (cached decompressed copy): %w", base, name, err)
 	}
 	if pkgs == nil {
 		blob, err := c.indexBlob(ctx, base, name, fh, rel.AcquireByHash)
