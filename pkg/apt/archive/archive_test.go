@@ -908,3 +908,69 @@ func TestCachedPlainParseErrorNamesIndex(t *testing.T) {
 		t.Errorf("err = %v, want ErrBadIndex naming the index", err)
 	}
 }
+
+// A tampered cached copy of one architecture's index is read (and its
+// "Architecture: all" packages offered for sharing) before its hash is
+// known to be wrong: nothing of it reaches either architecture's packages.
+func TestTamperedPlainCopySharesNothing(t *testing.T) {
+	r := apttest.NewRepo(t, apttest.Config{Suite: "trixie", Arches: []string{"amd64", "arm64"}, Packages: testPackages()})
+	cache := t.TempDir()
+	for _, arch := range []string{"amd64", "arm64"} {
+		if _, err := newClient(cache).Indexes(context.Background(), repos(t, r, r.KeyringFile), arch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The amd64 main index: baz (all) is fetched from elsewhere, nothing
+	// else changes (same name, version, SHA256, and the same size, so
+	// that the copy is read to its end).
+	plains, _ := filepath.Glob(filepath.Join(cache, "plain", "*.zst"))
+	tampered := 0
+	for _, p := range plains {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, _ := zstd.NewReader(bytes.NewReader(b))
+		text, err := zr.DecodeAll(b, nil)
+		zr.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(text, []byte("Package: foo\n")) {
+			continue
+		}
+		i := bytes.Index(text, []byte("Package: baz\n"))
+		j := bytes.Index(text[i:], []byte("Filename: pool/main/"))
+		if i < 0 || j < 0 {
+			t.Fatalf("no baz in %s:\n%s", p, text)
+		}
+		copy(text[i+j+len("Filename: pool/"):], "evil")
+		zw, _ := zstd.NewWriter(nil)
+		if err := os.WriteFile(p, zw.EncodeAll(text, nil), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tampered++
+	}
+	if tampered != 1 {
+		t.Fatalf("%d amd64 main indexes tampered with, want 1 (%v)", tampered, plains)
+	}
+	c := newClient(cache)
+	for _, arch := range []string{"amd64", "arm64"} {
+		pkgs, err := c.Indexes(context.Background(), repos(t, r, r.KeyringFile), arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, p := range pkgs {
+			if p.Name == "baz" {
+				found = true
+				if strings.Contains(p.Filename, "evil") {
+					t.Errorf("%s: baz from %s: the tampered copy's stanza was used", arch, p.Filename)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no baz", arch)
+		}
+	}
+}
