@@ -34,9 +34,11 @@ func main() {
 }
 
 // setMemoryLimit sets defaultMemoryLimit unless GOMEMLIMIT is set (the
-// runtime has applied that one); it reports whether it did.
+// runtime has applied that one); it reports whether it did. An empty
+// GOMEMLIMIT is unset, as for the runtime (which reads it as no limit):
+// a CI variable left empty does not turn the default off.
 func setMemoryLimit(lookupEnv func(string) (string, bool)) bool {
-	if _, set := lookupEnv("GOMEMLIMIT"); set {
+	if v, set := lookupEnv("GOMEMLIMIT"); set && v != "" {
 		return false
 	}
 	debug.SetMemoryLimit(defaultMemoryLimit)

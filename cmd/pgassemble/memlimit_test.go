@@ -16,6 +16,15 @@ func TestSetMemoryLimit(t *testing.T) {
 	if got := debug.SetMemoryLimit(-1); got != 1<<40 {
 		t.Errorf("limit %d after GOMEMLIMIT=off, want it untouched", got)
 	}
+	// Empty is unset, for the runtime (no limit of its own) and here.
+	debug.SetMemoryLimit(1 << 40)
+	if !setMemoryLimit(func(k string) (string, bool) { return "", k == "GOMEMLIMIT" }) {
+		t.Error("GOMEMLIMIT empty, but no default applied")
+	}
+	if got := debug.SetMemoryLimit(-1); got != defaultMemoryLimit {
+		t.Errorf("limit %d with GOMEMLIMIT empty, want %d", got, defaultMemoryLimit)
+	}
+	debug.SetMemoryLimit(1 << 40)
 	if !setMemoryLimit(func(string) (string, bool) { return "", false }) {
 		t.Error("GOMEMLIMIT unset, but no default applied")
 	}
