@@ -230,3 +230,39 @@ func FuzzParsePackages(f *testing.F) {
 		}
 	})
 }
+
+// ParsePackages reads stanzas as views of its read buffer, which is
+// refilled as the index goes on: every string a package keeps must be a
+// copy. An index many times the buffer's size, all of whose strings
+// differ, parses to what the copying parse gives.
+func TestParsePackagesKeepsNoViewOfItsBuffer(t *testing.T) {
+	var b strings.Builder
+	for i := 0; b.Len() < 4<<20; i++ {
+		fmt.Fprintf(&b, "Package: p%[1]d\nVersion: 1.%[1]d-%[1]d\nArchitecture: all\nMulti-Arch: foreign\nPriority: prio%[1]d\nSection: sec%[1]d\n"+
+			"Source: src%[1]d (0.%[1]d)\nInstalled-Size: %[1]d\nPre-Depends: pre%[1]d\nDepends: d%[1]d (>= 2.%[1]d) | e%[1]d:any, f%[1]d [amd64]\nRecommends: r%[1]d\n"+
+			"Provides: v%[1]d (= 3.%[1]d)\nConflicts: c%[1]d (<< 4.%[1]d)\nBreaks: b%[1]d\nReplaces: x%[1]d\nSuggests: s%[1]d\nEnhances: n%[1]d\n"+
+			"Filename: pool/p%[1]d.deb\nSize: %[1]d\nSHA256: %064[1]x\nDescription: package %[1]d\n long text %[1]d\n\n",
+			i)
+	}
+	text := b.String()
+	var got []*Package
+	if err := ParsePackages(strings.NewReader(text), func(p *Package) error { got = append(got, p); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	var want []*Package
+	if err := ParseParagraphs(strings.NewReader(text), func(para Paragraph) error {
+		p, err := PackageFromParagraph(para)
+		want = append(want, p)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d packages, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if !got[i].SameFields(want[i]) {
+			t.Fatalf("package %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
