@@ -7,6 +7,7 @@
 package layerio
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 
@@ -28,16 +29,25 @@ func Uncompressed(l v1.Layer) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	zr, err := gzip.NewReader(c)
+	// Some tools push uncompressed (or zstd) layers under a gzip media
+	// type; go-containerregistry reads them by their first bytes, and so
+	// does this: anything but gzip's magic is left to it.
+	br := bufio.NewReader(c)
+	if magic, err := br.Peek(2); err != nil || magic[0] != 0x1f || magic[1] != 0x8b {
+		c.Close()
+		return l.Uncompressed()
+	}
+	zr, err := gzip.NewReader(br)
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("layer: gzip: %w", err)
 	}
-	return &gzipReader{zr: zr, c: c}, nil
+	return &gzipReader{zr: zr, br: br, c: c}, nil
 }
 
 type gzipReader struct {
 	zr *gzip.Reader
+	br *bufio.Reader // over c
 	c  io.ReadCloser
 }
 
@@ -45,7 +55,7 @@ func (g *gzipReader) Read(p []byte) (int, error) { return g.zr.Read(p) }
 
 func (g *gzipReader) Close() error {
 	_, err := io.Copy(io.Discard, g.zr)
-	if _, derr := io.Copy(io.Discard, g.c); err == nil {
+	if _, derr := io.Copy(io.Discard, g.br); err == nil {
 		err = derr
 	}
 	if cerr := g.c.Close(); err == nil {

@@ -1,12 +1,14 @@
 package layerio
 
 import (
+	"archive/tar"
 	"bytes"
 	"errors"
 	"io"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -123,4 +125,38 @@ func (f *failingTail) Compressed() (io.ReadCloser, error) {
 		io.Reader
 		io.Closer
 	}{io.MultiReader(rc, readerFunc(func([]byte) (int, error) { return 0, f.err })), rc}, nil
+}
+
+// A layer whose media type says gzip but whose bytes are not compressed
+// (images pushed by some tools are) reads as go-containerregistry reads
+// it: its bytes as they are, not a gzip error.
+func TestMislabeledLayer(t *testing.T) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "etc/os-release", Mode: 0o644, Size: 3, Typeflag: tar.TypeReg})
+	tw.Write([]byte("ID\n"))
+	tw.Close()
+	l, err := partial.CompressedToLayer(rawLayer(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := readAll(t, l.Uncompressed)
+	got := readAll(t, func() (io.ReadCloser, error) { return Uncompressed(l) })
+	if !bytes.Equal(got, buf.Bytes()) || !bytes.Equal(want, buf.Bytes()) {
+		t.Errorf("%d bytes (go-containerregistry: %d), want the layer's %d", len(got), len(want), buf.Len())
+	}
+}
+
+// rawLayer is a compressed layer (as a registry serves one) labelled gzip
+// whose bytes are a plain tar.
+type rawLayer []byte
+
+func (r rawLayer) Digest() (v1.Hash, error) {
+	h, _, err := v1.SHA256(bytes.NewReader(r))
+	return h, err
+}
+func (r rawLayer) Compressed() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(r)), nil }
+func (r rawLayer) Size() (int64, error)               { return int64(len(r)), nil }
+func (r rawLayer) MediaType() (types.MediaType, error) {
+	return types.DockerLayer, nil
 }
