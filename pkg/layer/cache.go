@@ -115,7 +115,7 @@ func (b *Builder) controlPath(d Deb) string {
 		return ""
 	}
 	// The suffix versions the parsed form (bump when parsing changes).
-	return filepath.Join(b.cacheDir, "control", strings.ToLower(d.SHA256)+".v3.json")
+	return filepath.Join(b.cacheDir, "control", strings.ToLower(d.SHA256)+".v4.json")
 }
 
 // saveControl stores a parsed control member under the .deb's verified

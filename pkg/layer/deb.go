@@ -5,6 +5,8 @@ import (
 	"bufio"
 	"bytes"
 	"compress/bzip2"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +48,10 @@ type ControlInfo struct {
 	Members []ControlMember
 	// Conffiles are the absolute paths listed in the conffiles member.
 	Conffiles []string
+	// MemberSHA256 is the SHA256 of the control.tar member parsed (as
+	// stored in the .deb): SkipControl takes the parse only for a member
+	// with the same bytes.
+	MemberSHA256 string
 }
 
 // Member returns the named control member's data, or nil.
@@ -138,10 +144,11 @@ func (d *DebReader) nextMember() (string, error) {
 }
 
 // SkipControl passes over control.tar without decompressing it, taking info
-// as its parse: for a caller that parsed this .deb's control member before
-// (the same bytes: the file is checked against the SHA256 it was cached
-// under). Decompressing it again costs the pure-Go xz decoder its whole
-// declared dictionary (8 MiB or more) however small the member.
+// as its parse: for a caller that parsed this .deb's control member before.
+// The member's bytes must hash to info.MemberSHA256 (else ErrDigestMismatch),
+// so the parse is of the bytes read here, which the caller checks against
+// the .deb's SHA256. Decompressing it again costs the pure-Go xz decoder
+// its whole declared dictionary (8 MiB or more) however small the member.
 func (d *DebReader) SkipControl(info *ControlInfo) error {
 	if d.control != nil {
 		return fmt.Errorf("%s: SkipControl after Control", d.name)
@@ -155,6 +162,13 @@ func (d *DebReader) SkipControl(info *ControlInfo) error {
 	}
 	if !strings.HasPrefix(m, "control.tar") {
 		return fmt.Errorf("%s: expected control.tar, found member %q: %w", d.name, m, ErrBadDeb)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, d.ar); err != nil {
+		return fmt.Errorf("%s: %s: %w", d.name, m, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); info.MemberSHA256 == "" || got != info.MemberSHA256 {
+		return fmt.Errorf("%s: %s is sha256:%s, not the member parsed before (sha256:%s): %w", d.name, m, got, info.MemberSHA256, ErrDigestMismatch)
 	}
 	d.control = info
 	return nil
@@ -175,7 +189,10 @@ func (d *DebReader) Control() (*ControlInfo, error) {
 	if !strings.HasPrefix(m, "control.tar") {
 		return nil, fmt.Errorf("%s: expected control.tar, found member %q: %w", d.name, m, ErrBadDeb)
 	}
-	zr, closer, err := decompressor(d.ar, strings.TrimPrefix(m, "control.tar"))
+	// The member's bytes are hashed as they are read (the rest, which
+	// the decompressor leaves, below): see SkipControl.
+	h := sha256.New()
+	zr, closer, err := decompressor(io.TeeReader(d.ar, h), strings.TrimPrefix(m, "control.tar"))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", d.name, m, err)
 	}
@@ -184,6 +201,10 @@ func (d *DebReader) Control() (*ControlInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", d.name, m, err)
 	}
+	if _, err := io.Copy(h, d.ar); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", d.name, m, err)
+	}
+	info.MemberSHA256 = hex.EncodeToString(h.Sum(nil))
 	d.control = info
 	return info, nil
 }

@@ -238,3 +238,28 @@ func TestSkipControl(t *testing.T) {
 		t.Error("SkipControl after Data accepted")
 	}
 }
+
+// SkipControl takes a parse only of the very control.tar it passes over:
+// a parse of another one (the file changed since it was parsed, or the
+// parse is not this file's) is refused, not used for a .deb whose SHA256
+// then checks.
+func TestSkipControlRefusesAnotherParse(t *testing.T) {
+	a := pkgDeb("c", debtest.File{Path: "/usr/bin/c", Body: "hello"})
+	b := a
+	b.Scripts = map[string]string{"postinst": "#!/bin/sh\necho other\n"}
+	dr, err := OpenDeb(bytes.NewReader(a.MustBytes()), "a.deb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := dr.Control()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dr, err = OpenDeb(bytes.NewReader(b.MustBytes()), "b.deb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dr.SkipControl(info); !errors.Is(err, ErrDigestMismatch) {
+		t.Errorf("SkipControl with another .deb's parse: %v, want ErrDigestMismatch", err)
+	}
+}

@@ -79,8 +79,9 @@ func decodeDeb(ctx context.Context, deb Deb, info *ControlInfo, dir string, opts
 		return nil, err
 	}
 	defer dr.Close()
-	if info != nil && deb.SHA256 != "" {
-		// info was parsed from a file with this SHA256, checked below.
+	if info != nil && info.MemberSHA256 != "" && deb.SHA256 != "" {
+		// info was parsed from a control member with the same bytes
+		// (SkipControl checks), and the file's SHA256 is checked below.
 		if err := dr.SkipControl(info); err != nil {
 			return nil, err
 		}
