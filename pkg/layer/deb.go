@@ -5,12 +5,12 @@ import (
 	"bufio"
 	"bytes"
 	"compress/bzip2"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
 	"strconv"
 	"strings"
 
@@ -18,6 +18,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 
+	"github.com/pgassemble/pgassemble/internal/xzcmd"
 	"github.com/pgassemble/pgassemble/pkg/apt"
 )
 
@@ -85,6 +86,7 @@ type DebReader struct {
 	member  string
 
 	xzCommand string
+	ctx       context.Context // stops an external xz; Background by default
 }
 
 // DebOption configures a DebReader.
@@ -98,13 +100,19 @@ func WithXZCommand(path string) DebOption {
 	return func(d *DebReader) { d.xzCommand = path }
 }
 
+// WithContext ties the external xz (WithXZCommand) to ctx: cancelling it
+// kills the process, and reading data.tar then fails with ctx's error.
+func WithContext(ctx context.Context) DebOption {
+	return func(d *DebReader) { d.ctx = ctx }
+}
+
 // OpenDeb starts reading a .deb from r; name is used in errors only.
 func OpenDeb(r io.Reader, name string, opts ...DebOption) (*DebReader, error) {
 	ar, err := newArReader(r, name)
 	if err != nil {
 		return nil, err
 	}
-	d := &DebReader{name: name, ar: ar}
+	d := &DebReader{name: name, ar: ar, ctx: context.Background()}
 	for _, o := range opts {
 		o(d)
 	}
@@ -316,7 +324,10 @@ func (d *DebReader) Data() (*tar.Reader, error) {
 	var zr io.Reader
 	var closer io.Closer
 	if ext == ".xz" && d.xzCommand != "" {
-		zr, closer, err = externalXZ(d.xzCommand, d.ar)
+		var xp *xzcmd.Process
+		if xp, err = xzcmd.Start(d.ctx, d.xzCommand, d.ar); err == nil {
+			zr, closer = bufio.NewReaderSize(xzFailure{xp}, 256<<10), xp
+		}
 	} else {
 		zr, closer, err = decompressor(d.ar, ext)
 	}
@@ -339,11 +350,6 @@ func (d *DebReader) Verify() error {
 	}
 	if _, err := io.Copy(io.Discard, d.zr); err != nil {
 		return fmt.Errorf("%s: %s: %w", d.name, d.member, err)
-	}
-	if w, ok := d.closer.(interface{ wait() error }); ok {
-		if err := w.wait(); err != nil {
-			return fmt.Errorf("%s: %s: %w", d.name, d.member, err)
-		}
 	}
 	for {
 		m, err := d.ar.Next()
@@ -494,43 +500,14 @@ func (a *arReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// xzProcess is an external "xz -dc" fed from the ar member.
-type xzProcess struct {
-	cmd    *exec.Cmd
-	stderr bytes.Buffer
-	waited bool
-	err    error
-}
+// xzFailure marks a failing external xz (a corrupt data.tar.xz) as a bad
+// .deb; a cancelled context stays the context's error.
+type xzFailure struct{ r io.Reader }
 
-func externalXZ(path string, r io.Reader) (io.Reader, io.Closer, error) {
-	p := &xzProcess{cmd: exec.Command(path, "-dc")}
-	p.cmd.Stdin = r
-	p.cmd.Stderr = &p.stderr
-	out, err := p.cmd.StdoutPipe()
-	if err != nil {
-		return nil, nil, err
+func (x xzFailure) Read(p []byte) (int, error) {
+	n, err := x.r.Read(p)
+	if err != nil && errors.Is(err, xzcmd.ErrFailed) {
+		err = fmt.Errorf("%w: %w", ErrBadDeb, err)
 	}
-	if err := p.cmd.Start(); err != nil {
-		return nil, nil, fmt.Errorf("start %s: %w", path, err)
-	}
-	return bufio.NewReaderSize(out, 256<<10), p, nil
-}
-
-// wait reaps the process once its output was read to the end.
-func (p *xzProcess) wait() error {
-	if !p.waited {
-		p.waited = true
-		if err := p.cmd.Wait(); err != nil {
-			p.err = fmt.Errorf("%w: xz: %v: %s", ErrBadDeb, err, strings.TrimSpace(p.stderr.String()))
-		}
-	}
-	return p.err
-}
-
-func (p *xzProcess) Close() error {
-	if !p.waited {
-		p.cmd.Process.Kill()
-		p.wait()
-	}
-	return nil
+	return n, err
 }

@@ -3,13 +3,17 @@ package layer
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pgassemble/pgassemble/internal/debtest"
 )
@@ -261,5 +265,68 @@ func TestSkipControlRefusesAnotherParse(t *testing.T) {
 	}
 	if err := dr.SkipControl(info); !errors.Is(err, ErrDigestMismatch) {
 		t.Errorf("SkipControl with another .deb's parse: %v, want ErrDigestMismatch", err)
+	}
+}
+
+// TestOpenDebExternalXZ: data.tar.xz through a system xz reads the same
+// files; a failing xz is a bad .deb (ErrBadDeb, its stderr quoted), not a
+// short data.tar; a cancelled context kills an xz that never answers.
+func TestOpenDebExternalXZ(t *testing.T) {
+	d := pkgDeb("c", debtest.File{Path: "/usr/bin/c", Body: "hello"})
+	d.DataCompression = "xz"
+	raw := d.MustBytes()
+	fake := func(body string) string {
+		p := filepath.Join(t.TempDir(), "xz")
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	read := func(ctx context.Context, xzPath string) ([]string, error) {
+		dr, err := OpenDeb(bytes.NewReader(raw), "c.deb", WithXZCommand(xzPath), WithContext(ctx))
+		if err != nil {
+			return nil, err
+		}
+		defer dr.Close()
+		tr, err := dr.Data()
+		if err != nil {
+			return nil, err
+		}
+		var names []string
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				return names, dr.Verify()
+			}
+			if err != nil {
+				return names, err
+			}
+			names = append(names, h.Name)
+		}
+	}
+	if xzPath, err := exec.LookPath("xz"); err == nil {
+		names, err := read(context.Background(), xzPath)
+		if err != nil || !strings.Contains(strings.Join(names, " "), "./usr/bin/c") {
+			t.Errorf("system xz: %v, %v", names, err)
+		}
+	} else {
+		t.Logf("xz not installed (%v): only the failure cases run", err)
+	}
+	_, err := read(context.Background(), fake("cat >/dev/null\necho 'xz: (stdin): Compressed data is corrupt' >&2\nexit 1\n"))
+	if !errors.Is(err, ErrBadDeb) || !strings.Contains(err.Error(), "Compressed data is corrupt") {
+		t.Errorf("failing xz: %v, want ErrBadDeb quoting its stderr", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := read(ctx, fake("exec sleep 120\n")); done <- err }()
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) || errors.Is(err, ErrBadDeb) {
+			t.Errorf("cancelled: %v, want context.Canceled and not a bad .deb", err)
+		}
+	case <-time.After(60 * time.Second): // far below the script's 120 s
+		t.Fatal("still reading data.tar a minute after the context was cancelled")
 	}
 }

@@ -74,7 +74,7 @@ func decodeDeb(ctx context.Context, deb Deb, info *ControlInfo, dir string, opts
 	// The bytes decoded are the bytes hashed: a file that is not what its
 	// SHA256 says is refused before its layer can be cached under it.
 	hr := &hashingReader{r: f, h: sha256.New()}
-	dr, err := OpenDeb(hr, deb.Path, opts...)
+	dr, err := OpenDeb(hr, deb.Path, append(opts, WithContext(ctx))...)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pgassemble/pgassemble/internal/atomicfile"
+	"github.com/pgassemble/pgassemble/internal/xzcmd"
 	"github.com/pgassemble/pgassemble/pkg/apt"
 )
 
@@ -348,7 +349,7 @@ func (c *Client) parseIndex(ctx context.Context, blob string, fh FileHash, plain
 	switch ext {
 	case ".xz":
 		if c.xzCommand != "" {
-			xp, err := startXZ(ctx, c.xzCommand, f)
+			xp, err := xzcmd.Start(ctx, c.xzCommand, f)
 			if err != nil {
 				return nil, err
 			}
