@@ -51,7 +51,17 @@ publish builds nothing (--rebuild forces it).
 Mirrors come from the base image's apt sources unless --debian-mirror is given.
 SOURCE_DATE_EPOCH sets file times and the creation time; unset, they are derived
 from the inputs (the newest package build time and the base's creation time).
-The same inputs give the same digests.`,
+The same inputs give the same digests.
+
+Environment:
+  registry              default for --registry, as upstream's bake file reads it
+  SOURCE_DATE_EPOCH     the images' creation time and file-time ceiling
+  COSIGN_PASSWORD       the password of a cosign-encrypted --sign-key
+  SIGSTORE_ID_TOKEN     the OIDC token for --sign keyless (or --oidc-token FILE)
+  PGASSEMBLE_REVISION   the revision label (else $revision)
+  GOMEMLIMIT            the Go heap's soft limit (default 200MiB; "off" for none)
+  PGASSEMBLE_CPUPROFILE, PGASSEMBLE_MEMPROFILE
+                        write pprof CPU and heap profiles of the run to these files`,
 		Example: buildExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -37,7 +37,7 @@ func (o *BuildOptions) AddFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&o.BaseImage, "base-image", "", "base image `REF` instead of the catalog's debian:<codename>-slim")
 	fl.StringVar(&o.PGSource, "pg-source", "pgdg", "where PostgreSQL comes from: pgdg, or debian (the base's own archive)")
 	fl.StringVar(&o.Compression, "compression", "gzip", "layer compression: gzip or zstd")
-	fl.StringVar(&o.XZ, "xz", "auto", "xz decoder for data.tar.xz: auto (the system's xz when installed), go (built in), or a `PATH`; the output is the same")
+	fl.StringVar(&o.XZ, "xz", "auto", "xz decoder for data.tar.xz and Packages.xz: auto (the system's xz when installed), go (built in), or a `PATH`; the output is the same")
 	fl.BoolVar(&o.Rebuild, "rebuild", false, "build and publish even when the base digest, the repositories' InRelease files, the target and the options are unchanged and the registry still has the image this cache recorded")
 	fl.BoolVar(&o.AllowUnhandled, "allow-unhandled-scripts", false, "build even if a maintainer script runs a command pgassemble has no faithful implementation of (skipped, and reported by explain)")
 	fl.BoolVar(&o.Upgrade, "upgrade", true, "upgrade the base's packages that have newer versions first, as apt-get upgrade (--upgrade=false keeps the base as is)")

@@ -21,7 +21,7 @@ type LockOptions struct {
 func (o *LockOptions) AddFlags(fl *pflag.FlagSet) {
 	o.AddFileFlag(fl)
 	fl.BoolVar(&o.Locked, "locked", false, "build exactly the packages and base digest of the lock file; fail naming every package that moved or vanished")
-	fl.StringVar(&o.Snapshot, "snapshot", "", "with --locked, fetch locked packages the archive no longer serves from this snapshot-style mirror `URL-TEMPLATE` ending in {path} (the pool path; {suite} is the suite); it must serve every locked repository's InRelease as locked")
+	fl.StringVar(&o.Snapshot, "snapshot", "", "with --locked, fetch locked packages the archive no longer serves from this snapshot-style mirror `URL-TEMPLATE` ending in {path} (the pool path; {suite} is the suite); it must serve the InRelease, as locked, of each repository it serves packages of")
 }
 
 // AddFileFlag registers --lock-file alone (the lock command).
