@@ -50,7 +50,7 @@ func referenceParse(r io.Reader, fn func(Paragraph) error) error {
 		}
 		i := strings.IndexByte(text, ':')
 		if i <= 0 {
-			return fmt.Errorf("line %d: %q is not a field", line, text)
+			return fmt.Errorf("line %d: %s is not a field", line, Excerpt(text))
 		}
 		cur = append(cur, Field{Name: text[:i], Value: trim(text[i+1:])})
 	}
