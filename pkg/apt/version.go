@@ -20,7 +20,10 @@ type Version struct {
 // String renders the version in Debian syntax; a zero epoch is omitted.
 func (v Version) String() string {
 	s := v.Upstream
-	if v.Epoch != 0 {
+	// A zero epoch is left out, unless the upstream part has a colon
+	// (dpkg allows one after an epoch): "0:1:2" would otherwise read back
+	// as epoch 1.
+	if v.Epoch != 0 || strings.Contains(s, ":") {
 		s = strconv.Itoa(v.Epoch) + ":" + s
 	}
 	if v.Revision != "" {
@@ -111,14 +114,16 @@ func isVersionChar(c byte) bool {
 
 // CompareVersions compares two version strings per Debian policy and returns
 // a negative number, zero or a positive number (only the sign matters).
-// Strings are not validated: it splits epoch and revision the way
-// ParseVersion does and compares; an epoch that is not a number compares as 0.
+// Strings are not validated: it trims surrounding white space and splits
+// epoch and revision the way ParseVersion does (and dpkg's parseversion),
+// and compares; an epoch that is not a number compares as 0.
 //
 // It is written here rather than taken from pault.ag/go/debian/version
 // because the resolver calls it millions of times on strings straight from
 // the index: this version allocates nothing and was measured 3-4x faster
 // than version.Parse + version.Compare (see BenchmarkCompareVersions).
 func CompareVersions(a, b string) int {
+	a, b = strings.TrimSpace(a), strings.TrimSpace(b)
 	ae, au, ar := splitVersion(a)
 	be, bu, br := splitVersion(b)
 	if c := compareEpoch(ae, be); c != 0 {
