@@ -21,7 +21,14 @@ func exemptCompounds(f *syntax.File) {
 	bodies := map[*syntax.Stmt]bool{}
 	syntax.Walk(f, func(n syntax.Node) bool {
 		if fd, ok := n.(*syntax.FuncDecl); ok {
-			funcs[fd.Name.Value] = true
+			// Name is nil for an anonymous function ("() cmd"), which the
+			// parser accepts; Names is Zsh's many names.
+			if fd.Name != nil {
+				funcs[fd.Name.Value] = true
+			}
+			for _, n := range fd.Names {
+				funcs[n.Value] = true
+			}
 			bodies[fd.Body] = true
 		}
 		return true

@@ -231,9 +231,19 @@ func (sh *Shell) compileDeviations() error {
 	return nil
 }
 
+// ErrScriptPanic: the interpreter panicked on a script (a bug of
+// pgassemble or of the shell library); the build stops naming the package
+// and script instead of crashing.
+var ErrScriptPanic = errors.New("shell interpreter panicked")
+
 // Run runs one script. A non-zero exit status, a refused command or a
 // build error is a *ScriptError.
-func (sh *Shell) Run(ctx context.Context, s Script) error {
+func (sh *Shell) Run(ctx context.Context, s Script) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &ScriptError{Package: s.Package, Script: s.Name, Err: fmt.Errorf("%w: %v", ErrScriptPanic, p)}
+		}
+	}()
 	if err := sh.compileDeviations(); err != nil {
 		return err
 	}
