@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -110,6 +111,10 @@ var localFlags = map[string]bool{
 
 func (s *supply) enabled() bool { return s.sbomOn || s.provenanceOn || s.openSigner != nil }
 
+// errSignerNotReady: a target reached signing before the signer was made
+// (a bug: every path that builds calls ready first).
+var errSignerNotReady = errors.New("signing asked but the signer was not made before the build")
+
 // ready makes the signer, once, when the first target is to be built:
 // for keyless signing the first certificate, so that a bad token or an
 // unreachable Fulcio or Rekor fails before anything is built, and a run
@@ -147,6 +152,11 @@ func builderVersion() string {
 func (s *supply) extras(ctx context.Context, res *assemble.Result, started time.Time) ([]publish.Extra, error) {
 	if !s.enabled() {
 		return nil, nil
+	}
+	if s.openSigner != nil && s.signer == nil {
+		// Signing was asked but ready was not called: never publish
+		// unsigned images silently.
+		return nil, errSignerNotReady // the caller names the target
 	}
 	in := attest.Input{
 		Repo: s.repo, Index: res.Index, SBOMFormat: s.format, Signer: s.signer,

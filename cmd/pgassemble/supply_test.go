@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"crypto/elliptic"
+	"errors"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -14,6 +17,8 @@ import (
 
 	"github.com/pgassemble/pgassemble/internal/fixture"
 	"github.com/pgassemble/pgassemble/internal/sigstoretest"
+	"github.com/pgassemble/pgassemble/pkg/assemble"
+	"github.com/pgassemble/pgassemble/pkg/sign"
 )
 
 func writeKey(t *testing.T, password string) string {
@@ -243,5 +248,21 @@ func TestKeylessBuild(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestExtrasRefusesUnreadySigner: with signing asked, extras before ready
+// is an error, never an image published unsigned; after ready it signs.
+func TestExtrasRefusesUnreadySigner(t *testing.T) {
+	opened := 0
+	s := &supply{openSigner: func(context.Context) (*sign.Signer, error) { opened++; return nil, errors.New("no Fulcio here") }}
+	if _, err := s.extras(context.Background(), &assemble.Result{}, time.Now()); !errors.Is(err, errSignerNotReady) {
+		t.Fatalf("extras before ready: %v, want errSignerNotReady", err)
+	}
+	if err := s.ready(context.Background()); err == nil || opened != 1 {
+		t.Fatalf("ready with a failing opener: %v after %d opens, want its error", err, opened)
+	}
+	if s.signer != nil {
+		t.Fatal("a failed ready left a signer")
 	}
 }
