@@ -16,6 +16,7 @@ import (
 	"io"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -33,8 +34,37 @@ type Process struct {
 	cmd    *exec.Cmd
 	out    io.ReadCloser
 	stderr bytes.Buffer
+	in     *input
 	done   bool
 	err    error
+}
+
+// input keeps the first error reading xz's input: exec reports it only
+// when xz succeeds, and xz, seeing its input end early, fails with
+// "Unexpected end of input", which would hide the cause (a truncated
+// member, a digest mismatch, an I/O error) and its sentinel.
+type input struct {
+	r   io.Reader
+	mu  sync.Mutex
+	err error
+}
+
+func (in *input) Read(b []byte) (int, error) {
+	n, err := in.r.Read(b)
+	if err != nil && err != io.EOF {
+		in.mu.Lock()
+		if in.err == nil {
+			in.err = err
+		}
+		in.mu.Unlock()
+	}
+	return n, err
+}
+
+func (in *input) failure() error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.err
 }
 
 // Start runs path ("xz", "/usr/bin/xz") with -dc over r.
@@ -43,7 +73,8 @@ func Start(ctx context.Context, path string, r io.Reader) (*Process, error) {
 	// Killed, xz closes its stderr; a child it left holding it must not
 	// keep Wait from returning.
 	p.cmd.WaitDelay = 5 * time.Second
-	p.cmd.Stdin = r
+	p.in = &input{r: r}
+	p.cmd.Stdin = p.in
 	p.cmd.Stderr = &p.stderr
 	out, err := p.cmd.StdoutPipe()
 	if err != nil {
@@ -84,6 +115,10 @@ func (p *Process) wait() {
 	if err := p.cmd.Wait(); err != nil {
 		if cerr := p.ctx.Err(); cerr != nil {
 			p.err = fmt.Errorf("xz stopped: %w", cerr)
+			return
+		}
+		if ierr := p.in.failure(); ierr != nil {
+			p.err = fmt.Errorf("reading xz's input: %w", ierr)
 			return
 		}
 		p.err = fmt.Errorf("%w: %v: %s", ErrFailed, err, strings.TrimSpace(p.stderr.String()))

@@ -83,3 +83,39 @@ func TestCancelKills(t *testing.T) {
 		t.Fatal("still reading a minute after the context was cancelled")
 	}
 }
+
+// failingReader gives some bytes, then err.
+type failingReader struct {
+	n   int
+	err error
+}
+
+func (f *failingReader) Read(b []byte) (int, error) {
+	if f.n == 0 {
+		return 0, f.err
+	}
+	n := min(len(b), f.n)
+	f.n -= n
+	return n, nil
+}
+
+// TestInputErrorIsKept: when xz's input fails midway, the read error is
+// that failure (its sentinel intact), not xz's "unexpected end of input",
+// whether xz then fails or, having read a whole stream, succeeds.
+func TestInputErrorIsKept(t *testing.T) {
+	errCause := errors.New("member truncated")
+	for _, body := range []string{
+		"cat >/dev/null\necho 'xz: (stdin): Unexpected end of input' >&2\nexit 1\n",
+		"cat >/dev/null\n",
+	} {
+		p, err := Start(context.Background(), script(t, body), &failingReader{n: 100000, err: errCause})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = io.ReadAll(p)
+		p.Close()
+		if !errors.Is(err, errCause) {
+			t.Errorf("xz %q: err %v, want the input's error", body, err)
+		}
+	}
+}
