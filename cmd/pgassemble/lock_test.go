@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -66,16 +67,7 @@ func TestLockedBuild(t *testing.T) {
 	}
 
 	build := func(extra ...string) (string, string, int) {
-		args := append([]string{"--pg", "17", "--type", "minimal", "--base", "trixie", "--json", "--attest", "none"}, common...)
-		out, stderr, code := cli(t, worldArgs(w, t.TempDir(), append(args, extra...)...)...)
-		if code != 0 {
-			return "", stderr, code
-		}
-		var reps []assemble.TargetReport
-		if err := json.Unmarshal([]byte(out), &reps); err != nil {
-			t.Fatal(err)
-		}
-		return reps[0].Index, stderr, 0
+		return minimalBuild(t, w, slices.Concat(common, extra)...)
 	}
 	locked, stderr, code := build("--locked")
 	if code != 0 {
@@ -219,16 +211,7 @@ func TestLockedReleaseDrift(t *testing.T) {
 		t.Fatalf("Debian's trixie is not in the lock: %+v", lt.Platforms[0].Repositories)
 	}
 	build := func(extra ...string) (string, string, int) {
-		args := append([]string{"--pg", "17", "--type", "minimal", "--base", "trixie", "--json", "--attest", "none"}, common...)
-		out, stderr, code := cli(t, worldArgs(w, t.TempDir(), append(args, extra...)...)...)
-		if code != 0 {
-			return "", stderr, code
-		}
-		var reps []assemble.TargetReport
-		if err := json.Unmarshal([]byte(out), &reps); err != nil {
-			t.Fatal(err)
-		}
-		return reps[0].Index, stderr, 0
+		return minimalBuild(t, w, slices.Concat(common, extra)...)
 	}
 	before, stderr, code := build("--locked")
 	if code != 0 {
@@ -293,4 +276,21 @@ func TestLockUsage(t *testing.T) {
 			t.Errorf("%v: exit %d\n%s\nwant %d and %q", tc.args, code, stderr, tc.code, tc.msg)
 		}
 	}
+}
+
+// minimalBuild builds 17-minimal-trixie from the fixture world with a
+// fresh cache and no attestations, and returns the index digest, the
+// output and the exit code.
+func minimalBuild(t *testing.T, w *fixture.World, extra ...string) (string, string, int) {
+	t.Helper()
+	args := append([]string{"--pg", "17", "--type", "minimal", "--base", "trixie", "--json", "--attest", "none"}, extra...)
+	out, stderr, code := cli(t, worldArgs(w, t.TempDir(), args...)...)
+	if code != 0 {
+		return "", stderr, code
+	}
+	var reps []assemble.TargetReport
+	if err := json.Unmarshal([]byte(out), &reps); err != nil {
+		t.Fatal(err)
+	}
+	return reps[0].Index, stderr, 0
 }

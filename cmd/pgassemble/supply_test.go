@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
@@ -48,18 +49,7 @@ func TestSignedBuild(t *testing.T) {
 	if !strings.Contains(stderr, "cyclonedx SBOM, SLSA provenance, cosign signatures and attestations") {
 		t.Errorf("output does not say what was attached:\n%s", stderr)
 	}
-	ref, _ := name.ParseReference(w.RegHost+"/postgresql-testing:17-minimal-trixie", name.Insecure)
-	idx, err := remote.Index(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, _ := idx.Digest()
-	im, _ := idx.IndexManifest()
-	plat := im.Manifests[0].Digest
-	tags, err := remote.List(ref.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref, d, plat, tags := published(t, w)
 	have := map[string]bool{}
 	for _, tg := range tags {
 		have[tg] = true
@@ -148,18 +138,7 @@ func TestSignedBuildAttestNone(t *testing.T) {
 	if !strings.Contains(stderr, "(cosign signatures)") {
 		t.Errorf("output does not say only signatures were attached:\n%s", stderr)
 	}
-	ref, _ := name.ParseReference(w.RegHost+"/postgresql-testing:17-minimal-trixie", name.Insecure)
-	idx, err := remote.Index(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, _ := idx.Digest()
-	im, _ := idx.IndexManifest()
-	plat := im.Manifests[0].Digest
-	tags, err := remote.List(ref.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, d, plat, tags := published(t, w)
 	have := map[string]bool{}
 	for _, tg := range tags {
 		have[tg] = true
@@ -225,14 +204,8 @@ func TestKeylessBuild(t *testing.T) {
 	if n := ss.Entries() - before; n != 4 {
 		t.Errorf("%d log entries, want 4 (2 signatures, 2 attestations)", n)
 	}
-	ref, _ := name.ParseReference(w.RegHost+"/postgresql-testing:17-minimal-trixie", name.Insecure)
-	idx, err := remote.Index(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, _ := idx.Digest()
-	im, _ := idx.IndexManifest()
-	for _, tag := range []string{"sha256-" + d.Hex + ".sig", "sha256-" + im.Manifests[0].Digest.Hex + ".sig", "sha256-" + d.Hex + ".att"} {
+	ref, d, plat, _ := published(t, w)
+	for _, tag := range []string{"sha256-" + d.Hex + ".sig", "sha256-" + plat.Hex + ".sig", "sha256-" + d.Hex + ".att"} {
 		img, err := remote.Image(ref.Context().Tag(tag))
 		if err != nil {
 			t.Fatalf("%s: %v", tag, err)
@@ -265,4 +238,23 @@ func TestExtrasRefusesUnreadySigner(t *testing.T) {
 	if s.signer != nil {
 		t.Fatal("a failed ready left a signer")
 	}
+}
+
+// published reads what the fixture registry holds for 17-minimal-trixie:
+// the tag's reference, the index digest, its first platform manifest's
+// digest and every tag of the repository.
+func published(t *testing.T, w *fixture.World) (name.Reference, v1.Hash, v1.Hash, []string) {
+	t.Helper()
+	ref, _ := name.ParseReference(w.RegHost+"/postgresql-testing:17-minimal-trixie", name.Insecure)
+	idx, err := remote.Index(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := idx.Digest()
+	im, _ := idx.IndexManifest()
+	tags, err := remote.List(ref.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref, d, im.Manifests[0].Digest, tags
 }

@@ -187,17 +187,14 @@ func New(opts Options) (*Builder, error) {
 	}
 	b := &Builder{opts: opts, client: opts.Client, log: opts.Logger}
 	if len(opts.Keyrings) > 0 {
-		k, err := readKeyrings(opts.Keyrings)
+		kfs, err := readKeyFiles(opts.Keyrings)
 		if err != nil {
 			return nil, err
 		}
 		if opts.PGSource == variants.PGSourcePGDG {
-			b.pgdgKeys = k
-			if b.pgdgKeyFiles, err = readKeyFiles(opts.Keyrings); err != nil {
-				return nil, err
-			}
+			b.pgdgKeys, b.pgdgKeyFiles = mergeKeyFiles(kfs), kfs
 		} else {
-			b.extraKeys = k
+			b.extraKeys = mergeKeyFiles(kfs)
 		}
 	}
 	if opts.PGDGKeyInImage != "" {

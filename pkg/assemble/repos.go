@@ -71,19 +71,20 @@ func (b *Builder) withExtraKeys(k *archive.Keyring) *archive.Keyring {
 
 // readKeyrings reads keyring files on this machine into one keyring.
 func readKeyrings(files []string) (*archive.Keyring, error) {
-	var ks []*archive.Keyring
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("keyring: %w", err)
-		}
-		k, err := archive.ParseKeyring(data, f)
-		if err != nil {
-			return nil, err
-		}
-		ks = append(ks, k)
+	kfs, err := readKeyFiles(files)
+	if err != nil {
+		return nil, err
 	}
-	return archive.MergeKeyrings(ks...), nil
+	return mergeKeyFiles(kfs), nil
+}
+
+// mergeKeyFiles is one keyring of the keys of kfs.
+func mergeKeyFiles(kfs []keyFile) *archive.Keyring {
+	ks := make([]*archive.Keyring, len(kfs))
+	for i, kf := range kfs {
+		ks[i] = kf.Keys
+	}
+	return archive.MergeKeyrings(ks...)
 }
 
 // configRepos are the extra repositories of a --config file.

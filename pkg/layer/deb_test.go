@@ -47,8 +47,8 @@ func splitAr(t testing.TB, deb []byte) map[string][]byte {
 	}
 }
 
-func readAll(t testing.TB, deb []byte) (*ControlInfo, []string, error) {
-	dr, err := OpenDeb(bytes.NewReader(deb), "test.deb")
+func readAll(t testing.TB, deb []byte, opts ...DebOption) (*ControlInfo, []string, error) {
+	dr, err := OpenDeb(bytes.NewReader(deb), "test.deb", opts...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -283,30 +283,12 @@ func TestOpenDebExternalXZ(t *testing.T) {
 		return p
 	}
 	read := func(ctx context.Context, xzPath string) ([]string, error) {
-		dr, err := OpenDeb(bytes.NewReader(raw), "c.deb", WithXZCommand(xzPath), WithContext(ctx))
-		if err != nil {
-			return nil, err
-		}
-		defer dr.Close()
-		tr, err := dr.Data()
-		if err != nil {
-			return nil, err
-		}
-		var names []string
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				return names, dr.Verify()
-			}
-			if err != nil {
-				return names, err
-			}
-			names = append(names, h.Name)
-		}
+		_, names, err := readAll(t, raw, WithXZCommand(xzPath), WithContext(ctx))
+		return names, err
 	}
 	if xzPath, err := exec.LookPath("xz"); err == nil {
 		names, err := read(context.Background(), xzPath)
-		if err != nil || !strings.Contains(strings.Join(names, " "), "./usr/bin/c") {
+		if err != nil || !strings.Contains(strings.Join(names, " "), "./usr/bin/c=hello") {
 			t.Errorf("system xz: %v, %v", names, err)
 		}
 	} else {

@@ -4,13 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/pgassemble/pgassemble/internal/digest"
 )
 
 // Entry is what the comparison knows of one path of a tree. Mtimes are
@@ -136,7 +137,7 @@ func stat(full, p string) (Entry, error) {
 	case m.IsRegular():
 		e.Type = "file"
 		e.Size = fi.Size()
-		if e.Hash, err = hashFile(full); err != nil {
+		if e.Hash, err = digest.FileSHA256(full); err != nil {
 			return Entry{}, err
 		}
 		if n, ok := recordFiles[p]; ok {
@@ -168,19 +169,6 @@ func stat(full, p string) (Entry, error) {
 		e.Type = "other"
 	}
 	return e, nil
-}
-
-func hashFile(name string) (string, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hash %s: %w", name, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Names maps numeric ids to names for readable owners.
